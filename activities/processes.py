@@ -1,0 +1,40 @@
+"""Bookkeeping every workflow does: status projection, human tasks, audit, outbox."""
+
+from __future__ import annotations
+
+import asyncpg
+from temporalio import activity
+
+from domain.processes import AuditEvent, OutboxMessage, StatusProjection, TaskClose, TaskOpen
+from store.processes import ProcessRepository
+
+
+class ProcessActivities:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @activity.defn
+    async def project_status(self, s: StatusProjection) -> None:
+        async with self.pool.acquire() as c, c.transaction():
+            await ProcessRepository(c).project(s)
+
+    @activity.defn
+    async def open_task(self, t: TaskOpen) -> None:
+        async with self.pool.acquire() as c, c.transaction():
+            await ProcessRepository(c).open_task(t)
+
+    @activity.defn
+    async def close_task(self, t: TaskClose) -> None:
+        async with self.pool.acquire() as c, c.transaction():
+            await ProcessRepository(c).close_task(t)
+
+    @activity.defn
+    async def enqueue_mail(self, m: OutboxMessage) -> None:
+        async with self.pool.acquire() as c, c.transaction():
+            await ProcessRepository(c).enqueue(m)
+        activity.logger.info("mail queued", extra={"dedup_key": m.dedup_key})
+
+    @activity.defn
+    async def audit(self, e: AuditEvent) -> None:
+        async with self.pool.acquire() as c, c.transaction():
+            await ProcessRepository(c).audit(e)

@@ -1,0 +1,1 @@
+"""Relais domain: pydantic models, enums and pure rules. No I/O here."""

@@ -1,0 +1,91 @@
+"""The directory: every organisation of the territory's network."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from domain.identifiers import Postcode, Siret
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+Territory = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Naf = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{2}\.?\d{2}[A-Z]$")]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,20}$")]
+
+
+class OrganisationKind(StrEnum):
+    MEMBER = "member"
+    AGENCY = "agency"
+    CHAMBER = "chamber"
+    AUTHORITY = "authority"
+    PROVIDER = "provider"
+    ASSOCIATION = "association"
+
+
+class OrganisationStatus(StrEnum):
+    PENDING = "pending"  # known to the network, membership not yet active
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class _OrganisationFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrganisationCreate(_OrganisationFields):
+    kind: OrganisationKind
+    name: Name
+    siret: Siret
+    naf: Naf | None = Field(default=None, description="Code NAF/APE, ex. 52.29A")
+    headcount: int | None = Field(default=None, ge=0, le=1_000_000)
+    postcode: Postcode
+    commune: Name | None = None
+    territory: Territory | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = None
+
+
+class OrganisationUpdate(_OrganisationFields):
+    """Every field optional; only the fields sent are changed."""
+
+    name: Name | None = None
+    naf: Naf | None = None
+    headcount: int | None = Field(default=None, ge=0, le=1_000_000)
+    postcode: Postcode | None = None
+    commune: Name | None = None
+    territory: Territory | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    status: OrganisationStatus | None = None
+
+
+class OrganisationPublic(BaseModel):
+    id: UUID
+    kind: OrganisationKind
+    name: str
+    siret: str
+    naf: str | None
+    headcount: int | None
+    postcode: str
+    commune: str | None
+    territory: str | None
+    email: str | None
+    phone: str | None
+    status: OrganisationStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrganisationFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    kind: OrganisationKind | None = None
+    territory: Territory | None = None
+    status: OrganisationStatus | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)

@@ -1,0 +1,1 @@
+"""Postgres: pool, migrations and repositories (SQL constants, `$n` parameters)."""

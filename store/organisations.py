@@ -1,0 +1,120 @@
+"""Directory of organisations."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from domain.common import Page
+from domain.organisations import (
+    OrganisationCreate,
+    OrganisationFilter,
+    OrganisationPublic,
+    OrganisationStatus,
+    OrganisationUpdate,
+)
+
+COLUMNS = (
+    "id, kind, name, siret, naf, headcount, postcode, commune, territory, email, phone, "
+    "status, created_at, updated_at"
+)
+INSERT = f"""
+INSERT INTO organisations (id, kind, name, siret, naf, headcount, postcode, commune, territory,
+                           email, phone, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+RETURNING {COLUMNS}"""
+GET = f"SELECT {COLUMNS} FROM organisations WHERE id = $1"
+GET_BY_SIRET = f"SELECT {COLUMNS} FROM organisations WHERE siret = $1"
+# NULL parameters switch a filter off; `q` matches name, commune or SIRET.
+WHERE = """
+WHERE ($1::text IS NULL OR lower(name) LIKE '%' || lower($1) || '%'
+                        OR lower(coalesce(commune, '')) LIKE '%' || lower($1) || '%'
+                        OR siret LIKE $1 || '%')
+  AND ($2::text IS NULL OR kind = $2)
+  AND ($3::text IS NULL OR lower(territory) = lower($3))
+  AND ($4::text IS NULL OR status = $4)
+  AND ($5::uuid IS NULL OR id = $5)"""
+LIST = f"SELECT {COLUMNS} FROM organisations {WHERE} ORDER BY name, id LIMIT $6 OFFSET $7"
+COUNT = f"SELECT count(*) FROM organisations {WHERE}"
+SET_STATUS = "UPDATE organisations SET status = $2, updated_at = now() WHERE id = $1"
+
+UPDATABLE = (
+    "name",
+    "naf",
+    "headcount",
+    "postcode",
+    "commune",
+    "territory",
+    "email",
+    "phone",
+    "status",
+)
+
+
+class OrganisationRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def create(
+        self,
+        data: OrganisationCreate,
+        *,
+        status: OrganisationStatus = OrganisationStatus.ACTIVE,
+        id: UUID | None = None,
+    ) -> OrganisationPublic:
+        row = await self.conn.fetchrow(
+            INSERT,
+            id or uuid4(),
+            data.kind,
+            data.name,
+            data.siret,
+            data.naf,
+            data.headcount,
+            data.postcode,
+            data.commune,
+            data.territory,
+            data.email,
+            data.phone,
+            status,
+        )
+        return OrganisationPublic.model_validate(dict(row))
+
+    async def get(self, id: UUID) -> OrganisationPublic | None:
+        row = await self.conn.fetchrow(GET, id)
+        return OrganisationPublic.model_validate(dict(row)) if row else None
+
+    async def get_by_siret(self, siret: str) -> OrganisationPublic | None:
+        row = await self.conn.fetchrow(GET_BY_SIRET, siret)
+        return OrganisationPublic.model_validate(dict(row)) if row else None
+
+    async def list(
+        self, f: OrganisationFilter, *, only_id: UUID | None = None
+    ) -> Page[OrganisationPublic]:
+        # LIKE wildcards typed by a person are searched for literally.
+        q = f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") if f.q else None
+        args = (q, f.kind, f.territory, f.status, only_id)
+        rows = await self.conn.fetch(LIST, *args, f.limit, f.offset)
+        total = await self.conn.fetchval(COUNT, *args)
+        return Page[OrganisationPublic](
+            items=[OrganisationPublic.model_validate(dict(r)) for r in rows],
+            total=total,
+            limit=f.limit,
+            offset=f.offset,
+        )
+
+    async def update(self, id: UUID, data: OrganisationUpdate) -> OrganisationPublic | None:
+        changes = data.model_dump(exclude_unset=True)
+        if not changes:
+            return await self.get(id)
+        # Column names come from the fixed UPDATABLE tuple, never from input.
+        cols = [c for c in UPDATABLE if c in changes]
+        sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(cols))
+        sql = (
+            f"UPDATE organisations SET {sets}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"  # noqa: S608
+        )
+        row = await self.conn.fetchrow(sql, id, *(changes[c] for c in cols))
+        return OrganisationPublic.model_validate(dict(row)) if row else None
+
+    async def set_status(self, id: UUID, status: OrganisationStatus) -> None:
+        await self.conn.execute(SET_STATUS, id, status)

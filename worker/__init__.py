@@ -1,0 +1,1 @@
+"""Worker composition root and the embedded development stack (`relais dev`)."""

@@ -1,0 +1,1 @@
+"""Workflows: one module per process. Deterministic only; effects live in activities."""

@@ -1,0 +1,100 @@
+"""What every Relais workflow shares: activity options, search attributes, and the
+bookkeeping (status projection, tasks, mail) that makes it visible outside Temporal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+
+with workflow.unsafe.imports_passed_through():
+    from activities.processes import ProcessActivities
+    from domain.processes import (
+        OutboxMessage,
+        ProcessKind,
+        ProcessStatus,
+        StatusProjection,
+        TaskClose,
+        TaskOpen,
+    )
+
+# Registered on the dev server by `relais dev` and in docker-compose's setup.
+SA_PROCESS = SearchAttributeKey.for_keyword("RelaisProcess")
+SA_STATUS = SearchAttributeKey.for_keyword("RelaisStatus")
+SA_ORGANISATION = SearchAttributeKey.for_keyword("RelaisOrganisation")
+SEARCH_ATTRIBUTES = (SA_PROCESS, SA_STATUS, SA_ORGANISATION)
+
+DOMAIN_REFUSALS = ["OnboardingRefused"]
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=DOMAIN_REFUSALS,
+)
+ACTIVITY_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RETRY,
+}
+
+
+async def run_activity(fn: Any, arg: Any, **kwargs: Any) -> Any:
+    return await workflow.execute_activity_method(fn, arg, **{**ACTIVITY_OPTIONS, **kwargs})
+
+
+class ProcessRecorder:
+    """Keeps a workflow's row in `processes` and its search attributes in step with it.
+
+    `seq` only grows, so the store keeps the newest state even if activities retry late.
+    """
+
+    def __init__(self, process: ProcessKind, organisation_id: Any, title: str) -> None:
+        self.process = process
+        self.organisation_id = organisation_id
+        self.title = title
+        self._seq = 0
+        self.status: ProcessStatus | None = None
+
+    async def record(self, status: ProcessStatus, step: str, waiting_on: str | None = None) -> None:
+        self._seq += 1
+        if status != self.status:
+            self.status = status
+            # Kept only where the starter indexed the workflow (the API does): a server
+            # without Relais' attributes (the time-skipping test server) rejects them.
+            if workflow.info().typed_search_attributes.get(SA_PROCESS) is not None:
+                workflow.upsert_search_attributes([SA_STATUS.value_set(status.value)])
+        await run_activity(
+            ProcessActivities.project_status,
+            StatusProjection(
+                workflow_id=workflow.info().workflow_id,
+                process=self.process,
+                organisation_id=self.organisation_id,
+                title=self.title,
+                status=status,
+                step=step,
+                waiting_on=waiting_on,
+                since=workflow.now(),
+                seq=self._seq,
+            ),
+        )
+
+    async def mail(self, key: str, recipient: str, subject: str, body: str) -> None:
+        wid = workflow.info().workflow_id
+        await run_activity(
+            ProcessActivities.enqueue_mail,
+            OutboxMessage(
+                dedup_key=f"{wid}:{key}",
+                recipient=recipient,
+                subject=subject,
+                body=body,
+                workflow_id=wid,
+            ),
+        )
+
+    async def open_task(self, task: TaskOpen) -> None:
+        await run_activity(ProcessActivities.open_task, task)
+
+    async def close_task(self, key: str, outcome: str) -> None:
+        await run_activity(ProcessActivities.close_task, TaskClose(key=key, outcome=outcome))
