@@ -111,7 +111,7 @@ class OrganisationRepository:
         cols = [c for c in UPDATABLE if c in changes]
         sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(cols))
         sql = (
-            f"UPDATE organisations SET {sets}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"  # noqa: S608
+            f"UPDATE organisations SET {sets}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
         )
         row = await self.conn.fetchrow(sql, id, *(changes[c] for c in cols))
         return OrganisationPublic.model_validate(dict(row)) if row else None

@@ -53,6 +53,8 @@ class MemberOnboardingWorkflow:
             started_at=workflow.now(),
         )
         self._acceptance: CharterAcceptance | None = None
+        # Set once every effect of the outcome is stored: updates answer only then.
+        self._settled = False
         self._cancel: OnboardingCancel | None = None
         self._recorder = ProcessRecorder(
             ProcessKind.ONBOARDING, input.organisation_id, "Adhésion d'une entreprise"
@@ -72,8 +74,8 @@ class MemberOnboardingWorkflow:
             if isinstance(cause, ApplicationError) and cause.type == "OnboardingRefused":
                 self._state.step = OnboardingStep.REFUSED
                 self._state.detail = cause.message
-                self._state.closed_at = workflow.now()
                 await self._recorder.record(ProcessStatus.FAILED, OnboardingStep.REFUSED)
+                self._settle()
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return self._state
             raise
@@ -145,9 +147,13 @@ class MemberOnboardingWorkflow:
             await self._recorder.close_task(task_key, step.value)
             self._state.step = step
             await self._recorder.record(status, step)
-        self._state.closed_at = workflow.now()
+        self._settle()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
+
+    def _settle(self) -> None:
+        self._state.closed_at = workflow.now()
+        self._settled = True
 
     async def _wait_for_answer(self, within: timedelta) -> bool:
         try:
@@ -178,7 +184,7 @@ class MemberOnboardingWorkflow:
         if self._acceptance is None:
             self._acceptance = acceptance
         # Answer once the membership is really active, so the caller can read it back.
-        await workflow.wait_condition(lambda: self._state.step not in OPEN_STEPS)
+        await workflow.wait_condition(lambda: self._settled)
         return self._state
 
     @accept_charter.validator
@@ -194,7 +200,7 @@ class MemberOnboardingWorkflow:
     async def cancel(self, cancel: OnboardingCancel) -> OnboardingState:
         if self._cancel is None:
             self._cancel = cancel
-        await workflow.wait_condition(lambda: self._state.step not in OPEN_STEPS)
+        await workflow.wait_condition(lambda: self._settled)
         return self._state
 
     @cancel.validator

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -140,7 +141,7 @@ async def test_another_organisation_cannot_accept_and_staff_can_cancel(ts_env, d
     assert await db.fetchval("SELECT status FROM organisations WHERE id=$1", org.id) == "pending"
 
 
-async def test_same_request_id_is_applied_once(ts_env, db, settings):
+async def test_two_acceptances_in_flight_activate_once(ts_env, db, settings):
     org = await make_org(db, status=OrganisationStatus.PENDING)
     user_id, _ = await make_user(db, org.id, Role.MEMBER)
     acceptance = CharterAcceptance(
@@ -148,12 +149,15 @@ async def test_same_request_id_is_applied_once(ts_env, db, settings):
     )
     async with build_worker(ts_env.client, db, settings.task_queue):
         handle = await _start(ts_env, settings, org.id)
-        first = await handle.execute_update(
-            MemberOnboardingWorkflow.accept_charter, acceptance, id=str(uuid.uuid4())
-        )
-        again = await handle.execute_update(
-            MemberOnboardingWorkflow.accept_charter, acceptance, id=str(uuid.uuid4())
+        first, again = await asyncio.gather(
+            *(
+                handle.execute_update(
+                    MemberOnboardingWorkflow.accept_charter, acceptance, id=str(uuid.uuid4())
+                )
+                for _ in range(2)
+            )
         )
         await handle.result()
     assert first.accepted_at == again.accepted_at
     assert await db.fetchval("SELECT count(*) FROM audit_events") == 1
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 1

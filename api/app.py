@@ -1,0 +1,51 @@
+"""App factory: the lifespan opens the pool and the Temporal client and puts them on
+`app.state`; nothing is created at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routes import dashboard, health, onboarding, organisations, processes
+from relais.logging import configure_logging
+from relais.settings import Settings
+from relais.temporal import connect
+from store.pool import create_pool
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(json=settings.json_logs, level=settings.log_level)
+        app.state.settings = settings
+        app.state.pool = await create_pool(
+            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        )
+        try:
+            app.state.client = await connect(settings)
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = FastAPI(
+        title="Relais",
+        description=(
+            "Processus mutualisés d'un réseau d'entreprises : recrutements, services partagés, "
+            "conventions. Authentification : `Authorization: Bearer <jeton>`."
+        ),
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(organisations.router)
+    app.include_router(onboarding.router)
+    app.include_router(processes.router)
+    app.include_router(dashboard.router)
+    dashboard.mount_static(app)
+    return app

@@ -1,0 +1,81 @@
+"""Dependencies: the app's pool, Temporal client and settings, and who is calling."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import asyncpg
+from fastapi import Cookie, Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from temporalio.client import Client
+
+from domain.auth import Principal, Role
+from relais.settings import Settings
+from store.users import UserRepository
+
+TOKEN_COOKIE = "relais_token"
+_bearer = HTTPBearer(auto_error=False, description="Jeton d'API (`relais token create`)")
+
+
+def get_pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
+
+
+def get_client(request: Request) -> Client:
+    return request.app.state.client
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
+TemporalClient = Annotated[Client, Depends(get_client)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+async def current_principal(
+    pool: Pool,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie_token: Annotated[str | None, Cookie(alias=TOKEN_COOKIE)] = None,
+) -> Principal:
+    token = credentials.credentials if credentials else cookie_token
+    if not token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Authentification requise : envoyez « Authorization: Bearer <jeton> ».",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    async with pool.acquire() as c:
+        principal = await UserRepository(c).principal_for_token(token)
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Jeton inconnu ou révoqué.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def require(*roles: Role):
+    """A dependency that lets only `roles` through (403 for the others)."""
+    allowed = frozenset(roles)
+
+    async def check(principal: CurrentUser) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"Action réservée aux rôles : {names} (votre rôle : {principal.role.value}).",
+            )
+        return principal
+
+    return check
+
+
+def not_found(what: str) -> HTTPException:
+    # Another organisation's object answers exactly like a missing one.
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} introuvable.")

@@ -1,0 +1,106 @@
+"""French server-rendered dashboard (no JavaScript build step)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from api.deps import TOKEN_COOKIE, Pool, current_principal
+from domain.organisations import OrganisationFilter
+from store.organisations import OrganisationRepository
+from store.processes import ProcessRepository
+from store.users import UserRepository
+
+HERE = Path(__file__).resolve().parent.parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+KIND_LABELS = {
+    "member": "Entreprises membres",
+    "agency": "Agences emploi",
+    "chamber": "Chambres consulaires",
+    "authority": "Collectivités",
+    "provider": "Prestataires",
+    "association": "Associations",
+}
+STATUS_LABELS = {
+    "running": "en cours",
+    "waiting": "en attente",
+    "completed": "terminé",
+    "failed": "refusé",
+    "cancelled": "annulé",
+    "expired": "expiré",
+    "pending": "en adhésion",
+    "active": "actif",
+    "inactive": "inactif",
+}
+ROLE_LABELS = {
+    "admin": "administration",
+    "staff": "équipe du réseau",
+    "manager": "direction",
+    "member": "entreprise membre",
+    "agency": "agence",
+    "partner": "partenaire",
+}
+templates.env.globals.update(kinds=KIND_LABELS, statuses=STATUS_LABELS, roles=ROLE_LABELS)
+
+
+def mount_static(app) -> None:
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+
+@router.get("/")
+async def root() -> RedirectResponse:
+    return RedirectResponse("/tableau-de-bord", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/connexion", response_class=HTMLResponse)
+async def login_form(request: Request, erreur: str | None = None):
+    return templates.TemplateResponse(request, "login.html", {"error": erreur})
+
+
+@router.post("/connexion")
+async def login(pool: Pool, token: Annotated[str, Form(min_length=1, max_length=200)]):
+    async with pool.acquire() as c:
+        principal = await UserRepository(c).principal_for_token(token.strip())
+    if principal is None:
+        return RedirectResponse("/connexion?erreur=1", status.HTTP_303_SEE_OTHER)
+    resp = RedirectResponse("/tableau-de-bord", status.HTTP_303_SEE_OTHER)
+    resp.set_cookie(TOKEN_COOKIE, token.strip(), httponly=True, samesite="lax")
+    return resp
+
+
+@router.post("/deconnexion")
+async def logout() -> RedirectResponse:
+    resp = RedirectResponse("/connexion", status.HTTP_303_SEE_OTHER)
+    resp.delete_cookie(TOKEN_COOKIE)
+    return resp
+
+
+@router.get("/tableau-de-bord", response_class=HTMLResponse)
+async def home(request: Request, pool: Pool):
+    try:
+        principal = await current_principal(pool, None, request.cookies.get(TOKEN_COOKIE))
+    except HTTPException:
+        return RedirectResponse("/connexion", status.HTTP_303_SEE_OTHER)
+    only = None if principal.sees_everything else principal.organisation_id
+    async with pool.acquire() as c:
+        me = await UserRepository(c).get(principal.user_id)
+        orgs = await OrganisationRepository(c).list(OrganisationFilter(limit=500), only_id=only)
+        procs = await ProcessRepository(c).list(
+            process=None, status=None, organisation_id=only, limit=20, offset=0
+        )
+        tasks = await ProcessRepository(c).open_tasks(only)
+    counts: dict[str, int] = {}
+    for o in orgs.items:
+        counts[o.kind] = counts.get(o.kind, 0) + 1
+    return templates.TemplateResponse(
+        request,
+        "home.html",
+        {"me": me, "counts": counts, "orgs": orgs, "procs": procs, "tasks": tasks},
+    )

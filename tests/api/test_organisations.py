@@ -1,0 +1,190 @@
+"""The directory through the API: validation, search, pagination, who may do what."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import siret
+
+NEW = {
+    "kind": "member",
+    "name": "Transports Phocéens du Nord",
+    "siret": siret(),
+    "naf": "49.41A",
+    "headcount": 42,
+    "postcode": "13015",
+    "commune": "Marseille",
+    "territory": "Marseille Nord",
+}
+
+
+async def test_staff_creates_then_reads_back(client, actors):
+    staff = actors["staff"]
+    r = await client.post("/api/organisations", json=NEW, headers=staff.headers)
+    assert r.status_code == 201, r.text
+    org = r.json()
+    assert org["status"] == "active" and org["siret"] == NEW["siret"]
+    r = await client.get(f"/api/organisations/{org['id']}", headers=staff.headers)
+    assert r.json()["name"] == "Transports Phocéens du Nord"
+
+
+async def test_siret_is_normalised_and_a_second_creation_conflicts(client, actors):
+    staff = actors["staff"]
+    s = siret()
+    spaced = f"{s[:3]} {s[3:6]} {s[6:9]} {s[9:]}"
+    r = await client.post(
+        "/api/organisations", json={**NEW, "siret": spaced}, headers=staff.headers
+    )
+    assert r.status_code == 201 and r.json()["siret"] == s
+    r = await client.post("/api/organisations", json={**NEW, "siret": s}, headers=staff.headers)
+    assert r.status_code == 409
+    assert "déjà enregistré" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("siret", "12345678901234", "Luhn"),
+        ("siret", "1234", "14 chiffres"),
+        ("postcode", "1300", "5 chiffres"),
+        ("headcount", -1, "greater than or equal to 0"),
+        ("kind", "bank", "member"),
+        ("email", "pas-un-mail", "email"),
+    ],
+)
+async def test_bad_input_is_a_422_naming_the_field(client, actors, field, value, expected):
+    r = await client.post(
+        "/api/organisations",
+        json={**NEW, "siret": siret(), field: value},
+        headers=actors["staff"].headers,
+    )
+    assert r.status_code == 422
+    body = r.json()
+    assert [e["field"] for e in body["errors"]] == [field]
+    assert expected in body["detail"]
+
+
+async def test_unknown_fields_and_missing_fields_are_refused(client, actors):
+    r = await client.post(
+        "/api/organisations",
+        json={**NEW, "siret": siret(), "cheat": 1},
+        headers=actors["staff"].headers,
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "cheat"
+    r = await client.post(
+        "/api/organisations", json={"kind": "member"}, headers=actors["staff"].headers
+    )
+    assert {e["field"] for e in r.json()["errors"]} == {"name", "siret", "postcode"}
+
+
+async def test_search_by_name_kind_territory_with_pagination(client, actors):
+    staff = actors["staff"]
+    for i in range(5):
+        body = {
+            **NEW,
+            "siret": siret(),
+            "name": f"Garage des Aygalades {i}",
+            "territory": "Marseille Nord" if i % 2 == 0 else "Aubagne",
+        }
+        assert (
+            await client.post("/api/organisations", json=body, headers=staff.headers)
+        ).status_code == 201
+    r = await client.get(
+        "/api/organisations", params={"q": "aygalades", "limit": 2}, headers=staff.headers
+    )
+    page = r.json()
+    assert page["total"] == 5 and len(page["items"]) == 2
+    names = [o["name"] for o in page["items"]]
+    r = await client.get(
+        "/api/organisations",
+        params={"q": "aygalades", "limit": 2, "offset": 2},
+        headers=staff.headers,
+    )
+    assert not set(names) & {o["name"] for o in r.json()["items"]}
+    r = await client.get(
+        "/api/organisations",
+        params={"q": "aygalades", "territory": "aubagne"},
+        headers=staff.headers,
+    )
+    assert r.json()["total"] == 2
+    r = await client.get("/api/organisations", params={"kind": "agency"}, headers=staff.headers)
+    assert [o["name"] for o in r.json()["items"]] == ["Agence Nord"]
+    r = await client.get("/api/organisations", params={"q": "%"}, headers=staff.headers)
+    assert r.json()["total"] == 0  # a wildcard typed by a person is literal
+    r = await client.get("/api/organisations", params={"limit": 0}, headers=staff.headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "limit"
+
+
+async def test_update_changes_only_what_is_sent(client, actors):
+    staff = actors["staff"]
+    org = (
+        await client.post(
+            "/api/organisations", json={**NEW, "siret": siret()}, headers=staff.headers
+        )
+    ).json()
+    r = await client.patch(
+        f"/api/organisations/{org['id']}", json={"headcount": 50}, headers=staff.headers
+    )
+    assert r.status_code == 200
+    assert (r.json()["headcount"], r.json()["name"]) == (50, NEW["name"])
+    r = await client.patch(
+        f"/api/organisations/{org['id']}", json={"postcode": "ABCDE"}, headers=staff.headers
+    )
+    assert r.status_code == 422
+
+
+async def test_no_token_is_401_and_a_bad_token_too(client):
+    r = await client.get("/api/organisations")
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    r = await client.get("/api/organisations", headers={"Authorization": "Bearer rl_nope"})
+    assert r.status_code == 401
+
+
+@pytest.mark.parametrize("role", ["manager", "member", "agency", "partner"])
+async def test_only_staff_and_admin_create(client, actors, role):
+    r = await client.post(
+        "/api/organisations", json={**NEW, "siret": siret()}, headers=actors[role].headers
+    )
+    assert r.status_code == 403
+    assert "réservée" in r.json()["detail"]
+
+
+async def test_a_member_sees_and_edits_only_its_own_organisation(client, actors):
+    member, agency = actors["member"], actors["agency"]
+    r = await client.get("/api/organisations", headers=member.headers)
+    assert [o["id"] for o in r.json()["items"]] == [str(member.organisation_id)]
+    r = await client.get(f"/api/organisations/{agency.organisation_id}", headers=member.headers)
+    assert r.status_code == 404
+    r = await client.patch(
+        f"/api/organisations/{agency.organisation_id}",
+        json={"headcount": 1},
+        headers=member.headers,
+    )
+    assert r.status_code == 404
+    r = await client.patch(
+        f"/api/organisations/{member.organisation_id}",
+        json={"headcount": 7},
+        headers=member.headers,
+    )
+    assert r.status_code == 200 and r.json()["headcount"] == 7
+    r = await client.patch(
+        f"/api/organisations/{member.organisation_id}",
+        json={"status": "inactive"},
+        headers=member.headers,
+    )
+    assert r.status_code == 403
+    r = await client.patch(
+        f"/api/organisations/{member.organisation_id}",
+        json={"headcount": 8},
+        headers=actors["manager"].headers,
+    )
+    assert r.status_code == 403
+
+
+async def test_malformed_id_is_422_unknown_is_404(client, actors):
+    r = await client.get("/api/organisations/not-a-uuid", headers=actors["staff"].headers)
+    assert r.status_code == 422
+    r = await client.get(
+        "/api/organisations/00000000-0000-0000-0000-000000000000", headers=actors["staff"].headers
+    )
+    assert r.status_code == 404
