@@ -13,7 +13,7 @@ from domain.auth import Principal, Role
 from relais.settings import Settings
 from store.users import UserRepository
 
-TOKEN_COOKIE = "relais_token"
+TOKEN_COOKIE = "relais_token"  # noqa: S105 (a cookie name)
 _bearer = HTTPBearer(auto_error=False, description="Jeton d'API (`relais token create`)")
 
 

@@ -51,3 +51,5 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # pgserver narrates every pg_ctl call at INFO.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)

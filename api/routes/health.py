@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter
-from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from fastapi.responses import JSONResponse
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
 from api.deps import Pool, TemporalClient
 

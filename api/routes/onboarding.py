@@ -8,7 +8,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -26,9 +25,8 @@ from domain.onboarding import (
     onboarding_workflow_id,
 )
 from domain.organisations import OrganisationKind, OrganisationStatus
-from domain.processes import ProcessKind
 from store.organisations import OrganisationRepository
-from workflows.common import SA_ORGANISATION, SA_PROCESS, SA_STATUS
+from workflows.clients import start_onboarding
 from workflows.onboarding import MemberOnboardingWorkflow
 
 router = APIRouter(prefix="/api/onboardings", tags=["adhésions"])
@@ -43,7 +41,7 @@ class OnboardingStarted(BaseModel):
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=OnboardingStarted)
-async def start_onboarding(
+async def open_onboarding(
     data: OnboardingCreate,
     pool: Pool,
     client: TemporalClient,
@@ -60,31 +58,22 @@ async def start_onboarding(
         )
     if org.status == OrganisationStatus.ACTIVE:
         raise HTTPException(status.HTTP_409_CONFLICT, f"{org.name} est déjà adhérente.")
-    wid = onboarding_workflow_id(org.id)
     try:
-        await client.start_workflow(
-            MemberOnboardingWorkflow.run,
+        handle = await start_onboarding(
+            client,
+            settings.task_queue,
             MemberOnboardingInput(
                 organisation_id=org.id,
                 contact_name=data.contact_name,
                 contact_email=str(data.contact_email),
                 started_by=str(principal.user_id),
             ),
-            id=wid,
-            task_queue=settings.task_queue,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(SA_PROCESS, ProcessKind.ONBOARDING.value),
-                    SearchAttributePair(SA_STATUS, "running"),
-                    SearchAttributePair(SA_ORGANISATION, str(org.id)),
-                ]
-            ),
         )
     except WorkflowAlreadyStartedError:
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"Une adhésion de {org.name} est déjà en cours."
         ) from None
-    return OnboardingStarted(workflow_id=wid, organisation_id=org.id)
+    return OnboardingStarted(workflow_id=handle.id, organisation_id=org.id)
 
 
 def _handle(client, principal: Principal, organisation_id: UUID) -> WorkflowHandle:

