@@ -45,8 +45,6 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 
 def start_postgres(home: Path) -> pgserver.PostgresServer:
     home.mkdir(parents=True, exist_ok=True)
-    # pgserver keeps a lock file in the runtime dir; without XDG_RUNTIME_DIR it warns.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(home.resolve()))
     return pgserver.get_server(home.resolve() / "pg", cleanup_mode="stop")
 
 
