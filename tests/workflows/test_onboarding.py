@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
@@ -21,6 +23,8 @@ from domain.organisations import OrganisationKind, OrganisationStatus
 from tests.factories import make_org, make_user
 from worker.main import build_worker
 from workflows.onboarding import MemberOnboardingWorkflow
+
+HISTORIES = Path(__file__).parent.parent / "histories"
 
 
 def _input(org_id, **kw) -> MemberOnboardingInput:
@@ -42,8 +46,11 @@ async def _start(env, settings, org_id, **kw):
     )
 
 
-async def _fetch(pool, sql, *args):
-    return await pool.fetch(sql, *args)
+async def _record(handle, name: str) -> None:
+    """With RELAIS_RECORD_HISTORIES=1, keep this run's history for the replay tests."""
+    if os.environ.get("RELAIS_RECORD_HISTORIES"):
+        history = await handle.fetch_history()
+        (HISTORIES / f"{name}.json").write_text(history.to_json(), "utf-8")
 
 
 async def test_member_accepts_charter_and_becomes_active(ts_env, db, settings):
@@ -59,6 +66,7 @@ async def test_member_accepts_charter_and_becomes_active(ts_env, db, settings):
         )
         assert state.step == OnboardingStep.ACTIVE
         result = await handle.result()
+        await _record(handle, "onboarding_accepted")
 
     assert result.accepted_by == user_id
     assert await db.fetchval("SELECT status FROM organisations WHERE id=$1", org.id) == "active"
@@ -91,6 +99,7 @@ async def test_reminder_then_expiry_at_the_right_times(ts_env, db, settings):
             expire_after=timedelta(days=30),
         )
         result = await handle.result()
+        await _record(handle, "onboarding_expired")
 
     assert result.step == OnboardingStep.EXPIRED
     assert result.reminders_sent == 1
@@ -108,7 +117,9 @@ async def test_reminder_then_expiry_at_the_right_times(ts_env, db, settings):
 async def test_a_non_member_is_refused_without_retries(ts_env, db, settings):
     agency = await make_org(db, OrganisationKind.AGENCY)
     async with build_worker(ts_env.client, db, settings.task_queue):
-        result = await (await _start(ts_env, settings, agency.id)).result()
+        handle = await _start(ts_env, settings, agency.id)
+        result = await handle.result()
+        await _record(handle, "onboarding_refused")
     assert result.step == OnboardingStep.REFUSED
     assert "entreprise membre" in (result.detail or "")
     assert await db.fetchval("SELECT count(*) FROM memberships") == 0
@@ -137,6 +148,7 @@ async def test_another_organisation_cannot_accept_and_staff_can_cancel(ts_env, d
         )
         assert state.step == OnboardingStep.CANCELLED
         await handle.result()
+        await _record(handle, "onboarding_cancelled")
     assert await db.fetchval("SELECT status FROM memberships") == "cancelled"
     assert await db.fetchval("SELECT status FROM organisations WHERE id=$1", org.id) == "pending"
 
