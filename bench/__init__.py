@@ -1,0 +1,1 @@
+"""Benchmarks on the embedded parts: every figure printed with its baseline from the same run."""

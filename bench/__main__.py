@@ -1,0 +1,30 @@
+"""`make bench`: every benchmark, one table of figures with their same-run baselines."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+
+from bench import onboarding
+from bench.harness import stack, table
+from relais.logging import configure_logging
+
+
+async def main(rounds: int) -> None:
+    configure_logging(json=False, level="WARNING")
+    figures = []
+    async with stack() as s:
+        figures += await onboarding.run(s, rounds)
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; medians of {rounds} alternating rounds\n"
+    )
+    print(table(figures))
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--rounds", type=int, default=5)
+    asyncio.run(main(p.parse_args().rounds))

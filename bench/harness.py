@@ -1,0 +1,93 @@
+"""Shared set-up for benchmarks: a throw-away Postgres and dev server, and a result table."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+import pgserver
+from temporalio.testing import WorkflowEnvironment
+
+from relais.binaries import temporal_cli
+from relais.settings import Settings
+from relais.temporal import data_converter
+from store.migrate import migrate_dsn
+from store.pool import create_pool
+from workflows.common import SEARCH_ATTRIBUTES
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    pool: asyncpg.Pool
+    env: WorkflowEnvironment
+
+
+@asynccontextmanager
+async def stack() -> AsyncIterator[Stack]:
+    with tempfile.TemporaryDirectory(prefix="relais-bench-") as tmp:
+        pg = pgserver.get_server(tmp, cleanup_mode="stop")
+        name = f"bench_{uuid.uuid4().hex[:6]}"
+        admin = await asyncpg.connect(pg.get_uri())
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        url = pg.get_uri(name)
+        await migrate_dsn(url)
+        settings = Settings(dev_mode=True, database_url=url, task_queue="bench")
+        env = await WorkflowEnvironment.start_local(
+            data_converter=data_converter(settings),
+            dev_server_existing_path=str(temporal_cli()),
+            search_attributes=SEARCH_ATTRIBUTES,
+        )
+        settings = settings.model_copy(
+            update={"temporal_address": env.client.service_client.config.target_host}
+        )
+        pool = await create_pool(url, min_size=2, max_size=20)
+        try:
+            yield Stack(settings, pool, env)
+        finally:
+            await pool.close()
+            await env.shutdown()
+            pg.cleanup()
+
+
+@dataclass
+class Figure:
+    name: str
+    unit: str
+    value: float
+    baseline_name: str
+    baseline: float
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline if self.baseline else float("nan")
+
+
+async def timed_rounds(
+    rounds: int, subject: Callable[[], Awaitable[int]], baseline: Callable[[], Awaitable[int]]
+) -> tuple[float, float, list[float]]:
+    """Alternate subject and baseline, `rounds` times each; medians of items per second."""
+    subject_rates, base_rates = [], []
+    for _ in range(rounds):
+        for fn, rates in ((baseline, base_rates), (subject, subject_rates)):
+            t0 = time.perf_counter()
+            n = await fn()
+            rates.append(n / (time.perf_counter() - t0))
+    ratios = [s / b for s, b in zip(subject_rates, base_rates, strict=True)]
+    return statistics.median(subject_rates), statistics.median(base_rates), ratios
+
+
+def table(figures: list[Figure]) -> str:
+    head = f"{'figure':<44} {'value':>10} {'baseline':>10} {'ratio':>7}"
+    rows = [head, "-" * len(head)]
+    for f in figures:
+        rows.append(f"{f.name:<44} {f.value:>10.1f} {f.baseline:>10.1f} {f.ratio:>7.2f}")
+        rows.append(f"  ({f.unit}; baseline: {f.baseline_name})")
+    return "\n".join(rows)
