@@ -39,6 +39,22 @@ STATUS_LABELS = {
     "active": "actif",
     "inactive": "inactif",
 }
+KIND_SINGULAR = {
+    "member": "entreprise membre",
+    "agency": "agence emploi",
+    "chamber": "chambre consulaire",
+    "authority": "collectivité",
+    "provider": "prestataire",
+    "association": "association",
+}
+STEP_LABELS = {
+    "validating": "vérification",
+    "awaiting_charter": "attente de la charte",
+    "active": "adhésion active",
+    "expired": "expirée",
+    "cancelled": "annulée",
+    "refused": "refusée",
+}
 ROLE_LABELS = {
     "admin": "administration",
     "staff": "équipe du réseau",
@@ -47,7 +63,13 @@ ROLE_LABELS = {
     "agency": "agence",
     "partner": "partenaire",
 }
-templates.env.globals.update(kinds=KIND_LABELS, statuses=STATUS_LABELS, roles=ROLE_LABELS)
+templates.env.globals.update(
+    kinds=KIND_LABELS,
+    kind=KIND_SINGULAR,
+    statuses=STATUS_LABELS,
+    steps=STEP_LABELS,
+    roles=ROLE_LABELS,
+)
 
 
 def mount_static(app) -> None:

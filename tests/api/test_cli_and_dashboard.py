@@ -1,0 +1,88 @@
+"""`relais token create` and the dashboard's sign-in, as a person uses them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from relais.cli import main
+from store.users import UserRepository
+from tests.factories import siret
+
+
+def test_token_create_by_siret_gives_a_working_token(database_url, monkeypatch, capsys):
+    monkeypatch.setenv("RELAIS_DATABASE_URL", database_url)
+    s = siret()
+
+    async def setup_and_check(token: str | None):
+        conn = await asyncpg.connect(database_url)
+        try:
+            if token is None:
+                await conn.execute(
+                    "INSERT INTO organisations (id, kind, name, siret, postcode) "
+                    "VALUES (gen_random_uuid(), 'agency', 'Massajobs', $1, '13001')",
+                    s,
+                )
+                return None
+            return await UserRepository(conn).principal_for_token(token)
+        finally:
+            await conn.close()
+
+    asyncio.run(setup_and_check(None))
+    spaced = f"{s[:3]} {s[3:]}"
+    assert (
+        main(
+            [
+                "token",
+                "create",
+                "--dev",
+                "--org",
+                spaced,
+                "--role",
+                "agency",
+                "--name",
+                "Julie Morel",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert "Massajobs" in out[0]
+    principal = asyncio.run(setup_and_check(out[1]))
+    assert principal is not None and principal.role == "agency"
+
+    assert (
+        main(
+            [
+                "token",
+                "create",
+                "--dev",
+                "--org",
+                "00000000000000",
+                "--role",
+                "staff",
+                "--name",
+                "X",
+            ]
+        )
+        == 2
+    )
+    assert "introuvable" in capsys.readouterr().err
+
+
+async def test_dashboard_sign_in_and_out(client, actors):
+    r = await client.get("/tableau-de-bord")
+    assert r.status_code == 303 and r.headers["location"] == "/connexion"
+    r = await client.post("/connexion", data={"token": "rl_wrong"})
+    assert r.headers["location"] == "/connexion?erreur=1"
+    r = await client.post("/connexion", data={"token": actors["manager"].token})
+    assert r.status_code == 303 and r.headers["location"] == "/tableau-de-bord"
+    page = await client.get("/tableau-de-bord")
+    assert page.status_code == 200
+    assert "Tableau de bord" in page.text and "Boulangerie du Canet" in page.text
+    # A member's dashboard lists its own organisation only.
+    client.cookies.clear()
+    await client.post("/connexion", data={"token": actors["member"].token})
+    page = await client.get("/tableau-de-bord")
+    assert "Boulangerie du Canet" in page.text and "Agence Nord" not in page.text
