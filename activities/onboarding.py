@@ -23,8 +23,8 @@ from store.processes import ProcessRepository
 class OnboardingRefused(ApplicationError):
     """A domain refusal: retrying cannot change the answer."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, type="OnboardingRefused", non_retryable=True)
+    def __init__(self, message: str, *details: str) -> None:
+        super().__init__(message, *details, type="OnboardingRefused", non_retryable=True)
 
 
 class OnboardingActivities:
@@ -36,7 +36,7 @@ class OnboardingActivities:
         async with self.pool.acquire() as c:
             org = await OrganisationRepository(c).get(req.organisation_id)
         if org is None:
-            raise OnboardingRefused("organisation inconnue")
+            raise OnboardingRefused("organisation inconnue", "unknown")
         if org.kind != OrganisationKind.MEMBER:
             raise OnboardingRefused(f"seule une entreprise membre peut adhérer (type : {org.kind})")
         if org.status == OrganisationStatus.ACTIVE:
@@ -46,7 +46,16 @@ class OnboardingActivities:
     @activity.defn
     async def record_membership(self, m: MembershipRecord) -> None:
         async with self.pool.acquire() as c, c.transaction():
-            await MembershipRepository(c).record(m)
+            if await MembershipRepository(c).record(m):  # not again on a retry
+                await ProcessRepository(c).audit(
+                    AuditEvent(
+                        actor=m.started_by,
+                        action="onboarding.started",
+                        workflow_id=m.workflow_id,
+                        entity_type="organisation",
+                        entity_id=str(m.organisation_id),
+                    )
+                )
             await OrganisationRepository(c).set_status(
                 m.organisation_id, OrganisationStatus.PENDING
             )
@@ -76,10 +85,11 @@ class OnboardingActivities:
             if await MembershipRepository(c).close(m.organisation_id, m.outcome):
                 await ProcessRepository(c).audit(
                     AuditEvent(
-                        actor="system",
+                        actor=m.actor,
                         action=f"membership.{m.outcome}",
                         workflow_id=m.workflow_id,
                         entity_type="organisation",
                         entity_id=str(m.organisation_id),
+                        data={"reason": m.reason} if m.reason else {},
                     )
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
-from domain.processes import AuditEvent, OutboxMessage, StatusProjection, TaskClose, TaskOpen
+from domain.processes import OutboxMessage, StatusProjection, TaskClose, TaskOpen
 from store.processes import ProcessRepository
 
 
@@ -33,8 +33,3 @@ class ProcessActivities:
         async with self.pool.acquire() as c, c.transaction():
             await ProcessRepository(c).enqueue(m)
         activity.logger.info("mail queued", extra={"dedup_key": m.dedup_key})
-
-    @activity.defn
-    async def audit(self, e: AuditEvent) -> None:
-        async with self.pool.acquire() as c, c.transaction():
-            await ProcessRepository(c).audit(e)

@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import dashboard, health, onboarding, organisations, processes
+from api.routes import dashboard, health, onboarding, organisations, processes, recruitment
 from relais.logging import configure_logging
 from relais.settings import Settings
 from relais.temporal import connect
+from store.crypto import Sealer
 from store.pool import create_pool
 
 
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(json=settings.json_logs, level=settings.log_level)
         app.state.settings = settings
+        app.state.sealer = Sealer(settings.data_key_bytes)
         app.state.pool = await create_pool(
             settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(organisations.router)
     app.include_router(onboarding.router)
     app.include_router(processes.router)
+    app.include_router(recruitment.router)
     app.include_router(dashboard.router)
     dashboard.mount_static(app)
     return app

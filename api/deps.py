@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from domain.auth import Principal, Role
 from relais.settings import Settings
+from store.crypto import Sealer
 from store.users import UserRepository
 
 TOKEN_COOKIE = "relais_token"  # noqa: S105 (a cookie name)
@@ -29,9 +30,14 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_sealer(request: Request) -> Sealer:
+    return request.app.state.sealer
+
+
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
 TemporalClient = Annotated[Client, Depends(get_client)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+DataSealer = Annotated[Sealer, Depends(get_sealer)]
 
 
 async def current_principal(

@@ -37,6 +37,17 @@ async def unique_violation(request: Request, exc: asyncpg.UniqueViolationError) 
     )
 
 
+async def data_error(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+    # A value Postgres cannot hold (out of range, bad encoding): the caller's input.
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={
+            "detail": "Données invalides — une valeur ne peut pas être enregistrée telle quelle."
+        },
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(asyncpg.UniqueViolationError, unique_violation)
+    app.add_exception_handler(asyncpg.DataError, data_error)

@@ -79,7 +79,7 @@ async def run(s: Stack, rounds: int) -> list[Figure]:
 
     async with (
         app.router.lifespan_context(app),
-        build_worker(s.env.client, s.pool, s.settings.task_queue),
+        build_worker(s.env.client, s.pool, s.settings),
         Worker(
             s.env.client,
             task_queue="bench-baseline",

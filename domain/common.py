@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 T = TypeVar("T")
+
+
+def no_control_chars(value: str) -> str:
+    # A NUL byte cannot be stored in Postgres text; other control characters are typos.
+    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+        raise ValueError("caractères de contrôle interdits")
+    return value
+
+
+def text(min_length: int = 1, max_length: int = 200) -> Any:
+    """A person's free text: trimmed, bounded, without control characters."""
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(no_control_chars),
+    ]
+
 
 # A business id or request id: printable, bounded, safe in a workflow id.
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,100}$"

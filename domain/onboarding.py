@@ -10,9 +10,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from domain.auth import Role
-from domain.common import REQUEST_ID_PATTERN
+from domain.common import REQUEST_ID_PATTERN, text
 
-PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120)]
+PersonName = text(2, 120)
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
 
 
@@ -74,7 +74,7 @@ class OnboardingCancelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     request_id: RequestId
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+    reason: text(3, 500)
 
 
 class OnboardingCancel(BaseModel):
@@ -110,6 +110,7 @@ class MembershipRecord(BaseModel):
     workflow_id: str
     contact_name: str
     contact_email: str
+    started_by: str = "system"
 
 
 class MembershipActivation(BaseModel):
@@ -123,3 +124,5 @@ class MembershipClosure(BaseModel):
     organisation_id: UUID
     workflow_id: str
     outcome: OnboardingStep
+    actor: str = "system"
+    reason: str | None = None

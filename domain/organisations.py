@@ -7,12 +7,13 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from domain.common import text
 from domain.identifiers import Postcode, Siret
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
-Territory = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = text(2, 200)
+Territory = text(1, 100)
 Naf = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{2}\.?\d{2}[A-Z]$")]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,20}$")]
 
@@ -50,7 +51,8 @@ class OrganisationCreate(_OrganisationFields):
 
 
 class OrganisationUpdate(_OrganisationFields):
-    """Every field optional; only the fields sent are changed."""
+    """Every field optional; only the fields sent are changed. `null` clears an optional
+    detail but not the name, postcode or status."""
 
     name: Name | None = None
     naf: Naf | None = None
@@ -61,6 +63,13 @@ class OrganisationUpdate(_OrganisationFields):
     email: EmailStr | None = None
     phone: Phone | None = None
     status: OrganisationStatus | None = None
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> OrganisationUpdate:
+        for name in ("name", "postcode", "status"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} ne peut pas être vide")
+        return self
 
 
 class OrganisationPublic(BaseModel):
@@ -83,7 +92,7 @@ class OrganisationPublic(BaseModel):
 class OrganisationFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    q: text(0, 100) | None = None
     kind: OrganisationKind | None = None
     territory: Territory | None = None
     status: OrganisationStatus | None = None

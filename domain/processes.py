@@ -14,6 +14,8 @@ from domain.auth import Role
 
 class ProcessKind(StrEnum):
     ONBOARDING = "onboarding"
+    RECRUITMENT = "recruitment"
+    REFERRAL = "referral"
 
 
 class ProcessStatus(StrEnum):
@@ -30,6 +32,7 @@ class StatusProjection(BaseModel):
     activity never overwrites a newer state."""
 
     workflow_id: str
+    run_id: str
     process: ProcessKind
     organisation_id: UUID | None = None
     title: str

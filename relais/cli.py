@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from uuid import UUID
 
@@ -14,6 +15,12 @@ def _settings(dev: bool):
     from relais.settings import Settings
 
     return Settings(dev_mode=True) if dev else Settings()
+
+
+def _admin_settings(args):
+    """Admin commands need only the database: without RELAIS_DATABASE_URL they act on the
+    embedded stack (.relais/), as `--dev` says explicitly."""
+    return _settings(args.dev or not os.environ.get("RELAIS_DATABASE_URL"))
 
 
 async def _database_url(settings) -> str:
@@ -30,7 +37,7 @@ async def _token_create(args) -> int:
     from store.organisations import OrganisationRepository
     from store.users import UserRepository
 
-    settings = _settings(args.dev)
+    settings = _admin_settings(args)
     conn = await asyncpg.connect(await _database_url(settings))
     try:
         orgs = OrganisationRepository(conn)
@@ -43,11 +50,12 @@ async def _token_create(args) -> int:
             return 2
         async with conn.transaction():
             users = UserRepository(conn)
-            user_id = await users.create_user(org.id, Role(args.role), args.name)
+            name = args.name or f"{org.name} ({args.role})"
+            user_id = await users.create_user(org.id, Role(args.role), name)
             token = await users.issue_token(user_id, args.label)
     finally:
         await conn.close()
-    print(f"utilisateur {args.name} ({args.role}) de {org.name}")
+    print(f"utilisateur {name} ({args.role}) de {org.name}")
     print(token)
     return 0
 
@@ -55,7 +63,7 @@ async def _token_create(args) -> int:
 async def _migrate(args) -> int:
     from store.migrate import migrate_dsn
 
-    settings = _settings(args.dev)
+    settings = _admin_settings(args)
     applied = await migrate_dsn(await _database_url(settings))
     print(f"migrations appliquées : {applied or 'aucune (à jour)'}")
     return 0
@@ -86,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     c = tsub.add_parser("create", help="crée un utilisateur et son jeton")
     c.add_argument("--org", required=True, help="id ou SIRET de l'organisation")
     c.add_argument("--role", required=True, choices=[r.value for r in Role])
-    c.add_argument("--name", required=True, help="nom de la personne")
+    c.add_argument("--name", help="nom de la personne (par défaut : l'organisation et le rôle)")
     c.add_argument("--label", default="cli")
     c.add_argument("--dev", action="store_true", help="sur la base embarquée (.relais/)")
     args = parser.parse_args(argv)

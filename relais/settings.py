@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     payload_key: SecretStr = SecretStr(DEV_PAYLOAD_KEY)
     data_key: SecretStr = SecretStr(DEV_DATA_KEY)
 
+    candidate_retention_months: int = Field(default=6, ge=1, le=120)
+
     log_json: bool | None = None
     log_level: str = "INFO"
 

@@ -21,13 +21,16 @@ from domain.processes import (
 
 # Only a newer state (higher seq) replaces the stored one: retries arrive late.
 UPSERT_STATUS = """
-INSERT INTO processes (workflow_id, process, organisation_id, title, status, step, waiting_on,
-                       since, seq)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO processes (workflow_id, run_id, process, organisation_id, title, status, step,
+                       waiting_on, since, seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (workflow_id) DO UPDATE
-SET status = EXCLUDED.status, step = EXCLUDED.step, waiting_on = EXCLUDED.waiting_on,
-    since = EXCLUDED.since, seq = EXCLUDED.seq, title = EXCLUDED.title, updated_at = now()
-WHERE processes.seq < EXCLUDED.seq"""
+SET run_id = EXCLUDED.run_id, status = EXCLUDED.status, step = EXCLUDED.step,
+    waiting_on = EXCLUDED.waiting_on, since = EXCLUDED.since, seq = EXCLUDED.seq,
+    title = EXCLUDED.title, organisation_id = EXCLUDED.organisation_id, updated_at = now(),
+    started_at = CASE WHEN processes.run_id <> EXCLUDED.run_id THEN now()
+                      ELSE processes.started_at END
+WHERE processes.seq < EXCLUDED.seq OR processes.run_id <> EXCLUDED.run_id"""
 PROCESS_WHERE = """
 WHERE ($1::text IS NULL OR p.process = $1)
   AND ($2::text IS NULL OR p.status = $2)
@@ -59,7 +62,8 @@ TASK_COLUMNS = (
 OPEN_TASKS_FOR = f"""
 SELECT {TASK_COLUMNS} FROM tasks
 WHERE closed_at IS NULL AND ($1::uuid IS NULL OR assignee_organisation_id = $1)
-ORDER BY due_at, id LIMIT $2"""
+  AND ($2::text IS NULL OR assignee_role = $2)
+ORDER BY due_at, id LIMIT $3"""
 
 ENQUEUE = """
 INSERT INTO outbox (id, dedup_key, recipient, subject, body, workflow_id)
@@ -79,6 +83,7 @@ class ProcessRepository:
         await self.conn.execute(
             UPSERT_STATUS,
             s.workflow_id,
+            s.run_id,
             s.process,
             s.organisation_id,
             s.title,
@@ -129,8 +134,11 @@ class ProcessRepository:
     async def close_task(self, t: TaskClose) -> None:
         await self.conn.execute(CLOSE_TASK, t.key, t.outcome)
 
-    async def open_tasks(self, organisation_id: UUID | None, limit: int = 100) -> list[TaskPublic]:
-        rows = await self.conn.fetch(OPEN_TASKS_FOR, organisation_id, limit)
+    async def open_tasks(
+        self, organisation_id: UUID | None, role: str | None = None, limit: int = 100
+    ) -> list[TaskPublic]:
+        """Open tasks of an organisation (all when None), for one role (any when None)."""
+        rows = await self.conn.fetch(OPEN_TASKS_FOR, organisation_id, role, limit)
         return [TaskPublic.model_validate(dict(r)) for r in rows]
 
     async def enqueue(self, m: OutboxMessage) -> None:

@@ -7,6 +7,7 @@ Names, SIRETs and people are fictitious; SIRETs pass the Luhn checks like real o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -14,16 +15,23 @@ from uuid import UUID
 
 import asyncpg
 from temporalio.client import Client
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from domain.auth import Role
 from domain.identifiers import luhn_check_digit
 from domain.onboarding import MemberOnboardingInput
-from domain.organisations import OrganisationCreate, OrganisationKind, OrganisationStatus
+from domain.organisations import (
+    OrganisationCreate,
+    OrganisationFilter,
+    OrganisationKind,
+    OrganisationStatus,
+)
 from store.organisations import OrganisationRepository
 from store.users import UserRepository
 from workflows.clients import start_onboarding
 
 MARKER = "demo_loaded"
+PROCESSES_MARKER = "demo_processes_started"
 TERRITORY = "Marseille Nord"
 
 # (name, NAF, headcount, postcode, commune)
@@ -209,27 +217,49 @@ async def load_demo(pool: asyncpg.Pool, tokens_file: Path) -> dict[str, UUID] | 
 
 
 def _write_private(path: Path, text: str) -> None:
-    path.write_text(text, "utf-8")
-    os.chmod(path, 0o600)
+    # Created 0600 from the start: the tokens are never readable by others, even briefly.
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def read_tokens(path: Path) -> list[dict[str, str]]:
     return json.loads(path.read_text("utf-8")) if path.exists() else []
 
 
-async def start_demo_processes(client: Client, ids: dict[str, UUID], task_queue: str) -> None:
-    """Two companies are mid-onboarding, waiting for their charter acceptance."""
-    for name, contact, email in (
-        ("Pressing de Saint-Antoine", "Leïla Amrani", "leila.amrani@example.fr"),
-        ("Bocaux de Provence", "Thomas Palmieri", "thomas.palmieri@example.fr"),
-    ):
-        await start_onboarding(
-            client,
-            task_queue,
-            MemberOnboardingInput(
-                organisation_id=ids[name],
-                contact_name=contact,
-                contact_email=email,
-                started_by="demo",
-            ),
+DEMO_ONBOARDINGS = (
+    ("Pressing de Saint-Antoine", "Leïla Amrani", "leila.amrani@example.fr"),
+    ("Bocaux de Provence", "Thomas Palmieri", "thomas.palmieri@example.fr"),
+)
+
+
+async def start_demo_processes(pool: asyncpg.Pool, client: Client, task_queue: str) -> None:
+    """Two companies are mid-onboarding, waiting for their charter acceptance. Done once,
+    after the data; a crash in between is mended at the next start."""
+    async with pool.acquire() as c:
+        if await c.fetchval("SELECT 1 FROM relais_meta WHERE key = $1", PROCESSES_MARKER):
+            return
+        orgs = OrganisationRepository(c)
+        targets = []
+        for name, contact, email in DEMO_ONBOARDINGS:
+            page = await orgs.list(OrganisationFilter(q=name, limit=1))
+            if page.items:
+                targets.append((page.items[0].id, contact, email))
+    for org_id, contact, email in targets:
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await start_onboarding(
+                client,
+                task_queue,
+                MemberOnboardingInput(
+                    organisation_id=org_id,
+                    contact_name=contact,
+                    contact_email=email,
+                    started_by="demo",
+                ),
+            )
+    async with pool.acquire() as c:
+        await c.execute(
+            "INSERT INTO relais_meta (key, value) VALUES ($1, 'yes') ON CONFLICT DO NOTHING",
+            PROCESSES_MARKER,
         )

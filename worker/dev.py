@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from store.migrate import migrate_dsn
 from store.pool import create_pool
 from worker.demo import load_demo, read_tokens, start_demo_processes
 from worker.main import build_worker
+from workflows.clients import ensure_erasure_schedule
 from workflows.common import SEARCH_ATTRIBUTES
 
 log = structlog.get_logger("relais.dev")
@@ -39,13 +42,30 @@ PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    # If `relais dev` is killed (even -9), the Temporal server goes with it.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # If `relais dev` is killed (even -9), the Temporal server goes with it (Linux only;
+    # elsewhere the pid file lets the next start stop a leftover server).
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """pgserver stops Postgres when its last handle exits, counting handles by pid in a
+    file; a handle killed with -9 never leaves it, and Postgres would then never stop."""
+    handles = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [p for p in pids if Path(f"/proc/{p}").exists() or not sys.platform.startswith("linux")]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
 
 
 def start_postgres(home: Path) -> pgserver.PostgresServer:
     home.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(home.resolve() / "pg", cleanup_mode="stop")
+    pgdata = home.resolve() / "pg"
+    _forget_dead_handles(pgdata)
+    return pgserver.get_server(pgdata, cleanup_mode="stop")
 
 
 async def ensure_database(server: pgserver.PostgresServer) -> str:
@@ -113,7 +133,13 @@ class TemporalDevServer:
         self._reap_stale()
         logfile = open(self.home / "temporal.log", "ab")
         self.proc = subprocess.Popen(  # noqa: S603 - fixed argv from our own settings
-            self.args(), stdout=logfile, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            self.args(),
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+            # Its own session: a Ctrl-C in the terminal reaches only the supervisor, which
+            # stops the server last, after the worker and API.
+            start_new_session=True,
         )
         logfile.close()
         self.pidfile.write_text(str(self.proc.pid))
@@ -230,7 +256,7 @@ async def run_dev(settings: Settings) -> None:
         )
 
         async def run_worker() -> None:
-            async with build_worker(client, pool, settings.task_queue):
+            async with build_worker(client, pool, settings):
                 await stop.wait()
 
         tasks = [
@@ -238,9 +264,11 @@ async def run_dev(settings: Settings) -> None:
             asyncio.create_task(_supervise("worker", run_worker, stop), name="worker"),
             asyncio.create_task(api.serve(), name="api"),
         ]
-        ids = await load_demo(pool, home / "demo-tokens.json")
-        if ids is not None:
-            await start_demo_processes(client, ids, settings.task_queue)
+        await ensure_erasure_schedule(
+            client, settings.task_queue, settings.candidate_retention_months
+        )
+        await load_demo(pool, home / "demo-tokens.json")
+        await start_demo_processes(pool, client, settings.task_queue)
         while not api.started and not stop.is_set():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.05)
         print(banner(settings, read_tokens(home / "demo-tokens.json"), started), flush=True)

@@ -12,24 +12,48 @@ import asyncpg
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.onboarding import OnboardingActivities
 from activities.processes import ProcessActivities
+from activities.recruitment import RecruitmentActivities
 from relais.logging import configure_logging
 from relais.settings import Settings
 from relais.temporal import connect
 from store.pool import create_pool
+from workflows.clients import ensure_erasure_schedule
 from workflows.onboarding import MemberOnboardingWorkflow
+from workflows.recruitment import (
+    CandidateErasureWorkflow,
+    RecruitmentCampaignWorkflow,
+    RecruitmentReferralWorkflow,
+)
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS: Sequence[type] = (MemberOnboardingWorkflow,)
+WORKFLOWS: Sequence[type] = (
+    MemberOnboardingWorkflow,
+    RecruitmentCampaignWorkflow,
+    RecruitmentReferralWorkflow,
+    CandidateErasureWorkflow,
+)
 
 
-def activities_for(pool: asyncpg.Pool) -> list[Any]:
+def activities_for(pool: asyncpg.Pool, settings: Settings, client: Client) -> list[Any]:
     onboarding = OnboardingActivities(pool)
     processes = ProcessActivities(pool)
+    recruitment = RecruitmentActivities(pool, settings, client)
     return [
+        recruitment.create_campaign,
+        recruitment.relay_offer,
+        recruitment.set_campaign_status,
+        recruitment.count_in_interview,
+        recruitment.notify_open_referrals,
+        recruitment.send_report,
+        recruitment.register_referral,
+        recruitment.set_referral_step,
+        recruitment.record_hire,
+        recruitment.erase_candidates,
         onboarding.check_member,
         onboarding.record_membership,
         onboarding.activate_membership,
@@ -38,16 +62,23 @@ def activities_for(pool: asyncpg.Pool) -> list[Any]:
         processes.open_task,
         processes.close_task,
         processes.enqueue_mail,
-        processes.audit,
     ]
 
 
-def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str) -> Worker:
+def workflow_runner() -> SandboxedWorkflowRunner:
+    # pydantic's EmailStr validates with email_validator (and idna) inside the sandbox.
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
+    )
+
+
+def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings) -> Worker:
     return Worker(
         client,
-        task_queue=task_queue,
+        task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities_for(pool),
+        activities=activities_for(pool, settings, client),
+        workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
@@ -59,7 +90,8 @@ async def run_worker(settings: Settings) -> None:
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
     client = await connect(settings)
-    worker = build_worker(client, pool, settings.task_queue)
+    worker = build_worker(client, pool, settings)
+    await ensure_erasure_schedule(client, settings.task_queue, settings.candidate_retention_months)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,18 +3,52 @@ attributes. Used by the API and the demo loader; never imported by a workflow.""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import UUID
 
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 
 from domain.onboarding import MemberOnboardingInput, OnboardingState, onboarding_workflow_id
 from domain.processes import ProcessKind, ProcessStatus
+from domain.recruitment import (
+    CampaignInput,
+    CampaignState,
+    ErasureInput,
+    ErasureResult,
+    ReferralInput,
+    RegisterRequest,
+    Registration,
+    campaign_workflow_id,
+    referral_workflow_id,
+)
 from workflows.common import SA_ORGANISATION, SA_PROCESS, SA_STATUS
 from workflows.onboarding import MemberOnboardingWorkflow
+from workflows.recruitment import (
+    CandidateErasureWorkflow,
+    RecruitmentCampaignWorkflow,
+    RecruitmentReferralWorkflow,
+)
 
 
-def _indexed(process: ProcessKind, organisation_id: UUID) -> TypedSearchAttributes:
+def _indexed(
+    process: ProcessKind, organisation_id: UUID, indexed: bool = True
+) -> TypedSearchAttributes:
+    """Relais' search attributes; `indexed=False` for a server that lacks them (the
+    time-skipping test server)."""
+    if not indexed:
+        return TypedSearchAttributes.empty
     return TypedSearchAttributes(
         [
             SearchAttributePair(SA_PROCESS, process.value),
@@ -34,4 +68,77 @@ async def start_onboarding(
         id=onboarding_workflow_id(input.organisation_id),
         task_queue=task_queue,
         search_attributes=_indexed(ProcessKind.ONBOARDING, input.organisation_id),
+    )
+
+
+async def start_campaign(
+    client: Client, task_queue: str, input: CampaignInput, request_id: str, indexed: bool = True
+) -> CampaignState:
+    """Start (or find again, for a retried request) a campaign; answers once it is open."""
+    return await client.execute_update_with_start_workflow(
+        RecruitmentCampaignWorkflow.opened,
+        RegisterRequest(request_id=request_id),
+        id=f"open-{request_id}",
+        start_workflow_operation=WithStartWorkflowOperation(
+            RecruitmentCampaignWorkflow.run,
+            input,
+            id=campaign_workflow_id(input.campaign_id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=_indexed(ProcessKind.RECRUITMENT, input.spec.employer_id, indexed),
+        ),
+    )
+
+
+async def refer(
+    client: Client, task_queue: str, input: ReferralInput, indexed: bool = True
+) -> Registration:
+    """Start a referral and answer with its registration. The workflow id comes from the
+    agency's request id: the same request retried reaches the same workflow and answer."""
+    request_id = input.referral.request_id
+    return await client.execute_update_with_start_workflow(
+        RecruitmentReferralWorkflow.register,
+        RegisterRequest(request_id=request_id),
+        id=f"register-{request_id}",
+        start_workflow_operation=WithStartWorkflowOperation(
+            RecruitmentReferralWorkflow.run,
+            input,
+            id=referral_workflow_id(input.campaign_id, input.agency_id, request_id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=_indexed(ProcessKind.REFERRAL, input.agency_id, indexed),
+        ),
+    )
+
+
+ERASURE_SCHEDULE_ID = "relais-candidate-erasure"
+
+
+async def ensure_erasure_schedule(client: Client, task_queue: str, months: int) -> None:
+    """The daily erasure of candidates not hired (idempotent: kept if it exists)."""
+    try:
+        await client.create_schedule(
+            ERASURE_SCHEDULE_ID,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    CandidateErasureWorkflow.run,
+                    ErasureInput(months=months),
+                    id="candidate-erasure",
+                    task_queue=task_queue,
+                ),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))]),
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+            ),
+        )
+    except ScheduleAlreadyRunningError:
+        pass
+
+
+async def erase_candidate(client: Client, task_queue: str, referral_id: UUID) -> ErasureResult:
+    return await client.execute_workflow(
+        CandidateErasureWorkflow.run,
+        ErasureInput(referral_id=referral_id),
+        id=f"erasure-{referral_id}",
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )

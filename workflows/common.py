@@ -26,7 +26,8 @@ SA_STATUS = SearchAttributeKey.for_keyword("RelaisStatus")
 SA_ORGANISATION = SearchAttributeKey.for_keyword("RelaisOrganisation")
 SEARCH_ATTRIBUTES = (SA_PROCESS, SA_STATUS, SA_ORGANISATION)
 
-DOMAIN_REFUSALS = ["OnboardingRefused"]
+# Retrying cannot change these: a domain refusal, or a row pointing at nothing.
+DOMAIN_REFUSALS = ["OnboardingRefused", "ForeignKeyViolationError"]
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -45,9 +46,12 @@ async def run_activity(fn: Any, arg: Any, **kwargs: Any) -> Any:
 
 
 class ProcessRecorder:
-    """Keeps a workflow's row in `processes` and its search attributes in step with it.
+    """Keeps a workflow's row in `processes` and its search attributes in step with it, and
+    names its effects (mail, tasks) so that each happens once per execution.
 
     `seq` only grows, so the store keeps the newest state even if activities retry late.
+    Keys carry the first run id of the chain: stable across continue-as-new, new when a
+    closed workflow id is reused (an onboarding reopened after it expired).
     """
 
     def __init__(self, process: ProcessKind, organisation_id: Any, title: str) -> None:
@@ -56,6 +60,10 @@ class ProcessRecorder:
         self.title = title
         self._seq = 0
         self.status: ProcessStatus | None = None
+
+    def key(self, suffix: str) -> str:
+        info = workflow.info()
+        return f"{info.workflow_id}:{info.first_execution_run_id}:{suffix}"
 
     async def record(self, status: ProcessStatus, step: str, waiting_on: str | None = None) -> None:
         self._seq += 1
@@ -69,6 +77,7 @@ class ProcessRecorder:
             ProcessActivities.project_status,
             StatusProjection(
                 workflow_id=workflow.info().workflow_id,
+                run_id=workflow.info().first_execution_run_id,
                 process=self.process,
                 organisation_id=self.organisation_id,
                 title=self.title,
@@ -81,15 +90,14 @@ class ProcessRecorder:
         )
 
     async def mail(self, key: str, recipient: str, subject: str, body: str) -> None:
-        wid = workflow.info().workflow_id
         await run_activity(
             ProcessActivities.enqueue_mail,
             OutboxMessage(
-                dedup_key=f"{wid}:{key}",
+                dedup_key=self.key(key),
                 recipient=recipient,
                 subject=subject,
                 body=body,
-                workflow_id=wid,
+                workflow_id=workflow.info().workflow_id,
             ),
         )
 

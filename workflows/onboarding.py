@@ -55,6 +55,8 @@ class MemberOnboardingWorkflow:
         self._acceptance: CharterAcceptance | None = None
         # Set once every effect of the outcome is stored: updates answer only then.
         self._settled = False
+        # Set once the outcome is decided: no update may change it any more.
+        self._closing = False
         self._cancel: OnboardingCancel | None = None
         self._recorder = ProcessRecorder(
             ProcessKind.ONBOARDING, input.organisation_id, "Adhésion d'une entreprise"
@@ -63,7 +65,6 @@ class MemberOnboardingWorkflow:
     @workflow.run
     async def run(self, input: MemberOnboardingInput) -> OnboardingState:
         wid = self._state.workflow_id
-        await self._recorder.record(ProcessStatus.RUNNING, OnboardingStep.VALIDATING)
         try:
             checked = await run_activity(
                 OnboardingActivities.check_member,
@@ -72,14 +73,18 @@ class MemberOnboardingWorkflow:
         except ActivityError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == "OnboardingRefused":
+                self._closing = True
                 self._state.step = OnboardingStep.REFUSED
                 self._state.detail = cause.message
+                if cause.details and cause.details[0] == "unknown":
+                    self._recorder.organisation_id = None  # nothing to point at
                 await self._recorder.record(ProcessStatus.FAILED, OnboardingStep.REFUSED)
                 self._settle()
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return self._state
             raise
         self._recorder.title = f"Adhésion de {checked.name}"
+        await self._recorder.record(ProcessStatus.RUNNING, OnboardingStep.VALIDATING)
 
         await run_activity(
             OnboardingActivities.record_membership,
@@ -88,6 +93,7 @@ class MemberOnboardingWorkflow:
                 workflow_id=wid,
                 contact_name=input.contact_name,
                 contact_email=input.contact_email,
+                started_by=input.started_by,
             ),
         )
         await self._recorder.mail(
@@ -97,7 +103,7 @@ class MemberOnboardingWorkflow:
             f"Bonjour {input.contact_name},\n\nVotre adhésion est enregistrée. Pour l'activer, "
             "acceptez la charte du réseau depuis votre espace Relais (« Mes tâches »).",
         )
-        task_key = f"{wid}:charter"
+        task_key = self._recorder.key("charter")
         await self._recorder.open_task(
             TaskOpen(
                 key=task_key,
@@ -128,6 +134,7 @@ class MemberOnboardingWorkflow:
             )
             await self._wait_for_answer(input.expire_after - input.reminder_after)
 
+        self._closing = True
         if self._acceptance is not None:
             await self._activate(self._acceptance)
             await self._recorder.close_task(task_key, "accepted")
@@ -141,7 +148,11 @@ class MemberOnboardingWorkflow:
             await run_activity(
                 OnboardingActivities.close_membership,
                 MembershipClosure(
-                    organisation_id=input.organisation_id, workflow_id=wid, outcome=step
+                    organisation_id=input.organisation_id,
+                    workflow_id=wid,
+                    outcome=step,
+                    actor=str(self._cancel.user_id) if self._cancel else "system",
+                    reason=self._cancel.reason if self._cancel else "délai dépassé",
                 ),
             )
             await self._recorder.close_task(task_key, step.value)
@@ -185,6 +196,10 @@ class MemberOnboardingWorkflow:
             self._acceptance = acceptance
         # Answer once the membership is really active, so the caller can read it back.
         await workflow.wait_condition(lambda: self._settled)
+        if self._state.step != OnboardingStep.ACTIVE:
+            raise ApplicationError(
+                f"cette adhésion est close ({self._state.step.value})", type="OnboardingClosed"
+            )
         return self._state
 
     @accept_charter.validator
@@ -193,7 +208,9 @@ class MemberOnboardingWorkflow:
             acceptance.organisation_id != self._input.organisation_id
         ):
             raise ValueError("seule l'entreprise concernée peut accepter sa charte")
-        if self._cancel is not None or self._state.step not in (*OPEN_STEPS, OnboardingStep.ACTIVE):
+        if self._acceptance is not None:
+            return  # a repeat: answered with the outcome of the first
+        if self._cancel is not None or self._closing:
             raise ValueError(f"cette adhésion est close ({self._state.step.value})")
 
     @workflow.update
@@ -201,11 +218,18 @@ class MemberOnboardingWorkflow:
         if self._cancel is None:
             self._cancel = cancel
         await workflow.wait_condition(lambda: self._settled)
+        if self._state.step != OnboardingStep.CANCELLED:
+            raise ApplicationError(
+                f"cette adhésion ne peut plus être annulée ({self._state.step.value})",
+                type="OnboardingClosed",
+            )
         return self._state
 
     @cancel.validator
     def _validate_cancel(self, cancel: OnboardingCancel) -> None:
-        if self._acceptance is not None or self._state.step not in OPEN_STEPS:
+        if self._cancel is not None:
+            return  # a repeat
+        if self._acceptance is not None or self._closing:
             raise ValueError(f"cette adhésion ne peut plus être annulée ({self._state.step.value})")
 
     @workflow.query

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.deps import TOKEN_COOKIE, Pool, current_principal
+from api.routes.processes import open_tasks_for
 from domain.organisations import OrganisationFilter
 from store.organisations import OrganisationRepository
 from store.processes import ProcessRepository
@@ -117,7 +118,7 @@ async def home(request: Request, pool: Pool):
         procs = await ProcessRepository(c).list(
             process=None, status=None, organisation_id=only, limit=20, offset=0
         )
-        tasks = await ProcessRepository(c).open_tasks(only)
+    tasks = await open_tasks_for(pool, principal)
     counts: dict[str, int] = {}
     for o in orgs.items:
         counts[o.kind] = counts.get(o.kind, 0) + 1

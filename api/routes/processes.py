@@ -57,12 +57,16 @@ async def get_process(workflow_id: str, pool: Pool, principal: CurrentUser):
 @router.get("/tasks", response_model=list[TaskPublic])
 async def my_tasks(pool: Pool, principal: CurrentUser):
     """Open tasks of the caller's organisation (every open task for the network's staff)."""
-    scope = None if principal.sees_everything else principal.organisation_id
-    async with pool.acquire() as c:
-        tasks = await ProcessRepository(c).open_tasks(scope)
+    return await open_tasks_for(pool, principal)
+
+
+async def open_tasks_for(pool, principal) -> list[TaskPublic]:
     if principal.sees_everything:
-        return tasks
-    return [t for t in tasks if t.assignee_role == principal.role]
+        org, role = None, None
+    else:
+        org, role = principal.organisation_id, principal.role.value
+    async with pool.acquire() as c:
+        return await ProcessRepository(c).open_tasks(org, role)
 
 
 @router.get("/me", response_model=UserPublic)

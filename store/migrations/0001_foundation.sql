@@ -53,6 +53,7 @@ CREATE TABLE memberships (
 -- Status projection of every workflow, for lists and dashboards.
 CREATE TABLE processes (
     workflow_id      text PRIMARY KEY,
+    run_id           text NOT NULL,  -- first run of the chain: a reused workflow id starts anew
     process          text NOT NULL,
     organisation_id  uuid REFERENCES organisations (id),
     title            text NOT NULL,

@@ -28,7 +28,7 @@ async def client(api_settings, db, dev_env) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(api_settings)
     async with (
         app.router.lifespan_context(app),
-        build_worker(dev_env.client, db, api_settings.task_queue),
+        build_worker(dev_env.client, db, api_settings),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c,
     ):
         yield c

@@ -188,3 +188,31 @@ async def test_malformed_id_is_422_unknown_is_404(client, actors):
         "/api/organisations/00000000-0000-0000-0000-000000000000", headers=actors["staff"].headers
     )
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": None}, "name"),
+        ({"postcode": None}, "postcode"),
+        ({"status": None}, "status"),
+        ({"name": "Garage\u0000Nord"}, "name"),
+    ],
+)
+async def test_patch_refuses_null_required_fields_and_control_chars(client, actors, body, field):
+    staff = actors["staff"]
+    org = (
+        await client.post(
+            "/api/organisations", json={**NEW, "siret": siret()}, headers=staff.headers
+        )
+    ).json()
+    r = await client.patch(f"/api/organisations/{org['id']}", json=body, headers=staff.headers)
+    assert r.status_code == 422, r.text
+    assert field in r.json()["detail"]
+
+
+async def test_a_nul_in_a_search_is_a_422_not_a_500(client, actors):
+    r = await client.get(
+        "/api/organisations", params={"q": "a\x00b"}, headers=actors["staff"].headers
+    )
+    assert r.status_code == 422

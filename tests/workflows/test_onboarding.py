@@ -56,7 +56,7 @@ async def _record(handle, name: str) -> None:
 async def test_member_accepts_charter_and_becomes_active(ts_env, db, settings):
     org = await make_org(db, status=OrganisationStatus.PENDING)
     user_id, _ = await make_user(db, org.id, Role.MEMBER)
-    async with build_worker(ts_env.client, db, settings.task_queue):
+    async with build_worker(ts_env.client, db, settings):
         handle = await _start(ts_env, settings, org.id)
         state = await handle.execute_update(
             MemberOnboardingWorkflow.accept_charter,
@@ -84,13 +84,18 @@ async def test_member_accepts_charter_and_becomes_active(ts_env, db, settings):
     )
     proc = await db.fetchrow("SELECT status, step FROM processes")
     assert (proc["status"], proc["step"]) == ("completed", "active")
-    audit = await db.fetch("SELECT action FROM audit_events WHERE entity_id=$1", str(org.id))
-    assert [a["action"] for a in audit] == ["membership.activated"]
+    audit = await db.fetch(
+        "SELECT actor, action FROM audit_events WHERE entity_id=$1 ORDER BY id", str(org.id)
+    )
+    assert [(a["actor"], a["action"]) for a in audit] == [
+        ("test", "onboarding.started"),
+        (str(user_id), "membership.activated"),
+    ]
 
 
 async def test_reminder_then_expiry_at_the_right_times(ts_env, db, settings):
     org = await make_org(db, status=OrganisationStatus.PENDING)
-    async with build_worker(ts_env.client, db, settings.task_queue):
+    async with build_worker(ts_env.client, db, settings):
         handle = await _start(
             ts_env,
             settings,
@@ -116,7 +121,7 @@ async def test_reminder_then_expiry_at_the_right_times(ts_env, db, settings):
 
 async def test_a_non_member_is_refused_without_retries(ts_env, db, settings):
     agency = await make_org(db, OrganisationKind.AGENCY)
-    async with build_worker(ts_env.client, db, settings.task_queue):
+    async with build_worker(ts_env.client, db, settings):
         handle = await _start(ts_env, settings, agency.id)
         result = await handle.result()
         await _record(handle, "onboarding_refused")
@@ -132,7 +137,7 @@ async def test_another_organisation_cannot_accept_and_staff_can_cancel(ts_env, d
     other_user, _ = await make_user(db, other.id, Role.MEMBER)
     staff_org = await make_org(db, OrganisationKind.ASSOCIATION)
     staff_user, _ = await make_user(db, staff_org.id, Role.STAFF)
-    async with build_worker(ts_env.client, db, settings.task_queue):
+    async with build_worker(ts_env.client, db, settings):
         handle = await _start(ts_env, settings, org.id)
         with pytest.raises(WorkflowUpdateFailedError) as err:
             await handle.execute_update(
@@ -151,6 +156,46 @@ async def test_another_organisation_cannot_accept_and_staff_can_cancel(ts_env, d
         await _record(handle, "onboarding_cancelled")
     assert await db.fetchval("SELECT status FROM memberships") == "cancelled"
     assert await db.fetchval("SELECT status FROM organisations WHERE id=$1", org.id) == "pending"
+    row = await db.fetchrow(
+        "SELECT actor, data FROM audit_events WHERE action = 'membership.cancelled'"
+    )
+    assert (row["actor"], row["data"]) == (str(staff_user), {"reason": "doublon"})
+
+
+async def test_an_unknown_organisation_is_refused_not_retried_forever(ts_env, db, settings):
+    async with build_worker(ts_env.client, db, settings):
+        result = await (await _start(ts_env, settings, uuid.uuid4())).result()
+    assert result.step == OnboardingStep.REFUSED and result.detail == "organisation inconnue"
+    assert await db.fetchval("SELECT status FROM processes") == "failed"
+
+
+async def test_an_expired_onboarding_can_be_reopened_and_starts_afresh(ts_env, db, settings):
+    org = await make_org(db, status=OrganisationStatus.PENDING)
+    user_id, _ = await make_user(db, org.id, Role.MEMBER)
+    async with build_worker(ts_env.client, db, settings):
+        first = await _start(
+            ts_env,
+            settings,
+            org.id,
+            expire_after=timedelta(days=2),
+            reminder_after=timedelta(days=1),
+        )
+        assert (await first.result()).step == OnboardingStep.EXPIRED
+        second = await _start(ts_env, settings, org.id)
+        state = await second.execute_update(
+            MemberOnboardingWorkflow.accept_charter,
+            CharterAcceptance(
+                request_id="r2", user_id=user_id, organisation_id=org.id, role=Role.MEMBER
+            ),
+        )
+        assert state.step == OnboardingStep.ACTIVE
+        await second.result()
+    # Each run mailed its own welcome and opened its own task.
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE dedup_key LIKE '%welcome'") == 2
+    outcomes = sorted(r["outcome"] for r in await db.fetch("SELECT outcome FROM tasks"))
+    assert outcomes == ["accepted", "expired"]
+    assert await db.fetchval("SELECT status FROM memberships") == "active"
+    assert await db.fetchval("SELECT status FROM processes") == "completed"
 
 
 async def test_two_acceptances_in_flight_activate_once(ts_env, db, settings):
@@ -159,7 +204,7 @@ async def test_two_acceptances_in_flight_activate_once(ts_env, db, settings):
     acceptance = CharterAcceptance(
         request_id="same", user_id=user_id, organisation_id=org.id, role=Role.MEMBER
     )
-    async with build_worker(ts_env.client, db, settings.task_queue):
+    async with build_worker(ts_env.client, db, settings):
         handle = await _start(ts_env, settings, org.id)
         first, again = await asyncio.gather(
             *(
@@ -171,5 +216,8 @@ async def test_two_acceptances_in_flight_activate_once(ts_env, db, settings):
         )
         await handle.result()
     assert first.accepted_at == again.accepted_at
-    assert await db.fetchval("SELECT count(*) FROM audit_events") == 1
+    assert (
+        await db.fetchval("SELECT count(*) FROM audit_events WHERE action = 'membership.activated'")
+        == 1
+    )
     assert await db.fetchval("SELECT count(*) FROM outbox") == 1

@@ -15,7 +15,7 @@ from temporalio.worker import Replayer
 
 from relais.settings import Settings
 from relais.temporal import data_converter
-from worker.main import WORKFLOWS
+from worker.main import WORKFLOWS, workflow_runner
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 
@@ -33,7 +33,9 @@ def test_every_workflow_type_has_a_history():
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path):
     replayer = Replayer(
-        workflows=list(WORKFLOWS), data_converter=data_converter(Settings(dev_mode=True))
+        workflows=list(WORKFLOWS),
+        data_converter=data_converter(Settings(dev_mode=True)),
+        workflow_runner=workflow_runner(),
     )
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     await replayer.replay_workflow(history)

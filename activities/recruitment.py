@@ -1,0 +1,247 @@
+"""Effects of recruitment campaigns and referrals."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.processes import OutboxMessage
+from domain.recruitment import (
+    CampaignClosed,
+    CampaignInput,
+    CampaignRef,
+    CampaignStatus,
+    CampaignStatusChange,
+    ErasureInput,
+    ErasureResult,
+    HireRequest,
+    HireResult,
+    ReferralStep,
+    ReferralStepChange,
+    RegisterReferral,
+    Registration,
+    RelayOffer,
+    build_report,
+    dedup_key,
+    normalise_email,
+    pseudonym,
+)
+from relais.settings import Settings
+from store.crypto import Sealer
+from store.processes import ProcessRepository
+from store.recruitment import RecruitmentRepository
+
+SIGNAL_PAGE = 200
+
+
+def org_recipient(organisation_id: UUID) -> str:
+    """Mail to an organisation: the mail sender resolves it to its users' addresses."""
+    return f"org:{organisation_id}"
+
+
+class RecruitmentActivities:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, client: Client) -> None:
+        self.pool = pool
+        self.client = client
+        self.secret = settings.data_key_bytes
+        self.sealer = Sealer(settings.data_key_bytes)
+
+    # --- campaign -------------------------------------------------------------------------
+
+    @activity.defn
+    async def create_campaign(self, i: CampaignInput) -> None:
+        async with self.pool.acquire() as c, c.transaction():
+            await RecruitmentRepository(c).create_campaign(i)
+
+    @activity.defn
+    async def relay_offer(self, r: RelayOffer) -> None:
+        async with self.pool.acquire() as c, c.transaction():
+            repo = RecruitmentRepository(c)
+            campaign = await repo.get_campaign(r.campaign_id)
+            assert campaign is not None
+            lines = "\n".join(
+                f"  – {p.title} : {p.count} poste(s), {p.contract.value}, {p.place_postcode} "
+                f"{p.place_commune or ''}"
+                for p in campaign.positions
+            )
+            await ProcessRepository(c).enqueue(
+                OutboxMessage(
+                    dedup_key=f"{campaign.workflow_id}:relay:{r.agency_id}",
+                    recipient=org_recipient(r.agency_id),
+                    subject=f"Offre relayée : {campaign.title} ({campaign.employer_name})",
+                    body=(
+                        f"Le réseau relaie pour {campaign.employer_name} :\n{lines}\n\n"
+                        f"Proposez vos candidats sur Relais avant le "
+                        f"{campaign.deadline:%d/%m/%Y à %H:%M} (UTC)."
+                    ),
+                    workflow_id=campaign.workflow_id,
+                )
+            )
+            await repo.mark_relayed(r.campaign_id, r.agency_id)
+
+    @activity.defn
+    async def set_campaign_status(self, s: CampaignStatusChange) -> None:
+        async with self.pool.acquire() as c, c.transaction():
+            await RecruitmentRepository(c).set_status(s.campaign_id, s.status, s.at, s.reason)
+
+    @activity.defn
+    async def count_in_interview(self, r: CampaignRef) -> int:
+        async with self.pool.acquire() as c:
+            return await RecruitmentRepository(c).count_in_interview(r.campaign_id)
+
+    @activity.defn
+    async def notify_open_referrals(self, r: CampaignRef) -> int:
+        """Tell every referral still open that its campaign closed. Resumes after a retry from
+        the last workflow id it heartbeated; a referral already closed is skipped."""
+        details = activity.info().heartbeat_details
+        after = details[0] if details else ""
+        signalled = 0
+        async with self.pool.acquire() as c:
+            campaign = await RecruitmentRepository(c).get_campaign(r.campaign_id)
+        assert campaign is not None
+        notice = CampaignClosed(status=campaign.status)
+        while True:
+            async with self.pool.acquire() as c:
+                ids = await RecruitmentRepository(c).open_referral_workflows(
+                    r.campaign_id, after, SIGNAL_PAGE
+                )
+            if not ids:
+                return signalled
+            for wid in ids:
+                try:
+                    await self.client.get_workflow_handle(wid).signal("campaign_closed", notice)
+                    signalled += 1
+                except RPCError as err:
+                    if err.status != RPCStatusCode.NOT_FOUND:
+                        raise
+            after = ids[-1]
+            activity.heartbeat(after)
+
+    @activity.defn
+    async def send_report(self, r: CampaignRef) -> None:
+        async with self.pool.acquire() as c, c.transaction():
+            repo = RecruitmentRepository(c)
+            campaign = await repo.get_campaign(r.campaign_id)
+            assert campaign is not None
+            rows, names = await repo.report_rows(r.campaign_id)
+            report = build_report(campaign, rows, names)
+            await ProcessRepository(c).enqueue(
+                OutboxMessage(
+                    dedup_key=f"{campaign.workflow_id}:report",
+                    recipient=org_recipient(campaign.employer_id),
+                    subject=f"Bilan de la campagne {campaign.title}",
+                    body=(
+                        f"{report.hired} embauche(s) pour {report.target} poste(s), dont "
+                        f"{report.local_hires} locale(s) ({report.local_share:.0%}).\n"
+                        "Le bilan détaillé est disponible sur Relais."
+                    ),
+                    workflow_id=campaign.workflow_id,
+                )
+            )
+
+    # --- referral -------------------------------------------------------------------------
+
+    @activity.defn
+    async def register_referral(self, req: RegisterReferral) -> Registration:
+        """Record a referral once. The same person (email or phone) already referred in this
+        campaign makes it a duplicate, credited to the first agency."""
+        i, ref = req.input, req.input.referral
+        email_key = dedup_key(self.secret, i.campaign_id, "email", normalise_email(ref.email))
+        phone_key = dedup_key(self.secret, i.campaign_id, "phone", ref.phone) if ref.phone else None
+        async with self.pool.acquire() as c, c.transaction():
+            repo = RecruitmentRepository(c, self.sealer)
+            existing = await repo.existing_registration(req.workflow_id)
+            check = await repo.intake_check(i.campaign_id, i.agency_id, ref.position_id)
+            if check is None:
+                return Registration(
+                    referral_id=i.referral_id, step=ReferralStep.REFUSED, detail="campagne inconnue"
+                )
+            ctx = {k: check[k] for k in ("network_id", "employer_id", "decision_sla_days")}
+            if existing is not None:  # a retry after the first attempt committed
+                return Registration(
+                    referral_id=existing["id"],
+                    step=ReferralStep.DUPLICATE
+                    if existing["dup_agency"]
+                    else ReferralStep.SCREENING,
+                    pseudonym=existing["pseudonym"],
+                    duplicate_of_agency=existing["dup_agency_name"],
+                    **ctx,
+                )
+            refusal = None
+            if not check["invited"]:
+                refusal = "votre agence n'est pas invitée sur cette campagne"
+            elif check["status"] != CampaignStatus.OPEN or datetime.now(UTC) >= check["deadline"]:
+                refusal = "les candidatures sont closes pour cette campagne"
+            elif not check["position_ok"]:
+                refusal = "ce poste n'appartient pas à la campagne"
+            if refusal:
+                return Registration(
+                    referral_id=i.referral_id, step=ReferralStep.REFUSED, detail=refusal, **ctx
+                )
+            # Serialise referrals of the same person in this campaign (fixed lock order).
+            for key in sorted(k.hex() for k in (email_key, phone_key) if k):
+                await repo.lock(f"referral:{i.campaign_id}:{key}")
+            original = await repo.original_for(i.campaign_id, email_key, phone_key)
+            step = ReferralStep.DUPLICATE if original else ReferralStep.SCREENING
+            name = pseudonym(self.secret, i.referral_id)
+            await repo.insert_referral(
+                id=i.referral_id,
+                campaign_id=i.campaign_id,
+                agency_id=i.agency_id,
+                workflow_id=req.workflow_id,
+                position_id=ref.position_id,
+                pseudonym=name,
+                email_key=email_key,
+                phone_key=phone_key,
+                duplicate_of=original["id"] if original else None,
+                status=step,
+                postcode=ref.postcode,
+                commune=ref.commune,
+                skills=ref.skills,
+                experience_years=ref.experience_years,
+                identity_json=json.dumps(
+                    {
+                        "first_name": ref.first_name,
+                        "last_name": ref.last_name,
+                        "email": normalise_email(ref.email),
+                        "phone": ref.phone,
+                    }
+                ),
+                cv_text=ref.cv_text,
+            )
+        return Registration(
+            referral_id=i.referral_id,
+            step=step,
+            pseudonym=name,
+            duplicate_of_agency=original["agency_name"] if original else None,
+            **ctx,
+        )
+
+    @activity.defn
+    async def set_referral_step(self, s: ReferralStepChange) -> None:
+        async with self.pool.acquire() as c, c.transaction():
+            await RecruitmentRepository(c).set_referral(s.referral_id, s.step, s.at, s.reason)
+
+    @activity.defn
+    async def record_hire(self, h: HireRequest) -> HireResult:
+        async with self.pool.acquire() as c, c.transaction():
+            position = await RecruitmentRepository(c).record_hire(
+                h.referral_id, h.campaign_id, h.position_id, h.at, h.reason
+            )
+        return HireResult(position_id=position)
+
+    @activity.defn
+    async def erase_candidates(self, e: ErasureInput) -> ErasureResult:
+        async with self.pool.acquire() as c, c.transaction():
+            repo = RecruitmentRepository(c)
+            if e.referral_id is not None:
+                return ErasureResult(erased=int(await repo.erase_one(e.referral_id)))
+            # Months counted as 30 days: erasure is never early by a calendar quirk.
+            cutoff = datetime.now(UTC) - timedelta(days=30 * e.months)
+            return ErasureResult(erased=await repo.erase_expired(cutoff))

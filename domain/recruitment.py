@@ -1,0 +1,618 @@
+"""Recruitment campaigns: the network relays an employer's offer to job agencies, takes their
+referrals, screens and pseudonymises candidates, and follows the employer's decisions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import statistics
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from domain.auth import Role
+from domain.common import REQUEST_ID_PATTERN, text
+from domain.identifiers import Postcode
+
+RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
+Text = text(2, 200)
+Reason = text(3, 500)
+Skill = text(1, 60)
+
+
+def campaign_workflow_id(campaign_id: UUID) -> str:
+    return f"campaign-{campaign_id}"
+
+
+def referral_workflow_id(campaign_id: UUID, agency_id: UUID, request_id: str) -> str:
+    """A retried referral (same agency, same request id) lands on the same workflow."""
+    return f"referral-{campaign_id}-{agency_id}-{request_id}"
+
+
+# --- normalisation and dedup -------------------------------------------------------------
+
+
+def normalise_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def normalise_phone(value: str) -> str:
+    """French numbers to 10 digits ("+33 6 12 34 56 78" → "0612345678"); others to +digits."""
+    digits = re.sub(r"[\s.\-()]", "", value)
+    if digits.startswith("+33"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("0033"):
+        digits = "0" + digits[4:]
+    if re.fullmatch(r"0[1-9]\d{8}", digits):
+        return digits
+    if re.fullmatch(r"\+\d{8,15}", digits):
+        return digits
+    raise ValueError("numéro de téléphone invalide (ex. 06 12 34 56 78 ou +33 6 12 34 56 78)")
+
+
+Phone = Annotated[str, AfterValidator(normalise_phone)]
+
+
+def dedup_key(secret: bytes, campaign_id: UUID, kind: str, normalised: str) -> bytes:
+    """Keyed hash: equal for the same person in the same campaign, useless without the key."""
+    return hmac.new(secret, f"{campaign_id}|{kind}|{normalised}".encode(), hashlib.sha256).digest()
+
+
+def pseudonym(secret: bytes, referral_id: UUID) -> str:
+    digest = hmac.new(secret, f"pseudonym|{referral_id}".encode(), hashlib.sha256).hexdigest()
+    return f"C-{digest[:6].upper()}"
+
+
+def is_local(postcode: str | None, territory_postcodes: list[str]) -> bool:
+    """A hire is local when the candidate lives in one of the campaign's postcodes (or
+    departement prefixes of 2-3 digits, e.g. "13")."""
+    if not postcode:
+        return False
+    return any(postcode.startswith(p) for p in territory_postcodes)
+
+
+# --- campaigns -----------------------------------------------------------------------------
+
+
+class ContractType(StrEnum):
+    CDI = "cdi"
+    CDD = "cdd"
+    INTERIM = "interim"
+    APPRENTICESHIP = "apprenticeship"
+    PROFESSIONALISATION = "professionalisation"
+    SEASONAL = "seasonal"
+
+
+class CampaignStatus(StrEnum):
+    OPENING = "opening"
+    OPEN = "open"  # agencies refer candidates
+    CLOSING = "closing"  # deadline passed, interviews under way finish
+    CLOSED = "closed"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_CAMPAIGN = (CampaignStatus.CLOSED, CampaignStatus.FILLED, CampaignStatus.CANCELLED)
+
+TerritoryCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^\d{2,5}$"),
+]
+
+
+class PositionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Text
+    count: int = Field(ge=1, le=1000)
+    contract: ContractType
+    place_postcode: Postcode
+    place_commune: Text | None = None
+
+
+class CampaignCreate(BaseModel):
+    """API input: staff or a manager launch a campaign for a member employer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: RequestId
+    employer_id: UUID
+    title: Text
+    positions: list[PositionCreate] = Field(min_length=1, max_length=200)
+    territory_postcodes: list[TerritoryCode] = Field(
+        min_length=1,
+        max_length=200,
+        description="Territoire local : codes postaux ou préfixes (ex. 13015, 13016, 130)",
+    )
+    agency_ids: list[UUID] = Field(min_length=1, max_length=50)
+    deadline: datetime = Field(description="Date limite de candidature (avec fuseau)")
+    decision_sla_days: int = Field(default=5, ge=1, le=60)
+    grace_days: int = Field(default=14, ge=0, le=90)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> CampaignCreate:
+        if self.deadline.tzinfo is None:
+            raise ValueError(
+                "deadline : indiquez le fuseau horaire (ex. 2026-12-31T18:00:00+01:00)"
+            )
+        if len(set(self.agency_ids)) != len(self.agency_ids):
+            raise ValueError("agency_ids : une agence est invitée deux fois")
+        return self
+
+
+class PositionPublic(BaseModel):
+    id: UUID
+    title: str
+    count: int
+    filled: int
+    contract: ContractType
+    place_postcode: str
+    place_commune: str | None
+
+
+class CampaignPublic(BaseModel):
+    id: UUID
+    workflow_id: str
+    employer_id: UUID
+    employer_name: str
+    network_id: UUID
+    title: str
+    status: CampaignStatus
+    deadline: datetime
+    decision_sla_days: int
+    grace_days: int
+    territory_postcodes: list[str]
+    agency_ids: list[UUID]
+    positions: list[PositionPublic]
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class CampaignInput(BaseModel):
+    """Workflow input. Created from CampaignCreate with ids fixed by the API."""
+
+    campaign_id: UUID
+    network_id: UUID
+    created_by: UUID
+    spec: CampaignCreate
+    position_ids: list[UUID]
+    # Carried over by continue-as-new.
+    status: CampaignStatus = CampaignStatus.OPENING
+    filled: dict[str, int] = Field(default_factory=dict)
+
+
+class CampaignState(BaseModel):
+    campaign_id: UUID
+    status: CampaignStatus
+    filled: dict[str, int]
+    targets: dict[str, int]
+    deadline: datetime
+    closed_at: datetime | None = None
+    detail: str | None = None
+
+    @property
+    def all_filled(self) -> bool:
+        return all(self.filled.get(p, 0) >= n for p, n in self.targets.items())
+
+
+class CampaignCancelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: RequestId
+    reason: Reason
+
+
+class CampaignCancel(BaseModel):
+    request_id: str
+    user_id: UUID
+    reason: str
+
+
+class HireRecorded(BaseModel):
+    """Signal from a referral to its campaign."""
+
+    referral_id: UUID
+    position_id: UUID
+
+
+# --- referrals -----------------------------------------------------------------------------
+
+
+class ReferralStep(StrEnum):
+    REGISTERING = "registering"
+    REFUSED = "refused"  # campaign closed, agency not invited...
+    DUPLICATE = "duplicate"
+    SCREENING = "screening"
+    SCREENED_OUT = "screened_out"
+    SHORTLISTED = "shortlisted"
+    INTERVIEW_REQUESTED = "interview_requested"  # waiting for the candidate's consent
+    INTERVIEW = "interview"  # consent given, identity revealed, employer decides
+    HIRED = "hired"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    NOT_RETAINED = "not_retained"  # campaign closed before a decision
+
+
+OPEN_REFERRAL = (
+    ReferralStep.REGISTERING,
+    ReferralStep.SCREENING,
+    ReferralStep.SHORTLISTED,
+    ReferralStep.INTERVIEW_REQUESTED,
+    ReferralStep.INTERVIEW,
+)
+
+
+class ReferralCreate(BaseModel):
+    """API input: an agency refers a candidate. Identity and contact are encrypted at rest
+    and never shown to the employer before the candidate's consent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: RequestId
+    position_id: UUID | None = None
+    first_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)
+    ]
+    last_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    email: Annotated[EmailStr, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
+    phone: Phone | None = None
+    postcode: Postcode
+    commune: Text | None = None
+    skills: list[Skill] = Field(default_factory=list, max_length=30)
+    experience_years: int = Field(default=0, ge=0, le=60)
+    cv_text: text(0, 20_000) = ""
+
+
+class ReferralInput(BaseModel):
+    """Workflow input. Carries personal data: only ever stored encrypted (codec, AES-GCM)."""
+
+    referral_id: UUID
+    campaign_id: UUID
+    agency_id: UUID
+    referral: ReferralCreate
+
+
+class Registration(BaseModel):
+    referral_id: UUID
+    step: ReferralStep
+    pseudonym: str | None = None
+    duplicate_of_agency: str | None = None
+    detail: str | None = None
+    # What the referral workflow needs to know of its campaign.
+    network_id: UUID | None = None
+    employer_id: UUID | None = None
+    decision_sla_days: int | None = None
+
+
+class RegisterReferral(BaseModel):
+    workflow_id: str
+    input: ReferralInput
+
+
+class CampaignStatusChange(BaseModel):
+    campaign_id: UUID
+    status: CampaignStatus
+    at: datetime
+    reason: str | None = None
+
+
+class RelayOffer(BaseModel):
+    campaign_id: UUID
+    agency_id: UUID
+
+
+class CampaignRef(BaseModel):
+    campaign_id: UUID
+
+
+class ReferralStepChange(BaseModel):
+    referral_id: UUID
+    step: ReferralStep
+    at: datetime
+    reason: str | None = None
+
+
+class HireRequest(BaseModel):
+    referral_id: UUID
+    campaign_id: UUID
+    position_id: UUID | None
+    at: datetime
+    reason: str
+
+
+class HireResult(BaseModel):
+    position_id: UUID | None
+
+
+class ErasureInput(BaseModel):
+    """Erase one candidate on request (`referral_id`), or every candidate not hired whose
+    campaign closed more than `months` ago."""
+
+    referral_id: UUID | None = None
+    months: int = 6
+
+
+class ErasureResult(BaseModel):
+    erased: int
+
+
+class RegisterRequest(BaseModel):
+    """Update sent together with the start (update-with-start)."""
+
+    request_id: str
+
+
+class ScreeningCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: RequestId
+    retained: bool
+    reason: Reason
+
+
+class InterviewRequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: RequestId
+
+
+class ConsentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: RequestId
+    given: bool
+
+
+class DecisionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: RequestId
+    hired: bool
+    reason: Reason
+    position_id: UUID | None = Field(
+        default=None, description="Poste pourvu (obligatoire si hired et plusieurs postes)"
+    )
+
+
+class WithdrawalCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: RequestId
+    reason: Reason
+
+
+class ReferralAction(BaseModel):
+    """What a person does on a referral, as the workflow receives it."""
+
+    kind: str  # screen | request_interview | consent | decide | withdraw
+    request_id: str
+    user_id: UUID
+    organisation_id: UUID
+    role: Role
+    retained: bool | None = None
+    given: bool | None = None
+    hired: bool | None = None
+    reason: str | None = None
+    position_id: UUID | None = None
+
+
+class ReferralState(BaseModel):
+    referral_id: UUID
+    campaign_id: UUID
+    agency_id: UUID
+    step: ReferralStep
+    pseudonym: str | None = None
+    registered_at: datetime | None = None
+    decided_at: datetime | None = None
+    reminders_sent: int = 0
+    escalated: bool = False
+    reason: str | None = None
+    hired_position_id: UUID | None = None
+
+
+class CampaignClosed(BaseModel):
+    """Signal from a campaign to its open referrals."""
+
+    status: CampaignStatus
+
+
+class ReferralPublic(BaseModel):
+    """A referral as a reader may see it: `identity` only for the network, the referring
+    agency, or the employer after the candidate's consent."""
+
+    id: UUID
+    campaign_id: UUID
+    agency_id: UUID
+    agency_name: str
+    pseudonym: str
+    status: ReferralStep
+    position_id: UUID | None
+    postcode: str
+    commune: str | None
+    skills: list[str]
+    experience_years: int
+    duplicate: bool
+    created_at: datetime
+    consent_at: datetime | None
+    reason: str | None
+    identity: CandidateIdentity | None = None
+
+
+class CandidateIdentity(BaseModel):
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None
+    cv_text: str
+
+
+ReferralPublic.model_rebuild()
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+class ReportRow(BaseModel):
+    """One referral as the report needs it: no personal data."""
+
+    agency_id: UUID
+    agency_name: str
+    status: ReferralStep
+    duplicate: bool
+    shortlisted: bool
+    postcode: str
+    created_at: datetime
+    decided_at: datetime | None
+    reason: str | None
+    hired_position_id: UUID | None
+
+
+class PositionReport(BaseModel):
+    position_id: UUID
+    title: str
+    target: int
+    hired: int
+
+
+class AgencyReport(BaseModel):
+    agency_id: UUID
+    agency_name: str
+    referrals: int
+    duplicates: int
+    shortlisted: int
+    hired: int
+    conversion: float = Field(description="embauches / candidatures (hors doublons)")
+
+
+class CampaignReport(BaseModel):
+    campaign_id: UUID
+    title: str
+    status: CampaignStatus
+    target: int
+    hired: int
+    local_hires: int
+    local_share: float
+    positions: list[PositionReport]
+    agencies: list[AgencyReport]
+    median_days_to_hire: float | None
+    rejection_reasons: dict[str, int]
+
+
+def build_report(
+    campaign: CampaignPublic, rows: list[ReportRow], agency_names: dict[UUID, str]
+) -> CampaignReport:
+    """Pure aggregation of a campaign's referrals into its report."""
+    hired = [r for r in rows if r.status == ReferralStep.HIRED]
+    local = [r for r in hired if is_local(r.postcode, campaign.territory_postcodes)]
+    by_agency: dict[UUID, list[ReportRow]] = defaultdict(list)
+    for r in rows:
+        by_agency[r.agency_id].append(r)
+    agencies = []
+    for agency_id in campaign.agency_ids:
+        mine = by_agency.get(agency_id, [])
+        real = [r for r in mine if not r.duplicate]
+        n_hired = sum(r.status == ReferralStep.HIRED for r in real)
+        agencies.append(
+            AgencyReport(
+                agency_id=agency_id,
+                agency_name=agency_names.get(agency_id, str(agency_id)),
+                referrals=len(real),
+                duplicates=len(mine) - len(real),
+                shortlisted=sum(r.shortlisted for r in real),
+                hired=n_hired,
+                conversion=round(n_hired / len(real), 4) if real else 0.0,
+            )
+        )
+    hires_by_position = Counter(r.hired_position_id for r in hired)
+    days = [(r.decided_at - r.created_at) / timedelta(days=1) for r in hired if r.decided_at]
+    reasons = Counter(
+        r.reason
+        for r in rows
+        if r.reason and r.status in (ReferralStep.REJECTED, ReferralStep.SCREENED_OUT)
+    )
+    target = sum(p.count for p in campaign.positions)
+    return CampaignReport(
+        campaign_id=campaign.id,
+        title=campaign.title,
+        status=campaign.status,
+        target=target,
+        hired=len(hired),
+        local_hires=len(local),
+        local_share=round(len(local) / len(hired), 4) if hired else 0.0,
+        positions=[
+            PositionReport(
+                position_id=p.id,
+                title=p.title,
+                target=p.count,
+                hired=hires_by_position.get(p.id, 0),
+            )
+            for p in campaign.positions
+        ],
+        agencies=agencies,
+        median_days_to_hire=round(statistics.median(days), 2) if days else None,
+        rejection_reasons=dict(reasons.most_common()),
+    )
+
+
+def report_csv_rows(report: CampaignReport) -> list[list[str]]:
+    """The report flattened for a spreadsheet (French headers)."""
+    rows = [
+        [
+            "section",
+            "libellé",
+            "objectif",
+            "candidatures",
+            "doublons",
+            "présélectionnés",
+            "embauches",
+            "conversion",
+        ]
+    ]
+    for p in report.positions:
+        rows.append(["poste", p.title, str(p.target), "", "", "", str(p.hired), ""])
+    for a in report.agencies:
+        rows.append(
+            [
+                "agence",
+                a.agency_name,
+                "",
+                str(a.referrals),
+                str(a.duplicates),
+                str(a.shortlisted),
+                str(a.hired),
+                f"{a.conversion:.2%}",
+            ]
+        )
+    rows.append(["total", report.title, str(report.target), "", "", "", str(report.hired), ""])
+    rows.append(
+        [
+            "embauches locales",
+            f"{report.local_share:.2%}",
+            "",
+            "",
+            "",
+            "",
+            str(report.local_hires),
+            "",
+        ]
+    )
+    rows.append(
+        ["délai médian (jours)", str(report.median_days_to_hire or ""), "", "", "", "", "", ""]
+    )
+    for reason, n in report.rejection_reasons.items():
+        rows.append(["motif de refus", reason, "", "", "", "", str(n), ""])
+    return rows

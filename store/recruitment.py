@@ -1,0 +1,365 @@
+"""Campaigns, positions, invited agencies and referrals."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from domain.recruitment import (
+    OPEN_REFERRAL,
+    CampaignInput,
+    CampaignPublic,
+    CampaignStatus,
+    CandidateIdentity,
+    PositionPublic,
+    ReferralPublic,
+    ReferralStep,
+    ReportRow,
+    campaign_workflow_id,
+)
+from store.crypto import Sealer
+
+INSERT_CAMPAIGN = """
+INSERT INTO campaigns (id, workflow_id, employer_id, network_id, created_by, title, status,
+                       deadline, decision_sla_days, grace_days, territory_postcodes)
+VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $10)
+ON CONFLICT (id) DO NOTHING"""
+INSERT_POSITION = """
+INSERT INTO campaign_positions (id, campaign_id, ord, title, count, contract, place_postcode,
+                                place_commune)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (id) DO NOTHING"""
+INSERT_AGENCY = """
+INSERT INTO campaign_agencies (campaign_id, agency_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"""
+MARK_RELAYED = """
+UPDATE campaign_agencies SET relayed_at = coalesce(relayed_at, now())
+WHERE campaign_id = $1 AND agency_id = $2"""
+SET_STATUS = """
+UPDATE campaigns SET status = $2,
+       closed_at = CASE WHEN $2 IN ('closed', 'filled', 'cancelled') THEN coalesce(closed_at, $3)
+                        ELSE closed_at END,
+       cancel_reason = coalesce($4, cancel_reason)
+WHERE id = $1"""
+GET_CAMPAIGN = """
+SELECT c.id, c.workflow_id, c.employer_id, o.name AS employer_name, c.network_id, c.title,
+       c.status, c.deadline, c.decision_sla_days, c.grace_days, c.territory_postcodes,
+       c.created_at, c.closed_at,
+       (SELECT coalesce(array_agg(agency_id ORDER BY agency_id), '{}')
+          FROM campaign_agencies a WHERE a.campaign_id = c.id) AS agency_ids,
+       (SELECT coalesce(json_agg(json_build_object(
+                 'id', p.id, 'title', p.title, 'count', p.count, 'filled', p.filled,
+                 'contract', p.contract, 'place_postcode', p.place_postcode,
+                 'place_commune', p.place_commune) ORDER BY p.ord), '[]')
+          FROM campaign_positions p WHERE p.campaign_id = c.id) AS positions
+FROM campaigns c JOIN organisations o ON o.id = c.employer_id
+WHERE c.id = $1"""
+LIST_CAMPAIGNS = """
+SELECT c.id FROM campaigns c
+WHERE ($1::uuid IS NULL OR c.employer_id = $1)
+  AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM campaign_agencies a
+                                   WHERE a.campaign_id = c.id AND a.agency_id = $2))
+  AND ($3::text IS NULL OR c.status = $3)
+ORDER BY c.created_at DESC, c.id LIMIT $4 OFFSET $5"""
+COUNT_CAMPAIGNS = """
+SELECT count(*) FROM campaigns c
+WHERE ($1::uuid IS NULL OR c.employer_id = $1)
+  AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM campaign_agencies a
+                                   WHERE a.campaign_id = c.id AND a.agency_id = $2))
+  AND ($3::text IS NULL OR c.status = $3)"""
+INTAKE_CHECK = """
+SELECT c.status, c.deadline, c.network_id, c.employer_id, c.decision_sla_days,
+       EXISTS (SELECT 1 FROM campaign_agencies a WHERE a.campaign_id = c.id AND a.agency_id = $2)
+         AS invited,
+       ($3::uuid IS NULL OR EXISTS (SELECT 1 FROM campaign_positions p
+                                    WHERE p.campaign_id = c.id AND p.id = $3)) AS position_ok
+FROM campaigns c WHERE c.id = $1
+FOR SHARE OF c"""
+
+LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+REFERRAL_BY_WORKFLOW = """
+SELECT r.id, r.status, r.pseudonym, d.agency_id AS dup_agency, o.name AS dup_agency_name
+FROM referrals r
+LEFT JOIN referrals d ON d.id = r.duplicate_of
+LEFT JOIN organisations o ON o.id = d.agency_id
+WHERE r.workflow_id = $1"""
+ORIGINAL_FOR = """
+SELECT r.id, o.name AS agency_name FROM referrals r JOIN organisations o ON o.id = r.agency_id
+WHERE r.campaign_id = $1 AND r.duplicate_of IS NULL
+  AND (r.email_key = $2 OR ($3::bytea IS NOT NULL AND r.phone_key = $3))
+ORDER BY r.created_at LIMIT 1"""
+INSERT_REFERRAL = """
+INSERT INTO referrals (id, campaign_id, agency_id, workflow_id, position_id, pseudonym,
+                       email_key, phone_key, duplicate_of, status, postcode, commune, skills,
+                       experience_years, identity_enc, cv_enc)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"""
+SET_REFERRAL = """
+UPDATE referrals SET status = $2,
+       shortlisted_at = CASE WHEN $2 = 'shortlisted' THEN coalesce(shortlisted_at, $3)
+                             ELSE shortlisted_at END,
+       consent_at = CASE WHEN $2 = 'interview' THEN coalesce(consent_at, $3) ELSE consent_at END,
+       decided_at = CASE WHEN $2 IN ('hired', 'rejected') THEN coalesce(decided_at, $3)
+                         ELSE decided_at END,
+       reason = coalesce($4, reason),
+       updated_at = now()
+WHERE id = $1"""
+FILL_POSITION = """
+UPDATE campaign_positions SET filled = filled + 1
+WHERE id = $1 AND campaign_id = $2 AND filled < count"""
+MARK_HIRED = """
+UPDATE referrals SET status = 'hired', hired_position_id = $2, decided_at = $3, reason = $4,
+       updated_at = now()
+WHERE id = $1 AND status <> 'hired'"""
+FIRST_OPEN_POSITION = """
+SELECT id FROM campaign_positions WHERE campaign_id = $1 AND filled < count ORDER BY ord LIMIT 1"""
+REFERRAL_COLUMNS = """
+r.id, r.campaign_id, r.agency_id, o.name AS agency_name, r.pseudonym, r.status, r.position_id,
+r.postcode, r.commune, r.skills, r.experience_years, (r.duplicate_of IS NOT NULL) AS duplicate,
+r.created_at, r.consent_at, r.reason, r.identity_enc, r.cv_enc, r.shortlisted_at"""
+LIST_REFERRALS = f"""
+SELECT {REFERRAL_COLUMNS}
+FROM referrals r JOIN organisations o ON o.id = r.agency_id
+WHERE r.campaign_id = $1 AND ($2::uuid IS NULL OR r.agency_id = $2)
+  AND ($3::text[] IS NULL OR r.status = ANY($3))
+  AND (NOT $6::bool OR r.shortlisted_at IS NOT NULL)
+ORDER BY r.created_at, r.id LIMIT $4 OFFSET $5"""
+COUNT_REFERRALS = """
+SELECT count(*) FROM referrals r
+WHERE r.campaign_id = $1 AND ($2::uuid IS NULL OR r.agency_id = $2)
+  AND ($3::text[] IS NULL OR r.status = ANY($3))
+  AND (NOT $4::bool OR r.shortlisted_at IS NOT NULL)"""
+GET_REFERRAL = f"""
+SELECT {REFERRAL_COLUMNS}, r.workflow_id
+FROM referrals r JOIN organisations o ON o.id = r.agency_id WHERE r.id = $1"""
+OPEN_REFERRAL_WORKFLOWS = """
+SELECT workflow_id FROM referrals
+WHERE campaign_id = $1 AND status = ANY($2) AND workflow_id > $3
+ORDER BY workflow_id LIMIT $4"""
+COUNT_IN_INTERVIEW = """
+SELECT count(*) FROM referrals WHERE campaign_id = $1 AND status = ANY($2)"""
+REPORT_ROWS = """
+SELECT r.agency_id, o.name AS agency_name, r.status, (r.duplicate_of IS NOT NULL) AS duplicate,
+       (r.shortlisted_at IS NOT NULL) AS shortlisted, r.postcode, r.created_at, r.decided_at,
+       r.reason, r.hired_position_id
+FROM referrals r JOIN organisations o ON o.id = r.agency_id WHERE r.campaign_id = $1"""
+AGENCY_NAMES = """
+SELECT o.id, o.name FROM campaign_agencies a JOIN organisations o ON o.id = a.agency_id
+WHERE a.campaign_id = $1"""
+ERASE_ONE = """
+UPDATE referrals SET identity_enc = NULL, cv_enc = NULL, erased_at = coalesce(erased_at, now())
+WHERE id = $1 AND identity_enc IS NOT NULL"""
+ERASE_EXPIRED = """
+UPDATE referrals r SET identity_enc = NULL, cv_enc = NULL, erased_at = now()
+FROM campaigns c
+WHERE c.id = r.campaign_id AND c.closed_at IS NOT NULL AND c.closed_at < $1
+  AND r.status <> 'hired' AND r.identity_enc IS NOT NULL"""
+
+
+def _identity_aad(referral_id: UUID) -> str:
+    return f"referral:{referral_id}:identity"
+
+
+def _cv_aad(referral_id: UUID) -> str:
+    return f"referral:{referral_id}:cv"
+
+
+class RecruitmentRepository:
+    def __init__(self, conn: asyncpg.Connection, sealer: Sealer | None = None) -> None:
+        self.conn = conn
+        self.sealer = sealer
+
+    # campaigns
+
+    async def create_campaign(self, i: CampaignInput) -> None:
+        s = i.spec
+        await self.conn.execute(
+            INSERT_CAMPAIGN,
+            i.campaign_id,
+            campaign_workflow_id(i.campaign_id),
+            s.employer_id,
+            i.network_id,
+            i.created_by,
+            s.title,
+            s.deadline,
+            s.decision_sla_days,
+            s.grace_days,
+            s.territory_postcodes,
+        )
+        for ord_, (pid, p) in enumerate(zip(i.position_ids, s.positions, strict=True)):
+            await self.conn.execute(
+                INSERT_POSITION,
+                pid,
+                i.campaign_id,
+                ord_,
+                p.title,
+                p.count,
+                p.contract,
+                p.place_postcode,
+                p.place_commune,
+            )
+        for agency_id in s.agency_ids:
+            await self.conn.execute(INSERT_AGENCY, i.campaign_id, agency_id)
+
+    async def mark_relayed(self, campaign_id: UUID, agency_id: UUID) -> None:
+        await self.conn.execute(MARK_RELAYED, campaign_id, agency_id)
+
+    async def set_status(
+        self,
+        campaign_id: UUID,
+        status: CampaignStatus,
+        at: datetime,
+        cancel_reason: str | None = None,
+    ) -> None:
+        await self.conn.execute(SET_STATUS, campaign_id, status, at, cancel_reason)
+
+    async def get_campaign(self, campaign_id: UUID) -> CampaignPublic | None:
+        row = await self.conn.fetchrow(GET_CAMPAIGN, campaign_id)
+        if row is None:
+            return None
+        data = dict(row)
+        positions = data.pop("positions")
+        positions = json.loads(positions) if isinstance(positions, str) else positions
+        data["positions"] = [PositionPublic.model_validate(p) for p in positions]
+        return CampaignPublic.model_validate(data)
+
+    async def list_campaigns(
+        self,
+        *,
+        employer_id: UUID | None,
+        agency_id: UUID | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[CampaignPublic], int]:
+        args = (employer_id, agency_id, status)
+        ids = [r["id"] for r in await self.conn.fetch(LIST_CAMPAIGNS, *args, limit, offset)]
+        total = await self.conn.fetchval(COUNT_CAMPAIGNS, *args)
+        return [c for i in ids if (c := await self.get_campaign(i))], total
+
+    async def intake_check(self, campaign_id: UUID, agency_id: UUID, position_id: UUID | None):
+        return await self.conn.fetchrow(INTAKE_CHECK, campaign_id, agency_id, position_id)
+
+    # referrals
+
+    async def existing_registration(self, workflow_id: str):
+        return await self.conn.fetchrow(REFERRAL_BY_WORKFLOW, workflow_id)
+
+    async def lock(self, key: str) -> None:
+        await self.conn.execute(LOCK_KEY, key)
+
+    async def original_for(self, campaign_id: UUID, email_key: bytes, phone_key: bytes | None):
+        return await self.conn.fetchrow(ORIGINAL_FOR, campaign_id, email_key, phone_key)
+
+    async def insert_referral(self, **v) -> None:
+        assert self.sealer is not None
+        rid = v["id"]
+        await self.conn.execute(
+            INSERT_REFERRAL,
+            rid,
+            v["campaign_id"],
+            v["agency_id"],
+            v["workflow_id"],
+            v["position_id"],
+            v["pseudonym"],
+            v["email_key"],
+            v["phone_key"],
+            v["duplicate_of"],
+            v["status"],
+            v["postcode"],
+            v["commune"],
+            v["skills"],
+            v["experience_years"],
+            self.sealer.seal(v["identity_json"], _identity_aad(rid)),
+            self.sealer.seal(v["cv_text"], _cv_aad(rid)) if v["cv_text"] else None,
+        )
+
+    async def set_referral(
+        self, referral_id: UUID, step: ReferralStep, at: datetime, reason: str | None = None
+    ) -> None:
+        await self.conn.execute(SET_REFERRAL, referral_id, step, at, reason)
+
+    async def record_hire(
+        self,
+        referral_id: UUID,
+        campaign_id: UUID,
+        position_id: UUID | None,
+        at: datetime,
+        reason: str,
+    ) -> UUID | None:
+        """Fill one place of the position (or the first open one); None when all are taken.
+        Idempotent: a referral already hired returns its position without filling again."""
+        row = await self.conn.fetchrow(
+            "SELECT status, hired_position_id FROM referrals WHERE id = $1 FOR UPDATE",
+            referral_id,
+        )
+        if row and row["status"] == ReferralStep.HIRED:
+            return row["hired_position_id"]
+        if position_id is None:
+            position_id = await self.conn.fetchval(FIRST_OPEN_POSITION, campaign_id)
+            if position_id is None:
+                return None
+        if await self.conn.execute(FILL_POSITION, position_id, campaign_id) != "UPDATE 1":
+            return None
+        await self.conn.execute(MARK_HIRED, referral_id, position_id, at, reason)
+        return position_id
+
+    def _public(self, row, reveal: bool) -> ReferralPublic:
+        data = {k: row[k] for k in ReferralPublic.model_fields if k in row and k != "identity"}
+        if reveal and self.sealer is not None and row["identity_enc"] is not None:
+            ident = json.loads(self.sealer.open(row["identity_enc"], _identity_aad(row["id"])))
+            cv = self.sealer.open(row["cv_enc"], _cv_aad(row["id"])) if row["cv_enc"] else ""
+            data["identity"] = CandidateIdentity(**ident, cv_text=cv)
+        return ReferralPublic.model_validate(data)
+
+    async def list_referrals(
+        self,
+        campaign_id: UUID,
+        *,
+        agency_id: UUID | None,
+        statuses: list[str] | None,
+        limit: int,
+        offset: int,
+        reveal,
+        shortlisted_only: bool = False,
+    ) -> tuple[list[ReferralPublic], int]:
+        """`reveal(row) -> bool` says whether this reader may see the candidate's identity."""
+        args = (campaign_id, agency_id, statuses)
+        rows = await self.conn.fetch(LIST_REFERRALS, *args, limit, offset, shortlisted_only)
+        total = await self.conn.fetchval(COUNT_REFERRALS, *args, shortlisted_only)
+        return [self._public(r, reveal(r)) for r in rows], total
+
+    async def get_referral(self, referral_id: UUID, reveal) -> tuple[ReferralPublic, str] | None:
+        row = await self.conn.fetchrow(GET_REFERRAL, referral_id)
+        if row is None:
+            return None
+        return self._public(row, reveal(row)), row["workflow_id"]
+
+    async def open_referral_workflows(self, campaign_id: UUID, after: str, limit: int) -> list[str]:
+        rows = await self.conn.fetch(
+            OPEN_REFERRAL_WORKFLOWS, campaign_id, [s.value for s in OPEN_REFERRAL], after, limit
+        )
+        return [r["workflow_id"] for r in rows]
+
+    async def count_in_interview(self, campaign_id: UUID) -> int:
+        return await self.conn.fetchval(
+            COUNT_IN_INTERVIEW,
+            campaign_id,
+            [ReferralStep.INTERVIEW_REQUESTED.value, ReferralStep.INTERVIEW.value],
+        )
+
+    async def report_rows(self, campaign_id: UUID) -> tuple[list[ReportRow], dict[UUID, str]]:
+        rows = [
+            ReportRow.model_validate(dict(r))
+            for r in await self.conn.fetch(REPORT_ROWS, campaign_id)
+        ]
+        names = {r["id"]: r["name"] for r in await self.conn.fetch(AGENCY_NAMES, campaign_id)}
+        return rows, names
+
+    async def erase_one(self, referral_id: UUID) -> bool:
+        return await self.conn.execute(ERASE_ONE, referral_id) == "UPDATE 1"
+
+    async def erase_expired(self, closed_before: datetime) -> int:
+        result = await self.conn.execute(ERASE_EXPIRED, closed_before)
+        return int(result.split()[-1])
