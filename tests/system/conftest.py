@@ -1,0 +1,107 @@
+"""The embedded stack as a user runs it: `relais dev` in its own process tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+RELAIS = Path(sys.executable).parent / "relais"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DevStack:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.api_port = free_port()
+        self.env = {
+            **os.environ,
+            "RELAIS_HOME": str(home),
+            "RELAIS_API_PORT": str(self.api_port),
+            "RELAIS_DEV_TEMPORAL_PORT": str(free_port()),
+            "RELAIS_DEV_TEMPORAL_UI_PORT": str(free_port()),
+            "RELAIS_LOG_LEVEL": "WARNING",
+        }
+        self.proc: subprocess.Popen | None = None
+        self.url = f"http://127.0.0.1:{self.api_port}"
+
+    def start(self) -> float:
+        t0 = time.monotonic()
+        self.log = open(self.home.parent / "dev.log", "ab")
+        self.proc = subprocess.Popen(
+            [str(RELAIS), "dev"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        deadline = t0 + 120
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.tail()
+            try:
+                r = httpx.get(f"{self.url}/health", timeout=2)
+                if r.status_code == 200:
+                    assert r.json() == {"status": "ok", "postgres": "up", "temporal": "up"}
+                    return time.monotonic() - t0
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("relais dev never became healthy\n" + self.tail())
+
+    def tail(self) -> str:
+        return (self.home.parent / "dev.log").read_text(errors="replace")[-3000:]
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.log.close()
+
+    def ctrl_c(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(60)
+        self.log.close()
+        return code
+
+    def tokens(self) -> dict[str, str]:
+        rows = json.loads((self.home / "demo-tokens.json").read_text())
+        return {f"{t['role']}:{t['organisation']}": t["token"] for t in rows}
+
+    def get(self, path: str, token: str) -> httpx.Response:
+        return httpx.get(self.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def post(self, path: str, token: str, body: dict) -> httpx.Response:
+        return httpx.post(
+            self.url + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+    def cli(self, *args: str) -> str:
+        """`relais …` against this stack's embedded database."""
+        env = {k: v for k, v in self.env.items() if k != "RELAIS_DATABASE_URL"}
+        out = subprocess.run(
+            [str(RELAIS), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return out.stdout
+
+
+@pytest.fixture
+def stack(tmp_path):
+    s = DevStack(tmp_path / "relais-home")
+    yield s
+    if s.proc and s.proc.poll() is None:
+        s.ctrl_c()
