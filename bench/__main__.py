@@ -7,16 +7,17 @@ import asyncio
 import os
 import platform
 
-from bench import onboarding
+from bench import onboarding, recruitment
 from bench.harness import stack, table
 from relais.logging import configure_logging
 
 
-async def main(rounds: int) -> None:
+async def main(rounds: int, large: int) -> None:
     configure_logging(json=False, level="WARNING")
     figures = []
     async with stack() as s:
         figures += await onboarding.run(s, rounds)
+        figures += await recruitment.run(s, rounds, large)
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; medians of {rounds} alternating rounds\n"
@@ -27,4 +28,11 @@ async def main(rounds: int) -> None:
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--rounds", type=int, default=5)
-    asyncio.run(main(p.parse_args().rounds))
+    p.add_argument(
+        "--large",
+        type=int,
+        default=recruitment.LARGE,
+        help="referrals in the one-campaign pass (0 to skip)",
+    )
+    args = p.parse_args()
+    asyncio.run(main(args.rounds, args.large))

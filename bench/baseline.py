@@ -24,6 +24,7 @@ async def noop(step: int) -> int:
 class BaselineWorkflow:
     def __init__(self) -> None:
         self.go = False
+        self.done = 0
 
     @workflow.run
     async def run(self, input: BaselineInput) -> int:
@@ -31,7 +32,14 @@ class BaselineWorkflow:
             if i == input.wait_after:
                 await workflow.wait_condition(lambda: self.go)
             await workflow.execute_activity(noop, i, start_to_close_timeout=timedelta(seconds=30))
+            self.done += 1
         return input.activities
+
+    @workflow.update
+    async def first_done(self, _: BaselineInput) -> int:
+        """Answers after the first activity, like a registration sent with the start."""
+        await workflow.wait_condition(lambda: self.done >= 1)
+        return self.done
 
     @workflow.update
     async def go_on(self) -> None:

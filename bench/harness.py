@@ -40,9 +40,17 @@ async def stack() -> AsyncIterator[Stack]:
         url = pg.get_uri(name)
         await migrate_dsn(url)
         settings = Settings(dev_mode=True, database_url=url, task_queue="bench")
+        # The dev server as `relais dev` runs it: a SQLite file in WAL mode.
         env = await WorkflowEnvironment.start_local(
             data_converter=data_converter(settings),
             dev_server_existing_path=str(temporal_cli()),
+            dev_server_database_filename=f"{tmp}/temporal.db",
+            dev_server_extra_args=[
+                "--sqlite-pragma",
+                "journal_mode=wal",
+                "--sqlite-pragma",
+                "synchronous=normal",
+            ],
             search_attributes=SEARCH_ATTRIBUTES,
         )
         settings = settings.model_copy(
@@ -82,6 +90,11 @@ async def timed_rounds(
             rates.append(n / (time.perf_counter() - t0))
     ratios = [s / b for s, b in zip(subject_rates, base_rates, strict=True)]
     return statistics.median(subject_rates), statistics.median(base_rates), ratios
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def table(figures: list[Figure]) -> str:

@@ -41,13 +41,23 @@ ACTIVITY_OPTIONS: dict[str, Any] = {
 }
 
 
-async def run_activity(fn: Any, arg: Any, **kwargs: Any) -> Any:
-    return await workflow.execute_activity_method(fn, arg, **{**ACTIVITY_OPTIONS, **kwargs})
+async def run_activity(fn: Any, arg: Any, *, local: bool = False, **kwargs: Any) -> Any:
+    """Every activity call goes through here: one timeout and retry policy for all.
+
+    `local=True` for short Postgres writes on a hot path (referral intake): run in the
+    worker that holds the workflow task, without a round trip through the server's task
+    queues; still recorded in history and retried with the same policy.
+    """
+    options = {**ACTIVITY_OPTIONS, **kwargs}
+    if local:
+        return await workflow.execute_local_activity_method(fn, arg, **options)
+    return await workflow.execute_activity_method(fn, arg, **options)
 
 
 class ProcessRecorder:
     """Keeps a workflow's row in `processes` and its search attributes in step with it, and
-    names its effects (mail, tasks) so that each happens once per execution.
+    names its effects (mail, tasks) so that each happens once per execution. These are
+    short idempotent Postgres writes, run as local activities.
 
     `seq` only grows, so the store keeps the newest state even if activities retry late.
     Keys carry the first run id of the chain: stable across continue-as-new, new when a
@@ -87,6 +97,7 @@ class ProcessRecorder:
                 since=workflow.now(),
                 seq=self._seq,
             ),
+            local=True,
         )
 
     async def mail(self, key: str, recipient: str, subject: str, body: str) -> None:
@@ -99,10 +110,13 @@ class ProcessRecorder:
                 body=body,
                 workflow_id=workflow.info().workflow_id,
             ),
+            local=True,
         )
 
     async def open_task(self, task: TaskOpen) -> None:
-        await run_activity(ProcessActivities.open_task, task)
+        await run_activity(ProcessActivities.open_task, task, local=True)
 
     async def close_task(self, key: str, outcome: str) -> None:
-        await run_activity(ProcessActivities.close_task, TaskClose(key=key, outcome=outcome))
+        await run_activity(
+            ProcessActivities.close_task, TaskClose(key=key, outcome=outcome), local=True
+        )

@@ -259,6 +259,7 @@ class RecruitmentReferralWorkflow:
         reg = await run_activity(
             RecruitmentActivities.register_referral,
             RegisterReferral(workflow_id=wid, input=input),
+            local=True,  # the agency waits for this answer
         )
         self._registration = reg
         self._state.pseudonym = reg.pseudonym
