@@ -193,6 +193,7 @@ class CampaignInput(BaseModel):
     # Carried over by continue-as-new.
     status: CampaignStatus = CampaignStatus.OPENING
     filled: dict[str, int] = Field(default_factory=dict)
+    hired_referrals: list[str] = Field(default_factory=list)
 
 
 class CampaignState(BaseModel):

@@ -79,7 +79,7 @@ class RecruitmentCampaignWorkflow:
             },
             deadline=spec.deadline,
         )
-        self._hired: set[str] = set()
+        self._hired: set[str] = set(input.hired_referrals)
         self._cancel: CampaignCancel | None = None
         self._recorder = ProcessRecorder(
             ProcessKind.RECRUITMENT, spec.employer_id, f"Recrutement : {spec.title}"
@@ -154,7 +154,11 @@ class RecruitmentCampaignWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     self._input.model_copy(
-                        update={"status": self._state.status, "filled": self._state.filled}
+                        update={
+                            "status": self._state.status,
+                            "filled": self._state.filled,
+                            "hired_referrals": sorted(self._hired),
+                        }
                     )
                 )
 
