@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import json
 import os
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -26,9 +28,16 @@ from domain.organisations import (
     OrganisationKind,
     OrganisationStatus,
 )
+from domain.recruitment import (
+    CampaignCreate,
+    CampaignInput,
+    PositionCreate,
+    ReferralCreate,
+    ReferralInput,
+)
 from store.organisations import OrganisationRepository
 from store.users import UserRepository
-from workflows.clients import start_onboarding
+from workflows.clients import refer, start_campaign, start_onboarding
 
 MARKER = "demo_loaded"
 PROCESSES_MARKER = "demo_processes_started"
@@ -154,6 +163,12 @@ OTHERS = [
     ),
 ]
 
+AGENCY_NAMES = (
+    "France Travail Marseille Nord",
+    "Massajobs",
+    "Maison de l'emploi de Marseille",
+)
+
 # (role, organisation name, person)
 USERS = [
     (Role.ADMIN, "Entreprendre au Nord de Marseille", "Alexandre Fabre"),
@@ -234,19 +249,105 @@ DEMO_ONBOARDINGS = (
 )
 
 
+DEMO_CANDIDATES = [
+    ("Yasmine", "Belkacem", "13015", ["CACES 1", "préparation de commandes"], 4),
+    ("Kevin", "Roux", "13014", ["CACES 3"], 7),
+    ("Aïcha", "Diallo", "13016", ["logistique", "SAP"], 2),
+    ("Lucas", "Ferrand", "13127", ["préparation de commandes"], 1),
+    ("Nour", "Haddad", "13013", ["chef d'équipe", "CACES 1"], 10),
+    ("Mathis", "Garnier", "84000", ["cariste"], 3),
+]
+
+
+async def _org_id(pool: asyncpg.Pool, name: str) -> UUID | None:
+    async with pool.acquire() as c:
+        page = await OrganisationRepository(c).list(OrganisationFilter(q=name, limit=1))
+    return page.items[0].id if page.items else None
+
+
+async def _demo_campaign(pool: asyncpg.Pool, client: Client, task_queue: str) -> None:
+    """The first seed, in small: the association relays a logistics employer's offer to the
+    three agencies, and France Travail has referred a few candidates."""
+    employer = await _org_id(pool, "Logistique des Arnavaux")
+    network = await _org_id(pool, "Entreprendre au Nord de Marseille")
+    agencies = [await _org_id(pool, n) for n in AGENCY_NAMES]
+    async with pool.acquire() as c:
+        staff = await c.fetchval(
+            "SELECT id FROM users WHERE organisation_id = $1 AND role = 'staff' LIMIT 1", network
+        )
+    if not (employer and network and staff and all(agencies)):
+        return
+    campaign_id = uuid.uuid5(uuid.NAMESPACE_URL, "relais-demo-campaign")
+    spec = CampaignCreate(
+        request_id="demo-campaign",
+        employer_id=employer,
+        title="Préparateurs et caristes – entrepôt des Arnavaux",
+        positions=[
+            PositionCreate(
+                title="Préparateur de commandes",
+                count=6,
+                contract="cdi",
+                place_postcode="13014",
+                place_commune="Marseille",
+            ),
+            PositionCreate(title="Cariste", count=2, contract="interim", place_postcode="13014"),
+            PositionCreate(
+                title="Apprenti logisticien",
+                count=1,
+                contract="apprenticeship",
+                place_postcode="13014",
+            ),
+        ],
+        territory_postcodes=["13013", "13014", "13015", "13016"],
+        agency_ids=agencies,
+        deadline=datetime.now(UTC) + timedelta(days=30),
+        decision_sla_days=5,
+    )
+    await start_campaign(
+        client,
+        task_queue,
+        CampaignInput(
+            campaign_id=campaign_id,
+            network_id=network,
+            created_by=staff,
+            spec=spec,
+            position_ids=[uuid.uuid5(campaign_id, str(i)) for i in range(len(spec.positions))],
+        ),
+        request_id="demo-campaign",
+    )
+    for n, (first, last, postcode, skills, years) in enumerate(DEMO_CANDIDATES):
+        data = ReferralCreate(
+            request_id=f"demo-{n}",
+            first_name=first,
+            last_name=last,
+            email=f"{first}.{last}@example.fr".lower().replace("ï", "i"),
+            postcode=postcode,
+            skills=skills,
+            experience_years=years,
+        )
+        await refer(
+            client,
+            task_queue,
+            ReferralInput(
+                referral_id=uuid.uuid5(campaign_id, data.request_id),
+                campaign_id=campaign_id,
+                agency_id=agencies[0],
+                referral=data,
+            ),
+        )
+
+
 async def start_demo_processes(pool: asyncpg.Pool, client: Client, task_queue: str) -> None:
-    """Two companies are mid-onboarding, waiting for their charter acceptance. Done once,
-    after the data; a crash in between is mended at the next start."""
+    """Processes under way when the demo opens: two companies mid-onboarding, and a
+    recruitment campaign with its first referrals. Done once, after the data; a crash in
+    between is mended at the next start (every start here is idempotent)."""
     async with pool.acquire() as c:
         if await c.fetchval("SELECT 1 FROM relais_meta WHERE key = $1", PROCESSES_MARKER):
             return
-        orgs = OrganisationRepository(c)
-        targets = []
-        for name, contact, email in DEMO_ONBOARDINGS:
-            page = await orgs.list(OrganisationFilter(q=name, limit=1))
-            if page.items:
-                targets.append((page.items[0].id, contact, email))
-    for org_id, contact, email in targets:
+    for name, contact, email in DEMO_ONBOARDINGS:
+        org_id = await _org_id(pool, name)
+        if org_id is None:
+            continue
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await start_onboarding(
                 client,
@@ -258,6 +359,7 @@ async def start_demo_processes(pool: asyncpg.Pool, client: Client, task_queue: s
                     started_by="demo",
                 ),
             )
+    await _demo_campaign(pool, client, task_queue)
     async with pool.acquire() as c:
         await c.execute(
             "INSERT INTO relais_meta (key, value) VALUES ($1, 'yes') ON CONFLICT DO NOTHING",

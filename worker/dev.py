@@ -268,15 +268,23 @@ async def run_dev(settings: Settings) -> None:
             client, settings.task_queue, settings.candidate_retention_months
         )
         await load_demo(pool, home / "demo-tokens.json")
-        await start_demo_processes(pool, client, settings.task_queue)
+        # Starting the demo's workflows waits on the worker, which after a kill -9 may first
+        # wait for the dead worker's activities to time out: never let it delay a stop.
+        demo = asyncio.create_task(
+            _supervise(
+                "demo", lambda: start_demo_processes(pool, client, settings.task_queue), stop
+            ),
+            name="demo",
+        )
         while not api.started and not stop.is_set():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.05)
         print(banner(settings, read_tokens(home / "demo-tokens.json"), started), flush=True)
 
         await stop.wait()
         log.info("stopping")
+        demo.cancel()
         api.should_exit = True
-        await asyncio.gather(*tasks[1:], return_exceptions=True)
+        await asyncio.gather(demo, *tasks[1:], return_exceptions=True)
         await pool.close()
     finally:
         temporal.stop()

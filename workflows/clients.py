@@ -18,7 +18,12 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 
 from domain.onboarding import MemberOnboardingInput, OnboardingState, onboarding_workflow_id
 from domain.processes import ProcessKind, ProcessStatus
@@ -74,7 +79,8 @@ async def start_onboarding(
 async def start_campaign(
     client: Client, task_queue: str, input: CampaignInput, request_id: str, indexed: bool = True
 ) -> CampaignState:
-    """Start (or find again, for a retried request) a campaign; answers once it is open."""
+    """Start (or find again, for a retried request) a campaign; answers once it is open.
+    Raises WorkflowAlreadyStartedError when the campaign exists and is already closed."""
     return await client.execute_update_with_start_workflow(
         RecruitmentCampaignWorkflow.opened,
         RegisterRequest(request_id=request_id),
@@ -85,6 +91,8 @@ async def start_campaign(
             id=campaign_workflow_id(input.campaign_id),
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # Closed already: a retry must not start the same business process again.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=_indexed(ProcessKind.RECRUITMENT, input.spec.employer_id, indexed),
         ),
     )
@@ -94,7 +102,9 @@ async def refer(
     client: Client, task_queue: str, input: ReferralInput, indexed: bool = True
 ) -> Registration:
     """Start a referral and answer with its registration. The workflow id comes from the
-    agency's request id: the same request retried reaches the same workflow and answer."""
+    agency's request id: the same request retried reaches the same workflow and answer.
+    Raises WorkflowAlreadyStartedError when that referral's workflow is already closed: the
+    caller answers from the store."""
     request_id = input.referral.request_id
     return await client.execute_update_with_start_workflow(
         RecruitmentReferralWorkflow.register,
@@ -106,6 +116,8 @@ async def refer(
             id=referral_workflow_id(input.campaign_id, input.agency_id, request_id),
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # Closed already: a retry must not start the same business process again.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=_indexed(ProcessKind.REFERRAL, input.agency_id, indexed),
         ),
     )

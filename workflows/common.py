@@ -35,8 +35,10 @@ RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=DOMAIN_REFUSALS,
 )
+# Activities are short Postgres writes: a short timeout lets a worker killed mid-activity be
+# noticed (and the activity retried elsewhere) within seconds.
 ACTIVITY_OPTIONS: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=30),
+    "start_to_close_timeout": timedelta(seconds=10),
     "retry_policy": RETRY,
 }
 

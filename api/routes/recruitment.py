@@ -3,6 +3,7 @@ employer decides; everyone sees only what is theirs to see."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import uuid
@@ -13,6 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import JSONResponse, Response
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import (
@@ -48,6 +50,7 @@ from domain.recruitment import (
     ScreeningCreate,
     WithdrawalCreate,
     build_report,
+    referral_workflow_id,
     report_csv_rows,
 )
 from store.crypto import Sealer
@@ -119,18 +122,20 @@ async def launch_campaign(
                 )
     campaign_id = uuid.uuid5(CAMPAIGN_NS, f"{principal.organisation_id}:{data.request_id}")
     position_ids = [uuid.uuid5(campaign_id, str(i)) for i in range(len(data.positions))]
-    await start_campaign(
-        client,
-        settings.task_queue,
-        CampaignInput(
-            campaign_id=campaign_id,
-            network_id=principal.organisation_id,
-            created_by=principal.user_id,
-            spec=data,
-            position_ids=position_ids,
-        ),
-        request_id=f"{principal.organisation_id}:{data.request_id}",
-    )
+    # A retry of a launch whose campaign has already closed finds it in the store.
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await start_campaign(
+            client,
+            settings.task_queue,
+            CampaignInput(
+                campaign_id=campaign_id,
+                network_id=principal.organisation_id,
+                created_by=principal.user_id,
+                spec=data,
+                position_ids=position_ids,
+            ),
+            request_id=f"{principal.organisation_id}:{data.request_id}",
+        )
     return await _campaign(pool, campaign_id, principal)
 
 
@@ -228,8 +233,11 @@ async def refer_candidate(
     principal: Agency,
 ):
     """An agency refers a candidate. `request_id` is the idempotency key: the same request
-    sent again answers the same and records one referral."""
+    sent again answers the same and records one referral, even after the campaign closed."""
     campaign = await _campaign(pool, campaign_id, principal)
+    workflow_id = referral_workflow_id(campaign_id, principal.organisation_id, data.request_id)
+    if known := await _registered(pool, workflow_id):
+        return known
     if campaign.status != CampaignStatus.OPEN or datetime.now(UTC) >= campaign.deadline:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
@@ -242,31 +250,51 @@ async def refer_candidate(
             "Données invalides — position_id : ce poste n'appartient pas à la campagne.",
         )
     referral_id = uuid.uuid5(campaign_id, f"{principal.organisation_id}:{data.request_id}")
-    reg = await refer(
-        client,
-        settings.task_queue,
-        ReferralInput(
-            referral_id=referral_id,
-            campaign_id=campaign_id,
-            agency_id=principal.organisation_id,
-            referral=data,
-        ),
-    )
+    try:
+        reg = await refer(
+            client,
+            settings.task_queue,
+            ReferralInput(
+                referral_id=referral_id,
+                campaign_id=campaign_id,
+                agency_id=principal.organisation_id,
+                referral=data,
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        # The same request raced with its own retry, whose referral closed in between.
+        if known := await _registered(pool, workflow_id):
+            return known
+        raise HTTPException(status.HTTP_409_CONFLICT, "Candidature déjà traitée.") from None
     if reg.step == ReferralStep.REFUSED:
         raise HTTPException(status.HTTP_409_CONFLICT, f"Candidature refusée : {reg.detail}.")
+    return _registration_response(reg.referral_id, reg.pseudonym, reg.step, reg.duplicate_of_agency)
+
+
+def _registration_response(referral_id, pseudonym, step: ReferralStep, duplicate_of):
     body = {
-        "referral_id": str(reg.referral_id),
-        "pseudonym": reg.pseudonym,
-        "status": reg.step.value,
-        "duplicate_of_agency": reg.duplicate_of_agency,
+        "referral_id": str(referral_id),
+        "pseudonym": pseudonym,
+        "status": step.value,
+        "duplicate_of_agency": duplicate_of,
     }
-    if reg.step == ReferralStep.DUPLICATE:
+    if step == ReferralStep.DUPLICATE:
         body["detail"] = (
-            f"Doublon : cette personne a déjà été proposée par {reg.duplicate_of_agency} ; "
+            f"Doublon : cette personne a déjà été proposée par {duplicate_of} ; "
             "la candidature reste créditée à cette agence."
         )
         return JSONResponse(body, status_code=status.HTTP_200_OK)
-    return body
+    return JSONResponse(body, status_code=status.HTTP_201_CREATED)
+
+
+async def _registered(pool, workflow_id: str):
+    """The answer already given to this request, if its referral is recorded."""
+    async with pool.acquire() as c:
+        row = await RecruitmentRepository(c).existing_registration(workflow_id)
+    if row is None:
+        return None
+    step = ReferralStep.DUPLICATE if row["dup_agency"] else ReferralStep.SCREENING
+    return _registration_response(row["id"], row["pseudonym"], step, row["dup_agency_name"])
 
 
 def _reveal(p: Principal, employer_id: UUID):

@@ -131,6 +131,10 @@ async def test_referral_retry_duplicate_and_bad_input(client, actors, other_agen
 
 
 async def test_closed_campaign_refuses_referrals_with_409(client, actors, campaign):
+    url = f"/api/campaigns/{campaign['id']}/referrals"
+    early = candidate("early")
+    first = await client.post(url, json=early, headers=actors["agency"].headers)
+    assert first.status_code == 201
     r = await client.post(
         f"/api/campaigns/{campaign['id']}/cancel",
         json={"request_id": "x1", "reason": "poste supprimé"},

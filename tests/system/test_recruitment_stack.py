@@ -12,6 +12,7 @@ import pytest
 
 from relais.settings import Settings
 from relais.temporal import connect
+from workflows.clients import ERASURE_SCHEDULE_ID
 
 pytestmark = pytest.mark.system
 
@@ -23,6 +24,11 @@ SECRET_EMAIL = "camille.secret-candidate@example.fr"
 async def history_sizes(port: str, ids: list[str]) -> dict[str, int]:
     client = await connect(Settings(dev_mode=True, temporal_address=f"127.0.0.1:{port}"))
     return {w: len((await client.get_workflow_handle(w).fetch_history()).events) for w in ids}
+
+
+async def erasure_schedule(port: str):
+    client = await connect(Settings(dev_mode=True, temporal_address=f"127.0.0.1:{port}"))
+    return await client.get_schedule_handle(ERASURE_SCHEDULE_ID).describe()
 
 
 def _json(r):
@@ -188,6 +194,9 @@ def test_forty_hires_through_three_agencies(stack):
     ]
     sizes = asyncio.run(history_sizes(stack.env["RELAIS_DEV_TEMPORAL_PORT"], sample))
     assert all(0 < n < 10_240 for n in sizes.values()), sizes
+    # The daily erasure of candidates not hired is scheduled on the embedded stack.
+    schedule = asyncio.run(erasure_schedule(stack.env["RELAIS_DEV_TEMPORAL_PORT"]))
+    assert schedule.schedule.spec.intervals[0].every == timedelta(days=1)
     assert stack.ctrl_c() == 0
     for f in [
         *stack.home.glob("temporal.db*"),
