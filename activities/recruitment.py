@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -28,12 +27,9 @@ from domain.recruitment import (
     Registration,
     RelayOffer,
     build_report,
-    dedup_key,
-    normalise_email,
     pseudonym,
 )
 from relais.settings import Settings
-from store.crypto import Sealer
 from store.processes import ProcessRepository
 from store.recruitment import RecruitmentRepository
 
@@ -50,7 +46,6 @@ class RecruitmentActivities:
         self.pool = pool
         self.client = client
         self.secret = settings.data_key_bytes
-        self.sealer = Sealer(settings.data_key_bytes)
 
     # --- campaign -------------------------------------------------------------------------
 
@@ -151,13 +146,12 @@ class RecruitmentActivities:
     async def register_referral(self, req: RegisterReferral) -> Registration:
         """Record a referral once. The same person (email or phone) already referred in this
         campaign makes it a duplicate, credited to the first agency."""
-        i, ref = req.input, req.input.referral
-        email_key = dedup_key(self.secret, i.campaign_id, "email", normalise_email(ref.email))
-        phone_key = dedup_key(self.secret, i.campaign_id, "phone", ref.phone) if ref.phone else None
+        i = req.input
+        email_key, phone_key = i.email_key, i.phone_key
         async with self.pool.acquire() as c, c.transaction():
-            repo = RecruitmentRepository(c, self.sealer)
+            repo = RecruitmentRepository(c)
             existing = await repo.existing_registration(req.workflow_id)
-            check = await repo.intake_check(i.campaign_id, i.agency_id, ref.position_id)
+            check = await repo.intake_check(i.campaign_id, i.agency_id, i.position_id)
             if check is None:
                 return Registration(
                     referral_id=i.referral_id, step=ReferralStep.REFUSED, detail="campagne inconnue"
@@ -195,25 +189,18 @@ class RecruitmentActivities:
                 campaign_id=i.campaign_id,
                 agency_id=i.agency_id,
                 workflow_id=req.workflow_id,
-                position_id=ref.position_id,
+                position_id=i.position_id,
                 pseudonym=name,
                 email_key=email_key,
                 phone_key=phone_key,
                 duplicate_of=original["id"] if original else None,
                 status=step,
-                postcode=ref.postcode,
-                commune=ref.commune,
-                skills=ref.skills,
-                experience_years=ref.experience_years,
-                identity_json=json.dumps(
-                    {
-                        "first_name": ref.first_name,
-                        "last_name": ref.last_name,
-                        "email": normalise_email(ref.email),
-                        "phone": ref.phone,
-                    }
-                ),
-                cv_text=ref.cv_text,
+                postcode=i.postcode,
+                commune=i.commune,
+                skills=i.skills,
+                experience_years=i.experience_years,
+                identity_sealed=i.identity_sealed,
+                cv_sealed=i.cv_sealed,
             )
         return Registration(
             referral_id=i.referral_id,
@@ -231,17 +218,17 @@ class RecruitmentActivities:
     @activity.defn
     async def record_hire(self, h: HireRequest) -> HireResult:
         async with self.pool.acquire() as c, c.transaction():
-            position = await RecruitmentRepository(c).record_hire(
+            position, refusal = await RecruitmentRepository(c).record_hire(
                 h.referral_id, h.campaign_id, h.position_id, h.at, h.reason
             )
-        return HireResult(position_id=position)
+        return HireResult(position_id=position, refusal=refusal)
 
     @activity.defn
     async def erase_candidates(self, e: ErasureInput) -> ErasureResult:
         async with self.pool.acquire() as c, c.transaction():
             repo = RecruitmentRepository(c)
             if e.referral_id is not None:
-                return ErasureResult(erased=int(await repo.erase_one(e.referral_id)))
+                return ErasureResult(erased=await repo.erase_one(e.referral_id))
             # Months counted as 30 days: erasure is never early by a calendar quirk.
             cutoff = datetime.now(UTC) - timedelta(days=30 * e.months)
             return ErasureResult(erased=await repo.erase_expired(cutoff))

@@ -3,6 +3,7 @@ referrals, screens and pseudonymises candidates, and follows the employer's deci
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -67,14 +68,11 @@ def normalise_phone(value: str) -> str:
 Phone = Annotated[str, AfterValidator(normalise_phone)]
 
 
-def dedup_key(secret: bytes, campaign_id: UUID, kind: str, normalised: str) -> bytes:
-    """Keyed hash: equal for the same person in the same campaign, useless without the key."""
-    return hmac.new(secret, f"{campaign_id}|{kind}|{normalised}".encode(), hashlib.sha256).digest()
-
-
 def pseudonym(secret: bytes, referral_id: UUID) -> str:
-    digest = hmac.new(secret, f"pseudonym|{referral_id}".encode(), hashlib.sha256).hexdigest()
-    return f"C-{digest[:6].upper()}"
+    """40 bits in base 32: in a campaign of 5,000 candidates, two share a pseudonym with a
+    probability near 1e-5."""
+    digest = hmac.new(secret, f"pseudonym|{referral_id}".encode(), hashlib.sha256).digest()
+    return "C-" + base64.b32encode(digest[:5]).decode()
 
 
 def is_local(postcode: str | None, territory_postcodes: list[str]) -> bool:
@@ -194,6 +192,7 @@ class CampaignInput(BaseModel):
     status: CampaignStatus = CampaignStatus.OPENING
     filled: dict[str, int] = Field(default_factory=dict)
     hired_referrals: list[str] = Field(default_factory=list)
+    status_seq: int = 0
 
 
 class CampaignState(BaseModel):
@@ -279,12 +278,25 @@ class ReferralCreate(BaseModel):
 
 
 class ReferralInput(BaseModel):
-    """Workflow input. Carries personal data: only ever stored encrypted (codec, AES-GCM)."""
+    """Workflow input. No personal data in clear: identity, contact and CV arrive sealed
+    (AES-GCM, `RELAIS_DATA_KEY`), and email and phone only as keyed hashes. So an erasure in
+    Postgres leaves nothing readable in Temporal's history either."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
 
     referral_id: UUID
     campaign_id: UUID
     agency_id: UUID
-    referral: ReferralCreate
+    request_id: str
+    position_id: UUID | None = None
+    postcode: str
+    commune: str | None = None
+    skills: list[str] = Field(default_factory=list)
+    experience_years: int = 0
+    email_key: bytes
+    phone_key: bytes | None = None
+    identity_sealed: bytes
+    cv_sealed: bytes | None = None
 
 
 class Registration(BaseModel):
@@ -337,6 +349,7 @@ class HireRequest(BaseModel):
 
 class HireResult(BaseModel):
     position_id: UUID | None
+    refusal: str | None = None
 
 
 class ErasureInput(BaseModel):
@@ -409,6 +422,11 @@ class ReferralAction(BaseModel):
     hired: bool | None = None
     reason: str | None = None
     position_id: UUID | None = None
+
+    @property
+    def key(self) -> str:
+        """Names this action: a replay of it has the same key, another person's does not."""
+        return f"{self.kind}:{self.organisation_id}:{self.request_id}"
 
 
 class ReferralState(BaseModel):
@@ -540,11 +558,8 @@ def build_report(
         )
     hires_by_position = Counter(r.hired_position_id for r in hired)
     days = [(r.decided_at - r.created_at) / timedelta(days=1) for r in hired if r.decided_at]
-    reasons = Counter(
-        r.reason
-        for r in rows
-        if r.reason and r.status in (ReferralStep.REJECTED, ReferralStep.SCREENED_OUT)
-    )
+    # The employer's own reasons; the network's screening notes stay out of its report.
+    reasons = Counter(r.reason for r in rows if r.reason and r.status == ReferralStep.REJECTED)
     target = sum(p.count for p in campaign.positions)
     return CampaignReport(
         campaign_id=campaign.id,
@@ -569,8 +584,17 @@ def build_report(
     )
 
 
+def _cell(value: str) -> str:
+    # A cell a spreadsheet would take for a formula is kept as text.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def report_csv_rows(report: CampaignReport) -> list[list[str]]:
-    """The report flattened for a spreadsheet (French headers)."""
+    """The report flattened for a spreadsheet (French headers, formulas neutralised)."""
+    return [[_cell(c) for c in row] for row in _report_rows(report)]
+
+
+def _report_rows(report: CampaignReport) -> list[list[str]]:
     rows = [
         [
             "section",

@@ -15,10 +15,13 @@ from domain.recruitment import (
     CampaignStatus,
     CandidateIdentity,
     PositionPublic,
+    ReferralCreate,
+    ReferralInput,
     ReferralPublic,
     ReferralStep,
     ReportRow,
     campaign_workflow_id,
+    normalise_email,
 )
 from store.crypto import Sealer
 
@@ -42,7 +45,8 @@ UPDATE campaigns SET status = $2,
        closed_at = CASE WHEN $2 IN ('closed', 'filled', 'cancelled') THEN coalesce(closed_at, $3)
                         ELSE closed_at END,
        cancel_reason = coalesce($4, cancel_reason)
-WHERE id = $1"""
+WHERE id = $1 AND status NOT IN ('closed', 'filled', 'cancelled')  -- a late retry: no-op
+"""
 GET_CAMPAIGN = """
 SELECT c.id, c.workflow_id, c.employer_id, o.name AS employer_name, c.network_id, c.title,
        c.status, c.deadline, c.decision_sla_days, c.grace_days, c.territory_postcodes,
@@ -85,11 +89,16 @@ FROM referrals r
 LEFT JOIN referrals d ON d.id = r.duplicate_of
 LEFT JOIN organisations o ON o.id = d.agency_id
 WHERE r.workflow_id = $1"""
+# Any earlier referral sharing the email or the phone leads to the person's original, even
+# through a duplicate (A: email1+phone1, B: email2+phone1, C: email2 → all one person).
 ORIGINAL_FOR = """
-SELECT r.id, o.name AS agency_name FROM referrals r JOIN organisations o ON o.id = r.agency_id
-WHERE r.campaign_id = $1 AND r.duplicate_of IS NULL
+SELECT orig.id, o.name AS agency_name
+FROM referrals r
+JOIN referrals orig ON orig.id = coalesce(r.duplicate_of, r.id)
+JOIN organisations o ON o.id = orig.agency_id
+WHERE r.campaign_id = $1
   AND (r.email_key = $2 OR ($3::bytea IS NOT NULL AND r.phone_key = $3))
-ORDER BY r.created_at LIMIT 1"""
+ORDER BY orig.created_at LIMIT 1"""
 INSERT_REFERRAL = """
 INSERT INTO referrals (id, campaign_id, agency_id, workflow_id, position_id, pseudonym,
                        email_key, phone_key, duplicate_of, status, postcode, commune, skills,
@@ -104,7 +113,10 @@ UPDATE referrals SET status = $2,
                          ELSE decided_at END,
        reason = coalesce($4, reason),
        updated_at = now()
-WHERE id = $1"""
+WHERE id = $1
+  AND status NOT IN ('hired', 'rejected', 'withdrawn', 'not_retained', 'screened_out',
+                     'duplicate')  -- a late retry never reopens a closed referral
+"""
 FILL_POSITION = """
 UPDATE campaign_positions SET filled = filled + 1
 WHERE id = $1 AND campaign_id = $2 AND filled < count"""
@@ -147,14 +159,50 @@ FROM referrals r JOIN organisations o ON o.id = r.agency_id WHERE r.campaign_id 
 AGENCY_NAMES = """
 SELECT o.id, o.name FROM campaign_agencies a JOIN organisations o ON o.id = a.agency_id
 WHERE a.campaign_id = $1"""
+# One person on request: this referral and every other one of the same person in the
+# campaign (same email or phone hash).
 ERASE_ONE = """
-UPDATE referrals SET identity_enc = NULL, cv_enc = NULL, erased_at = coalesce(erased_at, now())
-WHERE id = $1 AND identity_enc IS NOT NULL"""
+UPDATE referrals r SET identity_enc = NULL, cv_enc = NULL, erased_at = coalesce(r.erased_at, now())
+FROM referrals me
+WHERE me.id = $1 AND r.campaign_id = me.campaign_id AND r.identity_enc IS NOT NULL
+  AND (r.id = me.id OR r.email_key = me.email_key
+       OR (me.phone_key IS NOT NULL AND r.phone_key = me.phone_key))"""
 ERASE_EXPIRED = """
 UPDATE referrals r SET identity_enc = NULL, cv_enc = NULL, erased_at = now()
 FROM campaigns c
 WHERE c.id = r.campaign_id AND c.closed_at IS NOT NULL AND c.closed_at < $1
   AND r.status <> 'hired' AND r.identity_enc IS NOT NULL"""
+
+
+def sealed_referral(
+    sealer: Sealer, referral_id: UUID, campaign_id: UUID, agency_id: UUID, data: ReferralCreate
+) -> ReferralInput:
+    """What the referral workflow receives: personal data sealed for this row, email and
+    phone as keyed hashes (normalised, per campaign) for the duplicate check."""
+    email = normalise_email(data.email)
+    identity = json.dumps(
+        {
+            "first_name": data.first_name,
+            "last_name": data.last_name,
+            "email": email,
+            "phone": data.phone,
+        }
+    )
+    return ReferralInput(
+        referral_id=referral_id,
+        campaign_id=campaign_id,
+        agency_id=agency_id,
+        request_id=data.request_id,
+        position_id=data.position_id,
+        postcode=data.postcode,
+        commune=data.commune,
+        skills=data.skills,
+        experience_years=data.experience_years,
+        email_key=sealer.keyed_hash(f"{campaign_id}|email|{email}"),
+        phone_key=sealer.keyed_hash(f"{campaign_id}|phone|{data.phone}") if data.phone else None,
+        identity_sealed=sealer.seal(identity, _identity_aad(referral_id)),
+        cv_sealed=sealer.seal(data.cv_text, _cv_aad(referral_id)) if data.cv_text else None,
+    )
 
 
 def _identity_aad(referral_id: UUID) -> str:
@@ -253,11 +301,9 @@ class RecruitmentRepository:
         return await self.conn.fetchrow(ORIGINAL_FOR, campaign_id, email_key, phone_key)
 
     async def insert_referral(self, **v) -> None:
-        assert self.sealer is not None
-        rid = v["id"]
         await self.conn.execute(
             INSERT_REFERRAL,
-            rid,
+            v["id"],
             v["campaign_id"],
             v["agency_id"],
             v["workflow_id"],
@@ -271,8 +317,8 @@ class RecruitmentRepository:
             v["commune"],
             v["skills"],
             v["experience_years"],
-            self.sealer.seal(v["identity_json"], _identity_aad(rid)),
-            self.sealer.seal(v["cv_text"], _cv_aad(rid)) if v["cv_text"] else None,
+            v["identity_sealed"],
+            v["cv_sealed"],
         )
 
     async def set_referral(
@@ -287,23 +333,32 @@ class RecruitmentRepository:
         position_id: UUID | None,
         at: datetime,
         reason: str,
-    ) -> UUID | None:
-        """Fill one place of the position (or the first open one); None when all are taken.
-        Idempotent: a referral already hired returns its position without filling again."""
+    ) -> tuple[UUID | None, str | None]:
+        """Fill one place: of the position named, else the one the candidate was referred
+        for, else the first open one. Returns (position, None), or (None, why not).
+        Idempotent: a referral already hired returns its position without filling again.
+        The campaign row is read FOR SHARE, so a hire and the campaign's closing serialise:
+        a campaign already closed refuses the hire."""
+        campaign_status = await self.conn.fetchval(
+            "SELECT status FROM campaigns WHERE id = $1 FOR SHARE", campaign_id
+        )
         row = await self.conn.fetchrow(
-            "SELECT status, hired_position_id FROM referrals WHERE id = $1 FOR UPDATE",
+            "SELECT status, hired_position_id, position_id FROM referrals WHERE id = $1 FOR UPDATE",
             referral_id,
         )
         if row and row["status"] == ReferralStep.HIRED:
-            return row["hired_position_id"]
+            return row["hired_position_id"], None
+        if campaign_status in ("closed", "filled", "cancelled"):
+            return None, "la campagne est close"
+        position_id = position_id or (row["position_id"] if row else None)
         if position_id is None:
             position_id = await self.conn.fetchval(FIRST_OPEN_POSITION, campaign_id)
             if position_id is None:
-                return None
+                return None, "tous les postes sont pourvus"
         if await self.conn.execute(FILL_POSITION, position_id, campaign_id) != "UPDATE 1":
-            return None
+            return None, "ce poste est déjà pourvu"
         await self.conn.execute(MARK_HIRED, referral_id, position_id, at, reason)
-        return position_id
+        return position_id, None
 
     def _public(self, row, reveal: bool) -> ReferralPublic:
         data = {k: row[k] for k in ReferralPublic.model_fields if k in row and k != "identity"}
@@ -357,8 +412,8 @@ class RecruitmentRepository:
         names = {r["id"]: r["name"] for r in await self.conn.fetch(AGENCY_NAMES, campaign_id)}
         return rows, names
 
-    async def erase_one(self, referral_id: UUID) -> bool:
-        return await self.conn.execute(ERASE_ONE, referral_id) == "UPDATE 1"
+    async def erase_one(self, referral_id: UUID) -> int:
+        return int((await self.conn.execute(ERASE_ONE, referral_id)).split()[-1])
 
     async def erase_expired(self, closed_before: datetime) -> int:
         result = await self.conn.execute(ERASE_EXPIRED, closed_before)

@@ -33,9 +33,11 @@ from domain.recruitment import (
     CampaignInput,
     PositionCreate,
     ReferralCreate,
-    ReferralInput,
 )
+from relais.settings import Settings
+from store.crypto import Sealer
 from store.organisations import OrganisationRepository
+from store.recruitment import sealed_referral
 from store.users import UserRepository
 from workflows.clients import refer, start_campaign, start_onboarding
 
@@ -265,9 +267,10 @@ async def _org_id(pool: asyncpg.Pool, name: str) -> UUID | None:
     return page.items[0].id if page.items else None
 
 
-async def _demo_campaign(pool: asyncpg.Pool, client: Client, task_queue: str) -> None:
+async def _demo_campaign(pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
     """The first seed, in small: the association relays a logistics employer's offer to the
     three agencies, and France Travail has referred a few candidates."""
+    sealer = Sealer(settings.data_key_bytes)
     employer = await _org_id(pool, "Logistique des Arnavaux")
     network = await _org_id(pool, "Entreprendre au Nord de Marseille")
     agencies = [await _org_id(pool, n) for n in AGENCY_NAMES]
@@ -305,7 +308,7 @@ async def _demo_campaign(pool: asyncpg.Pool, client: Client, task_queue: str) ->
     )
     await start_campaign(
         client,
-        task_queue,
+        settings.task_queue,
         CampaignInput(
             campaign_id=campaign_id,
             network_id=network,
@@ -327,17 +330,14 @@ async def _demo_campaign(pool: asyncpg.Pool, client: Client, task_queue: str) ->
         )
         await refer(
             client,
-            task_queue,
-            ReferralInput(
-                referral_id=uuid.uuid5(campaign_id, data.request_id),
-                campaign_id=campaign_id,
-                agency_id=agencies[0],
-                referral=data,
+            settings.task_queue,
+            sealed_referral(
+                sealer, uuid.uuid5(campaign_id, data.request_id), campaign_id, agencies[0], data
             ),
         )
 
 
-async def start_demo_processes(pool: asyncpg.Pool, client: Client, task_queue: str) -> None:
+async def start_demo_processes(pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
     """Processes under way when the demo opens: two companies mid-onboarding, and a
     recruitment campaign with its first referrals. Done once, after the data; a crash in
     between is mended at the next start (every start here is idempotent)."""
@@ -351,7 +351,7 @@ async def start_demo_processes(pool: asyncpg.Pool, client: Client, task_queue: s
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await start_onboarding(
                 client,
-                task_queue,
+                settings.task_queue,
                 MemberOnboardingInput(
                     organisation_id=org_id,
                     contact_name=contact,
@@ -359,7 +359,7 @@ async def start_demo_processes(pool: asyncpg.Pool, client: Client, task_queue: s
                     started_by="demo",
                 ),
             )
-    await _demo_campaign(pool, client, task_queue)
+    await _demo_campaign(pool, client, settings)
     async with pool.acquire() as c:
         await c.execute(
             "INSERT INTO relais_meta (key, value) VALUES ($1, 'yes') ON CONFLICT DO NOTHING",

@@ -271,9 +271,7 @@ async def run_dev(settings: Settings) -> None:
         # Starting the demo's workflows waits on the worker, which after a kill -9 may first
         # wait for the dead worker's activities to time out: never let it delay a stop.
         demo = asyncio.create_task(
-            _supervise(
-                "demo", lambda: start_demo_processes(pool, client, settings.task_queue), stop
-            ),
+            _supervise("demo", lambda: start_demo_processes(pool, client, settings), stop),
             name="demo",
         )
         while not api.started and not stop.is_set():  # noqa: ASYNC110 - uvicorn has no event

@@ -105,7 +105,7 @@ async def refer(
     agency's request id: the same request retried reaches the same workflow and answer.
     Raises WorkflowAlreadyStartedError when that referral's workflow is already closed: the
     caller answers from the store."""
-    request_id = input.referral.request_id
+    request_id = input.request_id
     return await client.execute_update_with_start_workflow(
         RecruitmentReferralWorkflow.register,
         RegisterRequest(request_id=request_id),

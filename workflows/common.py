@@ -66,12 +66,18 @@ class ProcessRecorder:
     closed workflow id is reused (an onboarding reopened after it expired).
     """
 
-    def __init__(self, process: ProcessKind, organisation_id: Any, title: str) -> None:
+    def __init__(
+        self, process: ProcessKind, organisation_id: Any, title: str, seq: int = 0
+    ) -> None:
         self.process = process
         self.organisation_id = organisation_id
         self.title = title
-        self._seq = 0
+        self._seq = seq  # carried over by continue-as-new, or the store ignores the new run
         self.status: ProcessStatus | None = None
+
+    @property
+    def seq(self) -> int:
+        return self._seq
 
     def key(self, suffix: str) -> str:
         info = workflow.info()

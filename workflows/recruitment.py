@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.recruitment import RecruitmentActivities, org_recipient
@@ -82,7 +82,10 @@ class RecruitmentCampaignWorkflow:
         self._hired: set[str] = set(input.hired_referrals)
         self._cancel: CampaignCancel | None = None
         self._recorder = ProcessRecorder(
-            ProcessKind.RECRUITMENT, spec.employer_id, f"Recrutement : {spec.title}"
+            ProcessKind.RECRUITMENT,
+            spec.employer_id,
+            f"Recrutement : {spec.title}",
+            seq=input.status_seq,
         )
 
     @workflow.run
@@ -158,6 +161,7 @@ class RecruitmentCampaignWorkflow:
                             "status": self._state.status,
                             "filled": self._state.filled,
                             "hired_referrals": sorted(self._hired),
+                            "status_seq": self._recorder.seq,
                         }
                     )
                 )
@@ -252,7 +256,9 @@ class RecruitmentReferralWorkflow:
         )
         self._registration: Registration | None = None
         self._pending: ReferralAction | None = None
-        self._answered: dict[str, str | None] = {}  # request id -> error message, if any
+        # action key -> refusal message, if any; the key names the action, who sent it and
+        # their request id, so two people's request ids never collide.
+        self._answered: dict[str, str | None] = {}
         self._campaign_closed: CampaignClosed | None = None
         self._recorder = ProcessRecorder(ProcessKind.REFERRAL, input.agency_id, "Candidature")
         self._task_key: str | None = None
@@ -307,7 +313,7 @@ class RecruitmentReferralWorkflow:
             act = self._pending
             assert act is not None
             error = await self._apply(act, reg)
-            self._answered[act.request_id] = error
+            self._answered[act.key] = error
             self._pending = None
 
         await self._close_task(self._state.step.value)
@@ -379,7 +385,7 @@ class RecruitmentReferralWorkflow:
             await self._tell_agency("outcome", "Candidature retirée", f"Motif : {act.reason}")
         elif act.kind == "screen":
             if act.retained:
-                await self._move(ReferralStep.SHORTLISTED, None)
+                await self._move(ReferralStep.SHORTLISTED, act.reason)
             else:
                 await self._move(ReferralStep.SCREENED_OUT, act.reason)
                 await self._tell_agency(
@@ -413,16 +419,21 @@ class RecruitmentReferralWorkflow:
                 ),
             )
             if hire.position_id is None:
-                return "ce poste est déjà pourvu"
+                return hire.refusal or "embauche impossible"
             self._state.step = ReferralStep.HIRED
             self._state.decided_at = workflow.now()
             self._state.hired_position_id = hire.position_id
-            await workflow.get_external_workflow_handle(
-                campaign_workflow_id(self._input.campaign_id)
-            ).signal(
-                RecruitmentCampaignWorkflow.hire_recorded,
-                HireRecorded(referral_id=self._input.referral_id, position_id=hire.position_id),
-            )
+            try:
+                await workflow.get_external_workflow_handle(
+                    campaign_workflow_id(self._input.campaign_id)
+                ).signal(
+                    RecruitmentCampaignWorkflow.hire_recorded,
+                    HireRecorded(referral_id=self._input.referral_id, position_id=hire.position_id),
+                )
+            except FailureError:
+                # The campaign closed between the hire (committed before its closing, so in
+                # its report) and this signal: nothing left to tell it.
+                workflow.logger.info("campaign already closed when told of a hire")
             await self._tell_agency("outcome", "Candidat embauché", "Félicitations !")
         return None
 
@@ -483,19 +494,19 @@ class RecruitmentReferralWorkflow:
 
     @workflow.update
     async def act(self, action: ReferralAction) -> ReferralState:
-        if action.request_id not in self._answered:
+        if action.key not in self._answered:
             if self._pending is None:
                 self._pending = action
-            await workflow.wait_condition(lambda: action.request_id in self._answered)
-        error = self._answered[action.request_id]
+            await workflow.wait_condition(lambda: action.key in self._answered)
+        error = self._answered[action.key]
         if error:
             raise ApplicationError(error, type="ReferralRefused")
         return self._state
 
     @act.validator
     def _validate_act(self, action: ReferralAction) -> None:
-        if action.request_id in self._answered or (
-            self._pending is not None and self._pending.request_id == action.request_id
+        if action.key in self._answered or (
+            self._pending is not None and self._pending.key == action.key
         ):
             return  # a replay: answered with the first outcome
         if self._pending is not None:

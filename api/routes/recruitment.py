@@ -43,7 +43,6 @@ from domain.recruitment import (
     InterviewRequestCreate,
     ReferralAction,
     ReferralCreate,
-    ReferralInput,
     ReferralPublic,
     ReferralState,
     ReferralStep,
@@ -55,7 +54,7 @@ from domain.recruitment import (
 )
 from store.crypto import Sealer
 from store.organisations import OrganisationRepository
-from store.recruitment import RecruitmentRepository
+from store.recruitment import RecruitmentRepository, sealed_referral
 from workflows.clients import erase_candidate, refer, start_campaign
 from workflows.recruitment import RecruitmentCampaignWorkflow, RecruitmentReferralWorkflow
 
@@ -230,6 +229,7 @@ async def refer_candidate(
     pool: Pool,
     client: TemporalClient,
     settings: AppSettings,
+    sealer: DataSealer,
     principal: Agency,
 ):
     """An agency refers a candidate. `request_id` is the idempotency key: the same request
@@ -254,12 +254,7 @@ async def refer_candidate(
         reg = await refer(
             client,
             settings.task_queue,
-            ReferralInput(
-                referral_id=referral_id,
-                campaign_id=campaign_id,
-                agency_id=principal.organisation_id,
-                referral=data,
-            ),
+            sealed_referral(sealer, referral_id, campaign_id, principal.organisation_id, data),
         )
     except WorkflowAlreadyStartedError:
         # The same request raced with its own retry, whose referral closed in between.
@@ -383,9 +378,7 @@ async def _act(
         **fields,
     )
     try:
-        return await handle.execute_update(
-            RecruitmentReferralWorkflow.act, action, id=f"{kind}-{request_id}"
-        )
+        return await handle.execute_update(RecruitmentReferralWorkflow.act, action, id=action.key)
     except WorkflowUpdateFailedError as err:
         raise HTTPException(status.HTTP_409_CONFLICT, str(err.cause or err)) from None
     except RPCError as err:

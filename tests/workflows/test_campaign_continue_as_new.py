@@ -84,3 +84,5 @@ async def test_hires_survive_continue_as_new(db, settings):
     assert last_event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
     assert result.status == CampaignStatus.FILLED
     assert result.filled == {str(position_id): 60}
+    # The status row follows the new runs too (its sequence is carried over).
+    assert await db.fetchval("SELECT status FROM processes") == "completed"

@@ -19,10 +19,11 @@ from domain.recruitment import (
     PositionCreate,
     ReferralAction,
     ReferralCreate,
-    ReferralInput,
     ReferralStep,
     campaign_workflow_id,
 )
+from store.crypto import Sealer
+from store.recruitment import sealed_referral
 from tests.factories import make_org, make_user
 from tests.workflows.test_onboarding import _record
 from worker.main import build_worker
@@ -95,11 +96,12 @@ class World:
         reg = await refer(
             self.env.client,
             self.settings.task_queue,
-            ReferralInput(
-                referral_id=uuid.uuid4(),
-                campaign_id=self.campaign_id,
-                agency_id=self.agencies[agency].id,
-                referral=data,
+            sealed_referral(
+                Sealer(self.settings.data_key_bytes),
+                uuid.uuid4(),
+                self.campaign_id,
+                self.agencies[agency].id,
+                data,
             ),
             indexed=False,
         )
@@ -169,6 +171,14 @@ async def test_hire_path_duplicates_and_early_fill(world, db):
     await _act(x, world.action("consent", "agency", agency=0, given=True))
     state = await _act(x, world.action("decide", "employer", hired=True, reason="motivé"))
     assert state.step == ReferralStep.HIRED
+
+    # Temporal's history of a referral holds its personal data sealed only: once erased in
+    # Postgres (which holds the key's only use), nothing readable stays behind.
+    codec = world.env.client.data_converter.payload_codec
+    started = (await x.fetch_history()).events[0].workflow_execution_started_event_attributes
+    [plain] = await codec.decode(list(started.input.payloads))
+    assert b"ines.martin" not in plain.data.lower() and b"Martin" not in plain.data
+    assert b"identity_sealed" in plain.data
 
     final = await campaign.result()  # the only position is filled: the campaign ends early
     assert final.status == CampaignStatus.FILLED
