@@ -26,7 +26,6 @@ from domain.recruitment import (
     RegisterReferral,
     Registration,
     RelayOffer,
-    build_report,
     pseudonym,
 )
 from relais.settings import Settings
@@ -124,8 +123,7 @@ class RecruitmentActivities:
             repo = RecruitmentRepository(c)
             campaign = await repo.get_campaign(r.campaign_id)
             assert campaign is not None
-            rows, names = await repo.report_rows(r.campaign_id)
-            report = build_report(campaign, rows, names)
+            report = await repo.report(campaign)
             await ProcessRepository(c).enqueue(
                 OutboxMessage(
                     dedup_key=f"{campaign.workflow_id}:report",

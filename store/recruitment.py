@@ -12,6 +12,7 @@ from domain.recruitment import (
     OPEN_REFERRAL,
     CampaignInput,
     CampaignPublic,
+    CampaignReport,
     CampaignStatus,
     CandidateIdentity,
     PositionPublic,
@@ -20,6 +21,7 @@ from domain.recruitment import (
     ReferralPublic,
     ReferralStep,
     ReportRow,
+    build_report,
     campaign_workflow_id,
     normalise_email,
 )
@@ -403,6 +405,10 @@ class RecruitmentRepository:
             campaign_id,
             [ReferralStep.INTERVIEW_REQUESTED.value, ReferralStep.INTERVIEW.value],
         )
+
+    async def report(self, campaign: CampaignPublic) -> CampaignReport:
+        rows, names = await self.report_rows(campaign.id)
+        return build_report(campaign, rows, names)
 
     async def report_rows(self, campaign_id: UUID) -> tuple[list[ReportRow], dict[UUID, str]]:
         rows = [

@@ -404,6 +404,13 @@ class RecruitmentReferralWorkflow:
                 await self._move(ReferralStep.INTERVIEW, None)
             else:
                 await self._move(ReferralStep.WITHDRAWN, "consentement refusé")
+                await self._recorder.mail(
+                    "consent-refused",
+                    org_recipient(reg.employer_id),
+                    f"Entretien annulé — {self._state.pseudonym}",
+                    "Le candidat n'a pas consenti à transmettre son identité : sa candidature "
+                    "est retirée.",
+                )
         elif act.kind == "decide" and not act.hired:
             await self._move(ReferralStep.REJECTED, act.reason)
             await self._tell_agency("outcome", "Candidature refusée", f"Motif : {act.reason}")

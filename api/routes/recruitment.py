@@ -48,7 +48,6 @@ from domain.recruitment import (
     ReferralStep,
     ScreeningCreate,
     WithdrawalCreate,
-    build_report,
     referral_workflow_id,
     report_csv_rows,
 )
@@ -198,8 +197,7 @@ async def _report(pool, campaign_id: UUID, p: Principal) -> CampaignReport:
             "l'employeur ; chaque agence suit ses candidatures.",
         )
     async with pool.acquire() as c:
-        rows, names = await RecruitmentRepository(c).report_rows(campaign_id)
-    return build_report(campaign, rows, names)
+        return await RecruitmentRepository(c).report(campaign)
 
 
 @router.get("/campaigns/{campaign_id}/report", response_model=CampaignReport)
@@ -443,6 +441,15 @@ async def decide(
         Principal, Depends(require(Role.ADMIN, Role.STAFF, Role.MANAGER, Role.MEMBER))
     ],
 ):
+    if data.position_id is not None:
+        referral, _, _ = await _referral(pool, referral_id, principal)
+        async with pool.acquire() as c:
+            campaign = await RecruitmentRepository(c).get_campaign(referral.campaign_id)
+        if campaign is None or data.position_id not in {p.id for p in campaign.positions}:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                "Données invalides — position_id : ce poste n'appartient pas à la campagne.",
+            )
     return await _act(
         pool,
         client,

@@ -216,6 +216,14 @@ async def test_who_sees_what_along_the_whole_path(client, actors, other_agency, 
     seen = (await client.get(f"/api/referrals/{rid}", headers=member.headers)).json()
     assert seen["identity"]["last_name"] == "Martin"  # revealed after consent
 
+    foreign = {
+        "request_id": "d0",
+        "hired": True,
+        "reason": "motivée",
+        "position_id": str(uuid.uuid4()),
+    }
+    r = await client.post(f"/api/referrals/{rid}/decision", headers=member.headers, json=foreign)
+    assert r.status_code == 422 and "position_id" in r.json()["detail"]
     hire = {
         "request_id": "d1",
         "hired": True,
