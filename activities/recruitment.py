@@ -145,7 +145,6 @@ class RecruitmentActivities:
         """Record a referral once. The same person (email or phone) already referred in this
         campaign makes it a duplicate, credited to the first agency."""
         i = req.input
-        email_key, phone_key = i.email_key, i.phone_key
         async with self.pool.acquire() as c, c.transaction():
             repo = RecruitmentRepository(c)
             existing = await repo.existing_registration(req.workflow_id)
@@ -177,28 +176,13 @@ class RecruitmentActivities:
                     referral_id=i.referral_id, step=ReferralStep.REFUSED, detail=refusal, **ctx
                 )
             # Serialise referrals of the same person in this campaign (fixed lock order).
-            for key in sorted(k.hex() for k in (email_key, phone_key) if k):
+            for key in sorted(k.hex() for k in (i.email_key, i.phone_key) if k):
                 await repo.lock(f"referral:{i.campaign_id}:{key}")
-            original = await repo.original_for(i.campaign_id, email_key, phone_key)
+            original = await repo.original_for(i.campaign_id, i.email_key, i.phone_key)
             step = ReferralStep.DUPLICATE if original else ReferralStep.SCREENING
             name = pseudonym(self.secret, i.referral_id)
             await repo.insert_referral(
-                id=i.referral_id,
-                campaign_id=i.campaign_id,
-                agency_id=i.agency_id,
-                workflow_id=req.workflow_id,
-                position_id=i.position_id,
-                pseudonym=name,
-                email_key=email_key,
-                phone_key=phone_key,
-                duplicate_of=original["id"] if original else None,
-                status=step,
-                postcode=i.postcode,
-                commune=i.commune,
-                skills=i.skills,
-                experience_years=i.experience_years,
-                identity_sealed=i.identity_sealed,
-                cv_sealed=i.cv_sealed,
+                i, req.workflow_id, name, step, original["id"] if original else None
             )
         return Registration(
             referral_id=i.referral_id,

@@ -302,25 +302,32 @@ class RecruitmentRepository:
     async def original_for(self, campaign_id: UUID, email_key: bytes, phone_key: bytes | None):
         return await self.conn.fetchrow(ORIGINAL_FOR, campaign_id, email_key, phone_key)
 
-    async def insert_referral(self, **v) -> None:
+    async def insert_referral(
+        self,
+        i: ReferralInput,
+        workflow_id: str,
+        pseudonym: str,
+        status: ReferralStep,
+        duplicate_of: UUID | None,
+    ) -> None:
         await self.conn.execute(
             INSERT_REFERRAL,
-            v["id"],
-            v["campaign_id"],
-            v["agency_id"],
-            v["workflow_id"],
-            v["position_id"],
-            v["pseudonym"],
-            v["email_key"],
-            v["phone_key"],
-            v["duplicate_of"],
-            v["status"],
-            v["postcode"],
-            v["commune"],
-            v["skills"],
-            v["experience_years"],
-            v["identity_sealed"],
-            v["cv_sealed"],
+            i.referral_id,
+            i.campaign_id,
+            i.agency_id,
+            workflow_id,
+            i.position_id,
+            pseudonym,
+            i.email_key,
+            i.phone_key,
+            duplicate_of,
+            status,
+            i.postcode,
+            i.commune,
+            i.skills,
+            i.experience_years,
+            i.identity_sealed,
+            i.cv_sealed,
         )
 
     async def set_referral(

@@ -71,7 +71,8 @@ async def test_hires_survive_continue_as_new(db, settings):
             )
             first_run = (await handle.describe()).run_id
             hires = [uuid.uuid4() for _ in range(60)]
-            for referral_id in hires + hires[:10]:  # ten signals re-sent: counted once
+            # Ten signals re-sent (before the last hire, which ends the campaign): counted once.
+            for referral_id in hires[:30] + hires[:10] + hires[30:]:
                 await handle.signal(
                     RecruitmentCampaignWorkflow.hire_recorded,
                     HireRecorded(referral_id=referral_id, position_id=position_id),
