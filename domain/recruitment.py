@@ -229,6 +229,13 @@ class HireRecorded(BaseModel):
     position_id: UUID
 
 
+class InterviewSettled(BaseModel):
+    """Signal from a referral to its campaign: an interview ended without a hire, so a
+    campaign in its grace period may close now."""
+
+    referral_id: UUID
+
+
 # --- referrals -----------------------------------------------------------------------------
 
 

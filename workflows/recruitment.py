@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ErasureResult,
         HireRecorded,
         HireRequest,
+        InterviewSettled,
         ReferralAction,
         ReferralInput,
         ReferralState,
@@ -49,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.common import ProcessRecorder, run_activity
 
 CLOSING_CHECK_EVERY = timedelta(days=1)
+INTERVIEW_STEPS = (ReferralStep.INTERVIEW_REQUESTED, ReferralStep.INTERVIEW)
 
 
 @workflow.defn
@@ -80,6 +82,7 @@ class RecruitmentCampaignWorkflow:
             deadline=spec.deadline,
         )
         self._hired: set[str] = set(input.hired_referrals)
+        self._settled = False  # an interview ended since the last check
         self._cancel: CampaignCancel | None = None
         self._recorder = ProcessRecorder(
             ProcessKind.RECRUITMENT,
@@ -111,9 +114,14 @@ class RecruitmentCampaignWorkflow:
         if self._state.status == CampaignStatus.CLOSING:
             grace_end = input.spec.deadline + timedelta(days=input.spec.grace_days)
             while not self._ended and workflow.now() < grace_end:
+                self._settled = False
                 if await run_activity(RecruitmentActivities.count_in_interview, ref) == 0:
                     break
-                await self._wait_for_end(min(CLOSING_CHECK_EVERY, grace_end - workflow.now()))
+                # Woken by an interview's end (or a hire); the daily check is a safety net.
+                await self._wait_for_end(
+                    min(CLOSING_CHECK_EVERY, grace_end - workflow.now()),
+                    wake=lambda: self._settled,
+                )
 
         final = (
             CampaignStatus.CANCELLED
@@ -141,14 +149,14 @@ class RecruitmentCampaignWorkflow:
     def _ended(self) -> bool:
         return self._cancel is not None or self._state.all_filled
 
-    async def _wait_for_end(self, within: timedelta) -> None:
-        """Wait until filled, cancelled or `within` elapsed, continuing-as-new if the history
-        grows long (thousands of hires)."""
+    async def _wait_for_end(self, within: timedelta, wake=lambda: False) -> None:
+        """Wait until filled, cancelled, `wake()` or `within` elapsed, continuing-as-new if
+        the history grows long (thousands of hires)."""
         deadline = workflow.now() + within
-        while not self._ended and workflow.now() < deadline:
+        while not self._ended and not wake() and workflow.now() < deadline:
             try:
                 await workflow.wait_condition(
-                    lambda: self._ended or workflow.info().is_continue_as_new_suggested(),
+                    lambda: self._ended or wake() or workflow.info().is_continue_as_new_suggested(),
                     timeout=deadline - workflow.now(),
                 )
             except TimeoutError:
@@ -186,6 +194,11 @@ class RecruitmentCampaignWorkflow:
         self._hired.add(key)
         pid = str(hire.position_id)
         self._state.filled[pid] = self._state.filled.get(pid, 0) + 1
+        self._settled = True
+
+    @workflow.signal
+    def interview_settled(self, _: InterviewSettled) -> None:
+        self._settled = True
 
     @workflow.update
     async def opened(self, _: RegisterRequest) -> CampaignState:
@@ -430,22 +443,16 @@ class RecruitmentReferralWorkflow:
             self._state.step = ReferralStep.HIRED
             self._state.decided_at = workflow.now()
             self._state.hired_position_id = hire.position_id
-            try:
-                await workflow.get_external_workflow_handle(
-                    campaign_workflow_id(self._input.campaign_id)
-                ).signal(
-                    RecruitmentCampaignWorkflow.hire_recorded,
-                    HireRecorded(referral_id=self._input.referral_id, position_id=hire.position_id),
-                )
-            except FailureError:
-                # The campaign closed between the hire (committed before its closing, so in
-                # its report) and this signal: nothing left to tell it.
-                workflow.logger.info("campaign already closed when told of a hire")
+            await self._signal_campaign(
+                RecruitmentCampaignWorkflow.hire_recorded,
+                HireRecorded(referral_id=self._input.referral_id, position_id=hire.position_id),
+            )
             await self._tell_agency("outcome", "Candidat embauché", "Félicitations !")
         return None
 
     async def _move(self, step: ReferralStep, reason: str | None) -> None:
         await self._close_task(step.value)
+        leaves_interview = self._state.step in INTERVIEW_STEPS and step not in OPEN_REFERRAL
         self._state.step = step
         if reason:
             self._state.reason = reason
@@ -457,6 +464,21 @@ class RecruitmentReferralWorkflow:
                 referral_id=self._input.referral_id, step=step, at=workflow.now(), reason=reason
             ),
         )
+        if leaves_interview and self._campaign_closed is None:
+            await self._signal_campaign(
+                RecruitmentCampaignWorkflow.interview_settled,
+                InterviewSettled(referral_id=self._input.referral_id),
+            )
+
+    async def _signal_campaign(self, signal, arg) -> None:
+        try:
+            await workflow.get_external_workflow_handle(
+                campaign_workflow_id(self._input.campaign_id)
+            ).signal(signal, arg)
+        except FailureError:
+            # The campaign closed in between (a hire committed before its closing is in its
+            # report already): nothing left to tell it.
+            workflow.logger.info("campaign already closed when signalled")
 
     async def _open_task(self, step, assignee, role: Role, action: str, sla: timedelta) -> None:
         self._task_key = f"{workflow.info().workflow_id}:{step.value}"

@@ -235,8 +235,8 @@ async def test_deadline_closes_intake_then_grace_for_interviews(world, db):
     await world.env.sleep(timedelta(days=2))
     final = await campaign.result()
     assert final.status == CampaignStatus.CLOSED
-    # No interview left: closed at the next daily check, well before the grace end.
-    assert final.closed_at - final.deadline < timedelta(days=2)
+    # The last interview's end closes the campaign at once, not at the grace end.
+    assert final.closed_at - final.deadline < timedelta(hours=2)
     assert (await idle.result()).step == ReferralStep.NOT_RETAINED
     await _record(campaign, "campaign_closed_after_grace")
 
