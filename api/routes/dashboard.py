@@ -55,6 +55,22 @@ STEP_LABELS = {
     "expired": "expirée",
     "cancelled": "annulée",
     "refused": "refusée",
+    # recruitment campaigns
+    "open": "candidatures ouvertes",
+    "closing": "entretiens en cours",
+    "closed": "close",
+    "filled": "postes pourvus",
+    # referrals
+    "duplicate": "doublon",
+    "screening": "tri",
+    "screened_out": "non retenue au tri",
+    "shortlisted": "présélectionnée",
+    "interview_requested": "entretien demandé",
+    "interview": "entretien",
+    "hired": "embauchée",
+    "rejected": "refusée",
+    "withdrawn": "retirée",
+    "not_retained": "non retenue",
 }
 ROLE_LABELS = {
     "admin": "administration",
