@@ -9,6 +9,8 @@ from datetime import timedelta
 from pydantic import BaseModel
 from temporalio import activity, workflow
 
+BASELINE_QUEUE = "bench-baseline"
+
 
 class BaselineInput(BaseModel):
     activities: int

@@ -11,14 +11,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 import pgserver
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from api.app import create_app
+from bench.baseline import BASELINE_QUEUE, BaselineWorkflow, noop
 from relais.binaries import temporal_cli
 from relais.settings import Settings
 from relais.temporal import data_converter
 from store.migrate import migrate_dsn
 from store.pool import create_pool
+from worker.main import build_worker
 from workflows.common import SEARCH_ATTRIBUTES
 
 
@@ -63,6 +68,27 @@ async def stack() -> AsyncIterator[Stack]:
             await pool.close()
             await env.shutdown()
             pg.cleanup()
+
+
+@asynccontextmanager
+async def serving(s: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """The API (in process, through its lifespan), Relais' worker and the baseline's worker,
+    all on the stack's server: what every benchmark measures against."""
+    app = create_app(s.settings)
+    async with (
+        app.router.lifespan_context(app),
+        build_worker(s.env.client, s.pool, s.settings),
+        Worker(
+            s.env.client,
+            task_queue=BASELINE_QUEUE,
+            workflows=[BaselineWorkflow],
+            activities=[noop],
+        ),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60
+        ) as http,
+    ):
+        yield http
 
 
 @dataclass

@@ -7,16 +7,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import httpx
-from temporalio.worker import Worker
-
-from api.app import create_app
-from bench.baseline import BaselineInput, BaselineWorkflow, noop
-from bench.harness import Figure, Stack, timed_rounds
+from bench.baseline import BASELINE_QUEUE, BaselineInput, BaselineWorkflow
+from bench.harness import Figure, Stack, serving, timed_rounds
 from domain.auth import Role
 from domain.organisations import OrganisationKind, OrganisationStatus
 from tests.factories import make_org, make_user
-from worker.main import build_worker
 
 ACTIVITIES_PER_ONBOARDING = 9  # project ×3, check, record, mail, open task, activate, close task
 N = 60
@@ -37,7 +32,6 @@ async def _bounded(n: int, one) -> int:
 async def run(s: Stack, rounds: int) -> list[Figure]:
     staff_org = await make_org(s.pool, OrganisationKind.ASSOCIATION, name="Réseau")
     _, staff_token = await make_user(s.pool, staff_org.id, Role.STAFF)
-    app = create_app(s.settings)
 
     async def subject() -> int:
         members = [await make_org(s.pool, status=OrganisationStatus.PENDING) for _ in range(N)]
@@ -70,24 +64,14 @@ async def run(s: Stack, rounds: int) -> list[Figure]:
                 BaselineWorkflow.run,
                 BaselineInput(activities=ACTIVITIES_PER_ONBOARDING, wait_after=5),
                 id=f"baseline-{uuid.uuid4()}",
-                task_queue="bench-baseline",
+                task_queue=BASELINE_QUEUE,
             )
             await h.execute_update(BaselineWorkflow.go_on)
             await h.result()
 
         return await _bounded(N, one)
 
-    async with (
-        app.router.lifespan_context(app),
-        build_worker(s.env.client, s.pool, s.settings),
-        Worker(
-            s.env.client,
-            task_queue="bench-baseline",
-            workflows=[BaselineWorkflow],
-            activities=[noop],
-        ),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b") as http,
-    ):
+    async with serving(s) as http:
         value, base, _ = await timed_rounds(rounds, subject, baseline)
     return [
         Figure(

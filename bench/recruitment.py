@@ -14,15 +14,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.worker import Worker
 
-from api.app import create_app
-from bench.baseline import BaselineInput, BaselineWorkflow, noop
-from bench.harness import Figure, Stack, percentile
+from bench.baseline import BASELINE_QUEUE, BaselineInput, BaselineWorkflow
+from bench.harness import Figure, Stack, percentile, serving
 from domain.auth import Role
 from domain.organisations import OrganisationKind
 from tests.factories import make_org, make_user
-from worker.main import build_worker
 
 CONCURRENCY = 16
 ROUND = 300
@@ -50,7 +47,6 @@ async def run(s: Stack, rounds: int, large: int = LARGE) -> list[Figure]:
     employer = await make_org(s.pool, name="Logistique des Arnavaux")
     agency = await make_org(s.pool, OrganisationKind.AGENCY, name="France Travail")
     _, agency_token = await make_user(s.pool, agency.id, Role.AGENCY)
-    app = create_app(s.settings)
     staff_h = {"Authorization": f"Bearer {staff}"}
     agency_h = {"Authorization": f"Bearer {agency_token}"}
 
@@ -105,7 +101,7 @@ async def run(s: Stack, rounds: int, large: int = LARGE) -> list[Figure]:
                     BaselineWorkflow.run,
                     BaselineInput(activities=3),
                     id=f"baseline-{uuid.uuid4()}",
-                    task_queue="bench-baseline",
+                    task_queue=BASELINE_QUEUE,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 ),
             )
@@ -113,19 +109,7 @@ async def run(s: Stack, rounds: int, large: int = LARGE) -> list[Figure]:
         return await _timed(n, one)
 
     figures: list[Figure] = []
-    async with (
-        app.router.lifespan_context(app),
-        build_worker(s.env.client, s.pool, s.settings),
-        Worker(
-            s.env.client,
-            task_queue="bench-baseline",
-            workflows=[BaselineWorkflow],
-            activities=[noop],
-        ),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://b", timeout=60
-        ) as http,
-    ):
+    async with serving(s) as http:
         subject_rates, base_rates, subject_lat, base_lat = [], [], [], []
         for _ in range(rounds):
             t0 = time.perf_counter()
