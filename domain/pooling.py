@@ -7,11 +7,16 @@ met, the provider's price is split among the members in exact cents.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
-from typing import TypeVar
+from typing import Annotated, Literal, TypeVar
+from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from domain.common import REQUEST_ID_PATTERN, text
+from domain.processes import OutboxMessage, TaskClose, TaskOpen
 
 K = TypeVar("K", bound=Hashable)
 
@@ -100,3 +105,383 @@ def quote_shares(cost: ServiceCost, rule: SplitRule, demands: list[Demand]) -> d
     """Each member's share in cents of the provider's price for the pooled quantity."""
     total = cost.total(sum(d.quantity for d in demands))
     return largest_remainder(total, split_weights(rule, demands))
+
+
+# --- catalogue ------------------------------------------------------------------------------
+
+ServiceCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")]
+RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
+NafPrefix = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^\d{2}(\.\d{1,2}[A-Z]?)?$")
+]
+
+UNIT_LABELS = {
+    ServiceUnit.DAY: "jour",
+    ServiceUnit.MONTH: "mois",
+    ServiceUnit.SEAT: "place",
+    ServiceUnit.HOUR: "heure",
+    ServiceUnit.ITEM: "unité",
+}
+
+
+class ServiceCreate(BaseModel):
+    """A catalogue entry kept by the network's staff."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: ServiceCode = Field(description="Identifiant court, ex. comptable-partage")
+    name: text(2, 200)
+    description: text(0, 2000) = ""
+    unit: ServiceUnit
+    pooling: PoolingRule
+    window_days: int = Field(
+        ge=1,
+        le=365,
+        description="Fenêtre de mutualisation : les demandes pour un mois sont reçues pendant "
+        "les N jours qui précèdent son début.",
+    )
+    cost: ServiceCost
+    split_rule: SplitRule
+    acceptance_days: int = Field(ge=1, le=60, description="Délai pour accepter un devis")
+    provider_id: UUID
+    territories: list[text(1, 100)] = Field(
+        default_factory=list, description="Territoires éligibles (vide : tous)"
+    )
+    sectors: list[NafPrefix] = Field(
+        default_factory=list, description="Préfixes NAF éligibles, ex. 10 ou 47.11 (vide : tous)"
+    )
+    max_quantity: int = Field(default=10_000, ge=1, le=1_000_000)
+
+
+class ServicePublic(ServiceCreate):
+    model_config = ConfigDict(extra="ignore")
+
+    id: UUID
+    network_id: UUID
+    provider_name: str
+    active: bool
+    created_at: datetime
+
+
+class Eligible(BaseModel):
+    """What eligibility looks at in a requesting organisation."""
+
+    kind: str
+    status: str
+    territory: str | None
+    naf: str | None
+    headcount: int | None
+
+
+def ineligibility(service: ServicePublic, org: Eligible) -> str | None:
+    """Why `org` may not request `service`, in words for the member; None if it may."""
+    if org.kind != "member":
+        return "seules les entreprises adhérentes demandent des services mutualisés"
+    if org.status != "active":
+        return "l'adhésion de l'entreprise n'est pas (encore) active"
+    if service.territories and (org.territory or "").casefold() not in {
+        t.casefold() for t in service.territories
+    }:
+        return f"« {service.name} » est réservé aux territoires : {', '.join(service.territories)}"
+    if service.sectors and not any(
+        (org.naf or "").replace(".", "").startswith(s.replace(".", "")) for s in service.sectors
+    ):
+        return f"« {service.name} » est réservé aux secteurs NAF : {', '.join(service.sectors)}"
+    return None
+
+
+# --- pools and requests -----------------------------------------------------------------------
+
+
+def period_of(needed_by: date) -> str:
+    """The pooling period of a need: its month."""
+    return f"{needed_by.year:04d}-{needed_by.month:02d}"
+
+
+def pooling_window(window_days: int, period: str) -> tuple[datetime, datetime]:
+    """When requests for `period` are taken: the `window_days` before the month starts."""
+    year, month = (int(x) for x in period.split("-"))
+    closes = datetime(year, month, 1, tzinfo=UTC)
+    return closes - timedelta(days=window_days), closes
+
+
+def pool_workflow_id(code: str, period: str) -> str:
+    return f"pool-{code}-{period}"
+
+
+class ServiceRequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: RequestId = Field(description="Clé d'idempotence choisie par l'appelant")
+    quantity: int = Field(gt=0, le=1_000_000, description="Quantité, dans l'unité du service")
+    needed_by: date = Field(description="Date à laquelle le service est nécessaire")
+    note: text(0, 1000) = ""
+    member_id: UUID | None = Field(
+        default=None, description="Pour l'équipe du réseau : l'entreprise pour qui demander"
+    )
+
+
+class PoolStatus(StrEnum):
+    GATHERING = "gathering"  # requests are taken until the rule is met or the window closes
+    QUOTING = "quoting"  # members accept or decline their quotes
+    ORDERED = "ordered"  # the provider confirms (or refuses) the order
+    CONFIRMED = "confirmed"  # awaiting delivery
+    RATING = "rating"  # delivered and invoiced; members rate the service
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+TERMINAL_POOL = (PoolStatus.COMPLETED, PoolStatus.FAILED)
+
+
+class RequestStatus(StrEnum):
+    JOINED = "joined"
+    QUOTED = "quoted"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"  # did not answer its quote in time
+    COMMITTED = "committed"  # the order is placed
+    RELEASED = "released"  # the pool failed or was compensated: nothing billed
+    INVOICED = "invoiced"
+    REFUSED = "refused"  # not eligible
+
+
+IN_POOL = (RequestStatus.JOINED, RequestStatus.QUOTED, RequestStatus.ACCEPTED)
+
+
+class PoolInput(BaseModel):
+    pool_id: str
+    service: ServicePublic
+    period: str
+    opens_at: datetime
+    closes_at: datetime
+    status_seq: int = 0
+
+
+class JoinRequest(BaseModel):
+    """A member's request, as the pool's `join` update carries it (sent with the start)."""
+
+    request_id: UUID
+    idempotency_key: str
+    member_id: UUID
+    quantity: int = Field(gt=0)
+    needed_by: date
+    note: str = ""
+    created_by: UUID
+
+
+class RecordRequest(BaseModel):
+    pool: PoolInput
+    join: JoinRequest
+
+
+class RequestRecord(BaseModel):
+    """What the store answers when it records a request."""
+
+    request_id: UUID
+    member_id: UUID
+    member_name: str
+    headcount: int
+    refusal: str | None = None
+
+
+class Participant(BaseModel):
+    request_id: UUID
+    member_id: UUID
+    member_name: str
+    quantity: int
+    headcount: int
+    status: RequestStatus
+    quote_cents: int | None = None
+    accepted_cents: int | None = None  # the most the member agreed to pay
+    invoiced_cents: int | None = None
+    rating: int | None = None
+    rating_comment: str | None = None
+    reason: str | None = None
+
+    def demand(self) -> Demand:
+        return Demand(
+            member_id=str(self.request_id), quantity=self.quantity, headcount=self.headcount
+        )
+
+
+class PoolState(BaseModel):
+    pool_id: str
+    service_code: str
+    service_name: str
+    period: str
+    status: PoolStatus
+    closes_at: datetime
+    participants: list[Participant] = Field(default_factory=list)
+    quote_round: int = 0
+    quote_deadline: datetime | None = None
+    total_cents: int | None = None
+    order_reference: str | None = None
+    reason: str | None = None
+    compensated: bool = False
+
+    def active(self) -> list[Participant]:
+        return [p for p in self.participants if p.status in IN_POOL]
+
+    def participant(self, request_id: UUID) -> Participant | None:
+        return next((p for p in self.participants if p.request_id == request_id), None)
+
+
+class JoinResult(BaseModel):
+    request_id: UUID
+    pool_id: str
+    status: RequestStatus
+    refusal: str | None = None
+    pool_status: PoolStatus
+    participants: int
+
+
+class MemberAction(BaseModel):
+    """A member's (or staff's, for it) answer on a request: accept or decline its quote,
+    withdraw, or rate the delivered service."""
+
+    kind: Literal["accept", "decline", "withdraw", "rate"]
+    request_id: UUID
+    organisation_id: UUID
+    role: str
+    reason: str | None = None
+    stars: int | None = Field(default=None, ge=1, le=5)
+    comment: str | None = None
+
+
+class ProviderAction(BaseModel):
+    """The provider's (or staff's, for it) answer on the order: confirm or refuse it, then
+    report the delivery done or cancelled."""
+
+    kind: Literal["confirm", "refuse", "delivered", "cancel_delivery"]
+    organisation_id: UUID
+    role: str
+    reason: str | None = None
+    reference: str | None = None
+
+
+class QuoteAnswerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accept: bool
+    reason: text(0, 500) | None = None
+
+
+class WithdrawCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: text(1, 500)
+
+
+class RatingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stars: int = Field(ge=1, le=5)
+    comment: text(0, 1000) | None = None
+
+
+class ProviderAnswerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    confirmed: bool
+    reference: text(1, 100) | None = Field(default=None, description="Référence de commande")
+    reason: text(0, 500) | None = None
+
+
+class DeliveryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delivered: bool
+    reason: text(0, 500) | None = None
+
+    @model_validator(mode="after")
+    def _reason_for_cancel(self) -> DeliveryCreate:
+        if not self.delivered and not self.reason:
+            raise ValueError("une annulation de livraison doit être motivée (reason)")
+        return self
+
+
+class PoolSync(BaseModel):
+    """One batch of bookkeeping from a pool workflow, written in one transaction: the pool's
+    row, its participants' rows, tasks opened and closed, mail queued. Idempotent: rows are
+    overwritten with the same values, tasks and mail have keys."""
+
+    pool: PoolState
+    tasks_open: list[TaskOpen] = Field(default_factory=list)
+    tasks_close: list[TaskClose] = Field(default_factory=list)
+    mails: list[OutboxMessage] = Field(default_factory=list)
+
+
+class OrderPlacement(BaseModel):
+    pool_id: str
+    provider_id: UUID
+    total_cents: int
+    service_name: str
+    period: str
+    lines: list[str]  # what each member takes, for the provider's order
+
+
+class OrderChange(BaseModel):
+    pool_id: str
+    status: Literal["confirmed", "delivered", "cancelled"]
+    reference: str | None = None
+    reason: str | None = None
+
+
+class InvoiceLine(BaseModel):
+    request_id: UUID
+    pool_id: str
+    member_id: UUID
+    description: str
+    amount_cents: int = Field(ge=0)
+
+
+class Invoicing(BaseModel):
+    pool_id: str
+    lines: list[InvoiceLine]
+
+
+class ServiceRequestPublic(BaseModel):
+    id: UUID
+    pool_id: str
+    service_code: str
+    service_name: str
+    unit: ServiceUnit
+    period: str
+    member_id: UUID
+    member_name: str
+    quantity: int
+    needed_by: date
+    note: str
+    status: RequestStatus
+    pool_status: PoolStatus
+    quote_cents: int | None
+    accepted_cents: int | None
+    invoiced_cents: int | None
+    reason: str | None
+    rating: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PoolPublic(BaseModel):
+    id: str
+    service_code: str
+    service_name: str
+    provider_name: str
+    period: str
+    status: PoolStatus
+    closes_at: datetime
+    min_participants: int
+    min_quantity: int
+    participants: int  # still in the pool (joined, quoted, accepted) or past it to the order
+    quantity: int
+    total_cents: int | None
+    invoiced_cents: int
+    quote_round: int
+    order_reference: str | None
+    reason: str | None
+    compensated: bool
+    opened_at: datetime
+    updated_at: datetime

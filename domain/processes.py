@@ -16,6 +16,8 @@ class ProcessKind(StrEnum):
     ONBOARDING = "onboarding"
     RECRUITMENT = "recruitment"
     REFERRAL = "referral"
+    POOLING = "pooling"
+    BOOKING = "booking"
 
 
 class ProcessStatus(StrEnum):

@@ -14,15 +14,19 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.booking import BookingActivities
 from activities.onboarding import OnboardingActivities
+from activities.pooling import PoolingActivities
 from activities.processes import ProcessActivities
 from activities.recruitment import RecruitmentActivities
 from relais.logging import configure_logging
 from relais.settings import Settings
 from relais.temporal import connect
 from store.pool import create_pool
+from workflows.booking import ReservationWorkflow
 from workflows.clients import ensure_erasure_schedule
 from workflows.onboarding import MemberOnboardingWorkflow
+from workflows.pooling import ServicePoolWorkflow
 from workflows.recruitment import (
     CandidateErasureWorkflow,
     RecruitmentCampaignWorkflow,
@@ -36,6 +40,8 @@ WORKFLOWS: Sequence[type] = (
     RecruitmentCampaignWorkflow,
     RecruitmentReferralWorkflow,
     CandidateErasureWorkflow,
+    ServicePoolWorkflow,
+    ReservationWorkflow,
 )
 
 
@@ -43,7 +49,18 @@ def activities_for(pool: asyncpg.Pool, settings: Settings, client: Client) -> li
     onboarding = OnboardingActivities(pool)
     processes = ProcessActivities(pool)
     recruitment = RecruitmentActivities(pool, settings, client)
+    pooling = PoolingActivities(pool)
+    booking = BookingActivities(pool)
     return [
+        pooling.create_pool,
+        pooling.record_request,
+        pooling.sync_pool,
+        pooling.place_order,
+        pooling.set_order,
+        pooling.write_invoices,
+        booking.reserve,
+        booking.cancel_reservation,
+        booking.end_reservation,
         recruitment.create_campaign,
         recruitment.relay_offer,
         recruitment.set_campaign_status,

@@ -25,7 +25,9 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 
+from domain.booking import ReservationInput, ReservationState, reservation_workflow_id
 from domain.onboarding import MemberOnboardingInput, OnboardingState, onboarding_workflow_id
+from domain.pooling import JoinRequest, JoinResult, PoolInput
 from domain.processes import ProcessKind, ProcessStatus
 from domain.recruitment import (
     CampaignInput,
@@ -38,8 +40,10 @@ from domain.recruitment import (
     campaign_workflow_id,
     referral_workflow_id,
 )
+from workflows.booking import ReservationWorkflow
 from workflows.common import SA_ORGANISATION, SA_PROCESS, SA_STATUS
 from workflows.onboarding import MemberOnboardingWorkflow
+from workflows.pooling import ServicePoolWorkflow
 from workflows.recruitment import (
     CandidateErasureWorkflow,
     RecruitmentCampaignWorkflow,
@@ -119,6 +123,51 @@ async def refer(
             # Closed already: a retry must not start the same business process again.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=_indexed(ProcessKind.REFERRAL, input.agency_id, indexed),
+        ),
+    )
+
+
+async def join_pool(
+    client: Client, task_queue: str, pool: PoolInput, join: JoinRequest, indexed: bool = True
+) -> JoinResult:
+    """A member's request joins the pool of its service and period, starting it if it is the
+    first: concurrent first requests meet in one workflow (the pool's id). Raises
+    WorkflowUpdateFailedError when the pool no longer takes requests, and
+    WorkflowAlreadyStartedError when it has ended."""
+    return await client.execute_update_with_start_workflow(
+        ServicePoolWorkflow.join,
+        join,
+        id=f"join-{join.request_id}",
+        start_workflow_operation=WithStartWorkflowOperation(
+            ServicePoolWorkflow.run,
+            pool,
+            id=pool.pool_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # Ended already: that month's pool is over, a new one must not start.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=_indexed(ProcessKind.POOLING, pool.service.network_id, indexed),
+        ),
+    )
+
+
+async def book(
+    client: Client, task_queue: str, input: ReservationInput, indexed: bool = True
+) -> ReservationState:
+    """Reserve a slot (confirmed or waitlisted); the same request retried finds the same
+    reservation."""
+    return await client.execute_update_with_start_workflow(
+        ReservationWorkflow.book,
+        RegisterRequest(request_id=str(input.reservation_id)),
+        id=f"book-{input.reservation_id}",
+        start_workflow_operation=WithStartWorkflowOperation(
+            ReservationWorkflow.run,
+            input,
+            id=reservation_workflow_id(input.reservation_id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=_indexed(ProcessKind.BOOKING, input.member_id, indexed),
         ),
     )
 

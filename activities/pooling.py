@@ -1,0 +1,80 @@
+"""Effects of pooled-service requests: the pool's records, the order with the provider, the
+invoices. Each is idempotent: a retried activity finds its rows and keys already there."""
+
+from __future__ import annotations
+
+import asyncpg
+from temporalio import activity
+
+from activities.recruitment import org_recipient
+from domain.pooling import (
+    Invoicing,
+    OrderChange,
+    OrderPlacement,
+    PoolInput,
+    PoolSync,
+    RecordRequest,
+    RequestRecord,
+)
+from domain.processes import OutboxMessage
+from store.pooling import PoolingRepository
+from store.processes import ProcessRepository
+
+
+class PoolingActivities:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @activity.defn
+    async def create_pool(self, p: PoolInput) -> None:
+        async with self.pool.acquire() as c, c.transaction():
+            await PoolingRepository(c).create_pool(p)
+
+    @activity.defn
+    async def record_request(self, r: RecordRequest) -> RequestRecord:
+        async with self.pool.acquire() as c, c.transaction():
+            return await PoolingRepository(c).record_request(r)
+
+    @activity.defn
+    async def sync_pool(self, s: PoolSync) -> None:
+        """The pool's and its members' rows, tasks and mail, in one transaction."""
+        async with self.pool.acquire() as c, c.transaction():
+            await PoolingRepository(c).sync(s.pool)
+            processes = ProcessRepository(c)
+            for t in s.tasks_close:
+                await processes.close_task(t)
+            for t in s.tasks_open:
+                await processes.open_task(t)
+            for m in s.mails:
+                await processes.enqueue(m)
+
+    @activity.defn
+    async def place_order(self, o: OrderPlacement) -> None:
+        """Place the order with the provider: one order row per pool, sent once."""
+        async with self.pool.acquire() as c, c.transaction():
+            await PoolingRepository(c).place_order(o)
+            lines = "\n".join(f"- {line}" for line in o.lines)
+            await ProcessRepository(c).enqueue(
+                OutboxMessage(
+                    dedup_key=f"{o.pool_id}:order",
+                    recipient=org_recipient(o.provider_id),
+                    subject=f"Commande groupée : {o.service_name} ({o.period})",
+                    body=(
+                        f"Le réseau commande {o.service_name} pour {o.period}, "
+                        f"total {o.total_cents / 100:.2f} EUR HT :\n{lines}\n"
+                        "Merci de confirmer ou de refuser la commande sur Relais."
+                    ),
+                    workflow_id=o.pool_id,
+                )
+            )
+
+    @activity.defn
+    async def set_order(self, o: OrderChange) -> None:
+        async with self.pool.acquire() as c, c.transaction():
+            await PoolingRepository(c).set_order(o)
+
+    @activity.defn
+    async def write_invoices(self, i: Invoicing) -> None:
+        """One invoice line per member (keyed by its request: written once)."""
+        async with self.pool.acquire() as c, c.transaction():
+            await PoolingRepository(c).invoice(i.lines)

@@ -1,0 +1,639 @@
+"""Pooled services: one workflow per pool (a catalogue service and a month).
+
+The pool is the aggregate its members act on: the first request starts it
+(update-with-start on `pool-<service>-<period>`, so concurrent first requests meet in one
+workflow), each later request joins it through the same update, and members answer their
+quotes, withdraw and rate through updates validated against the pool's state. A pool holds
+at most a few hundred members, so its history stays far below Temporal's limits; the
+bookkeeping for all members of a step goes to Postgres in one activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.pooling import PoolingActivities
+    from activities.recruitment import org_recipient
+    from domain.auth import NETWORK_ROLES, Role
+    from domain.pooling import (
+        IN_POOL,
+        TERMINAL_POOL,
+        UNIT_LABELS,
+        InvoiceLine,
+        Invoicing,
+        JoinRequest,
+        JoinResult,
+        MemberAction,
+        OrderChange,
+        OrderPlacement,
+        Participant,
+        PoolInput,
+        PoolState,
+        PoolStatus,
+        PoolSync,
+        ProviderAction,
+        RecordRequest,
+        RequestStatus,
+        quote_shares,
+        rule_met,
+    )
+    from domain.processes import (
+        OutboxMessage,
+        ProcessKind,
+        ProcessStatus,
+        TaskClose,
+        TaskOpen,
+    )
+    from workflows.common import ProcessRecorder, run_activity
+
+PROVIDER_REMINDER = timedelta(days=7)
+RATING_WINDOW = timedelta(days=14)
+
+
+def euros(cents: int) -> str:
+    return f"{cents // 100:,}".replace(",", "\u202f") + f",{cents % 100:02d} €"
+
+
+@workflow.defn
+class ServicePoolWorkflow:
+    """A pool of members' requests for one service and one month.
+
+    States and what people can do:
+    - `gathering`: members `join` (a request) or `withdraw`, until the pooling rule is met or
+      the window closes (then, with too few, the pool fails and everyone is told why).
+    - `quoting`: each member has a quote in exact cents and `accept`s or `decline`s it
+      within the acceptance window; members may still `withdraw`. Decliners and the silent
+      drop out and the quotes are recomputed for the others: a member whose new share is
+      above what it accepted is asked again. If the rule no longer holds, the pool fails.
+    - `ordered`: the order is placed with the provider, who confirms or refuses it.
+    - `confirmed`: the provider reports the delivery done, or cancels it.
+    - `rating`: each member is invoiced its share (shares sum to the provider's price) and
+      may rate the service, for 14 days. Then `completed`.
+    A refusal or a cancelled delivery compensates: the order is cancelled, commitments are
+    released, members are told, nothing is billed (`failed`, compensated).
+    """
+
+    @workflow.init
+    def __init__(self, input: PoolInput) -> None:
+        self._input = input
+        service = input.service
+        self._state = PoolState(
+            pool_id=input.pool_id,
+            service_code=service.code,
+            service_name=service.name,
+            period=input.period,
+            status=PoolStatus.GATHERING,
+            closes_at=input.closes_at,
+        )
+        self._created = False
+        self._joins: dict[str, JoinResult] = {}  # request id -> the answer given
+        self._joining: set[str] = set()  # requests being recorded
+        self._provider: ProviderAction | None = None
+        self._sync_lock = asyncio.Lock()
+        self._recorder = ProcessRecorder(
+            ProcessKind.POOLING,
+            service.network_id,
+            f"Mutualisation : {service.name} ({input.period})",
+            seq=input.status_seq,
+        )
+
+    # --- the process ----------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: PoolInput) -> PoolState:
+        await run_activity(PoolingActivities.create_pool, input, local=True)
+        self._created = True
+        await self._recorder.record(ProcessStatus.WAITING, "gathering", waiting_on="member")
+
+        remaining = input.closes_at - workflow.now()
+        if remaining > timedelta(0):
+            try:
+                await workflow.wait_condition(
+                    lambda: self._rule_met() and not self._joining, timeout=remaining
+                )
+            except TimeoutError:
+                pass
+        self._state.status = PoolStatus.QUOTING  # no join is accepted from here on
+        await workflow.wait_condition(lambda: not self._joining)
+        if not self._rule_met():
+            return await self._fail(self._rule_missing("à la clôture de la fenêtre"))
+
+        if not await self._quote_until_committed():
+            return await self._finish()
+        try:
+            if not await self._order():
+                return await self._finish()
+        except ActivityError as err:  # a refusal no retry can change
+            await self._compensate(f"incident lors de la commande ({err.cause or err})")
+            return await self._finish()
+        await self._rate()
+        return await self._finish()
+
+    async def _quote_until_committed(self) -> bool:
+        """Quote rounds until every member left has accepted its share (True) or the rule
+        no longer holds (False, the pool failed)."""
+        service = self._input.service
+        while True:
+            active = self._state.active()
+            shares = quote_shares(service.cost, service.split_rule, [p.demand() for p in active])
+            self._state.total_cents = sum(shares.values())
+            self._state.quote_round += 1
+            deadline = workflow.now() + timedelta(days=service.acceptance_days)
+            self._state.quote_deadline = deadline
+            tasks, mails = [], []
+            for p in active:
+                p.quote_cents = shares[str(p.request_id)]
+                if p.status == RequestStatus.ACCEPTED and (p.accepted_cents or 0) >= p.quote_cents:
+                    continue  # its share did not rise above what it accepted
+                again = p.status == RequestStatus.ACCEPTED
+                p.status = RequestStatus.QUOTED
+                tasks.append(self._task(p, "accept_quote", "Accepter le devis", deadline))
+                mails.append(self._quote_mail(p, deadline, again))
+            await self._sync(tasks_open=tasks, mails=mails)
+            await self._recorder.record(ProcessStatus.WAITING, "quoting", waiting_on="member")
+
+            members = {p.request_id for p in active}
+            try:
+                await workflow.wait_condition(
+                    lambda: not any(p.status == RequestStatus.QUOTED for p in self._state.active()),
+                    timeout=deadline - workflow.now(),
+                )
+            except TimeoutError:
+                pass
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            silent = [p for p in self._state.participants if p.status == RequestStatus.QUOTED]
+            for p in silent:
+                p.status = RequestStatus.EXPIRED
+                p.reason = "pas de réponse au devis dans le délai"
+            if silent:
+                await self._sync(
+                    tasks_close=[self._task_close(p, "accept_quote", "expired") for p in silent],
+                    mails=[
+                        self._mail(
+                            p,
+                            "expired",
+                            f"Devis expiré : {self._state.service_name}",
+                            "Sans réponse de votre part dans le délai, votre demande est retirée "
+                            "du regroupement.",
+                        )
+                        for p in silent
+                    ],
+                )
+            if {p.request_id for p in self._state.active()} == members:
+                return True  # nobody left: every share stands accepted
+            if not self._rule_met():
+                await self._fail(self._rule_missing("après les désistements"))
+                return False
+
+    async def _order(self) -> bool:
+        """Place the order, wait for the provider's confirmation and the delivery; invoice.
+        False when the provider refused or cancelled (compensated)."""
+        service = self._input.service
+        committed = self._state.active()
+        for p in committed:
+            p.status = RequestStatus.COMMITTED
+        self._state.status = PoolStatus.ORDERED
+        unit = UNIT_LABELS[service.unit]
+        await run_activity(
+            PoolingActivities.place_order,
+            OrderPlacement(
+                pool_id=self._state.pool_id,
+                provider_id=service.provider_id,
+                total_cents=self._state.total_cents or 0,
+                service_name=service.name,
+                period=self._state.period,
+                lines=[f"{p.member_name} : {p.quantity} {unit}(s)" for p in committed],
+            ),
+        )
+        await self._sync(
+            tasks_open=[
+                self._provider_task("confirm_order", "Confirmer la commande", PROVIDER_REMINDER)
+            ],
+            mails=[
+                self._mail(
+                    p,
+                    "ordered",
+                    f"Commande passée : {service.name}",
+                    f"Tous les membres ont accepté : la commande est passée auprès de "
+                    f"{service.provider_name}. Votre part : {euros(p.quote_cents or 0)}.",
+                )
+                for p in committed
+            ],
+        )
+        await self._recorder.record(ProcessStatus.WAITING, "ordered", waiting_on="provider")
+        act = await self._provider_answer(("confirm", "refuse"))
+        if act.kind == "refuse":
+            await self._compensate(f"le prestataire a refusé la commande ({act.reason or '—'})")
+            return False
+        self._state.order_reference = act.reference
+        await run_activity(
+            PoolingActivities.set_order,
+            OrderChange(pool_id=self._state.pool_id, status="confirmed", reference=act.reference),
+        )
+        self._state.status = PoolStatus.CONFIRMED
+        await self._sync(
+            tasks_close=[self._provider_task_close("confirm_order", "confirmed")],
+            tasks_open=[
+                self._provider_task("deliver", "Confirmer la livraison", timedelta(days=45))
+            ],
+        )
+        await self._recorder.record(ProcessStatus.WAITING, "confirmed", waiting_on="provider")
+
+        act = await self._provider_answer(("delivered", "cancel_delivery"))
+        if act.kind == "cancel_delivery":
+            await self._compensate(f"livraison annulée par le prestataire ({act.reason or '—'})")
+            return False
+        await run_activity(
+            PoolingActivities.set_order,
+            OrderChange(pool_id=self._state.pool_id, status="delivered"),
+        )
+        await run_activity(
+            PoolingActivities.write_invoices,
+            Invoicing(
+                pool_id=self._state.pool_id,
+                lines=[
+                    InvoiceLine(
+                        request_id=p.request_id,
+                        pool_id=self._state.pool_id,
+                        member_id=p.member_id,
+                        description=(
+                            f"{service.name} — {self._state.period} — {p.quantity} {unit}(s), "
+                            f"part mutualisée"
+                        ),
+                        amount_cents=p.quote_cents or 0,
+                    )
+                    for p in committed
+                ],
+            ),
+        )
+        return True
+
+    async def _rate(self) -> None:
+        committed = [p for p in self._state.participants if p.status == RequestStatus.COMMITTED]
+        for p in committed:
+            p.status = RequestStatus.INVOICED
+        self._state.status = PoolStatus.RATING
+        due = workflow.now() + RATING_WINDOW
+        await self._sync(
+            tasks_close=[self._provider_task_close("deliver", "delivered")],
+            tasks_open=[self._task(p, "rate", "Évaluer le service", due) for p in committed],
+            mails=[
+                self._mail(
+                    p,
+                    "invoiced",
+                    f"Facture : {self._state.service_name} ({self._state.period})",
+                    f"Le service est livré. Votre part facturée : {euros(p.quote_cents or 0)}. "
+                    "Dites-nous ce que vous en avez pensé sur Relais.",
+                )
+                for p in committed
+            ],
+        )
+        await self._recorder.record(ProcessStatus.WAITING, "rating", waiting_on="member")
+        try:
+            await workflow.wait_condition(
+                lambda: all(p.rating is not None for p in committed), timeout=RATING_WINDOW
+            )
+        except TimeoutError:
+            pass
+        self._state.status = PoolStatus.COMPLETED
+        await self._sync(
+            tasks_close=[
+                self._task_close(p, "rate", "no_rating") for p in committed if p.rating is None
+            ]
+        )
+        await self._recorder.record(ProcessStatus.COMPLETED, "completed")
+
+    async def _provider_answer(self, kinds: tuple[str, ...]) -> ProviderAction:
+        ready = lambda: self._provider is not None and self._provider.kind in kinds  # noqa: E731
+        try:
+            await workflow.wait_condition(ready, timeout=PROVIDER_REMINDER)
+        except TimeoutError:
+            service = self._input.service
+            await self._sync(
+                tasks_open=[
+                    TaskOpen(
+                        key=self._recorder.key(f"follow-up:{self._state.status.value}"),
+                        workflow_id=workflow.info().workflow_id,
+                        process=ProcessKind.POOLING,
+                        action="follow_up",
+                        title=f"Relancer {service.provider_name} ({service.name})",
+                        assignee_organisation_id=service.network_id,
+                        assignee_role=Role.STAFF,
+                        due_at=workflow.now() + timedelta(days=2),
+                    )
+                ],
+                mails=[
+                    OutboxMessage(
+                        dedup_key=self._recorder.key(f"provider-reminder:{self._state.status}"),
+                        recipient=org_recipient(service.provider_id),
+                        subject=f"Rappel : commande groupée {service.name} en attente",
+                        body="Merci de répondre sur Relais.",
+                        workflow_id=workflow.info().workflow_id,
+                    )
+                ],
+            )
+            await workflow.wait_condition(ready)
+        assert self._provider is not None
+        return self._provider
+
+    async def _compensate(self, reason: str) -> None:
+        """After commitment: cancel the order, release every commitment, tell everyone;
+        nothing is billed."""
+        await run_activity(
+            PoolingActivities.set_order,
+            OrderChange(pool_id=self._state.pool_id, status="cancelled", reason=reason),
+        )
+        self._state.compensated = True
+        await self._fail(
+            reason,
+            statuses=(RequestStatus.COMMITTED,),
+            extra_close=[
+                self._provider_task_close("confirm_order", "cancelled"),
+                self._provider_task_close("deliver", "cancelled"),
+            ],
+        )
+
+    async def _fail(
+        self,
+        reason: str,
+        statuses: tuple[RequestStatus, ...] = IN_POOL,
+        extra_close: list[TaskClose] | None = None,
+    ) -> PoolState:
+        self._state.status = PoolStatus.FAILED
+        self._state.reason = reason
+        told = [p for p in self._state.participants if p.status in statuses]
+        for p in told:
+            p.status = RequestStatus.RELEASED
+            p.reason = reason
+        await self._sync(
+            tasks_close=[self._task_close(p, "accept_quote", "released") for p in told]
+            + (extra_close or []),
+            mails=[
+                self._mail(
+                    p,
+                    "failed",
+                    f"Regroupement annulé : {self._state.service_name} ({self._state.period})",
+                    f"Le regroupement ne peut pas aboutir : {reason}. Votre engagement est levé "
+                    "et rien ne vous sera facturé.",
+                )
+                for p in told
+            ],
+        )
+        await self._recorder.record(
+            ProcessStatus.FAILED, "compensated" if self._state.compensated else "failed"
+        )
+        return self._state
+
+    async def _finish(self) -> PoolState:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state
+
+    # --- rules and bookkeeping ------------------------------------------------------------
+
+    def _rule_met(self) -> bool:
+        return rule_met(self._input.service.pooling, [p.demand() for p in self._state.active()])
+
+    def _rule_missing(self, when: str) -> str:
+        rule = self._input.service.pooling
+        active = self._state.active()
+        quantity = sum(p.quantity for p in active)
+        return (
+            f"{len(active)} participant(s) et une quantité de {quantity} {when}, pour "
+            f"{rule.min_participants} participant(s) et {rule.min_quantity} au minimum"
+        )
+
+    async def _sync(
+        self,
+        *,
+        changed: list[Participant] | None = None,
+        tasks_open: list[TaskOpen] | None = None,
+        tasks_close: list[TaskClose] | None = None,
+        mails: list[OutboxMessage] | None = None,
+    ) -> None:
+        """Write the pool's state (all members', or only `changed`) with tasks and mail.
+        One at a time, each with the state as it is when it runs: rows never go back."""
+        async with self._sync_lock:
+            pool = self._state.model_copy(
+                update={"participants": changed} if changed is not None else {}
+            )
+            await run_activity(
+                PoolingActivities.sync_pool,
+                PoolSync(
+                    pool=pool,
+                    tasks_open=tasks_open or [],
+                    tasks_close=tasks_close or [],
+                    mails=mails or [],
+                ),
+                local=True,
+            )
+
+    def _task(self, p: Participant, action: str, title: str, due) -> TaskOpen:
+        return TaskOpen(
+            key=self._recorder.key(f"{action}:{p.request_id}:{self._state.quote_round}"),
+            workflow_id=workflow.info().workflow_id,
+            process=ProcessKind.POOLING,
+            action=action,
+            title=f"{title} — {self._state.service_name} ({self._state.period})",
+            assignee_organisation_id=p.member_id,
+            assignee_role=Role.MEMBER,
+            due_at=due,
+        )
+
+    def _task_close(self, p: Participant, action: str, outcome: str) -> TaskClose:
+        return TaskClose(
+            key=self._recorder.key(f"{action}:{p.request_id}:{self._state.quote_round}"),
+            outcome=outcome,
+        )
+
+    def _provider_task(self, action: str, title: str, due_in: timedelta) -> TaskOpen:
+        service = self._input.service
+        return TaskOpen(
+            key=self._recorder.key(action),
+            workflow_id=workflow.info().workflow_id,
+            process=ProcessKind.POOLING,
+            action=action,
+            title=f"{title} — {service.name} ({self._state.period})",
+            assignee_organisation_id=service.provider_id,
+            assignee_role=Role.PARTNER,
+            due_at=workflow.now() + due_in,
+        )
+
+    def _provider_task_close(self, action: str, outcome: str) -> TaskClose:
+        return TaskClose(key=self._recorder.key(action), outcome=outcome)
+
+    def _mail(self, p: Participant, what: str, subject: str, body: str) -> OutboxMessage:
+        return OutboxMessage(
+            dedup_key=self._recorder.key(f"{what}:{p.request_id}:{self._state.quote_round}"),
+            recipient=org_recipient(p.member_id),
+            subject=subject,
+            body=body,
+            workflow_id=workflow.info().workflow_id,
+        )
+
+    def _quote_mail(self, p: Participant, deadline, again: bool) -> OutboxMessage:
+        service = self._input.service
+        opening = (
+            "Des membres se sont retirés : votre part est recalculée et dépasse ce que vous "
+            "aviez accepté."
+            if again
+            else f"Le regroupement « {service.name} » pour {self._state.period} est constitué."
+        )
+        return self._mail(
+            p,
+            "quote",
+            f"Devis : {service.name} ({self._state.period}) — {euros(p.quote_cents or 0)}",
+            f"{opening} Votre part : {euros(p.quote_cents or 0)} pour {p.quantity} "
+            f"{UNIT_LABELS[service.unit]}(s), sur un total de "
+            f"{euros(self._state.total_cents or 0)}. Acceptez ou déclinez sur Relais avant le "
+            f"{deadline:%d/%m/%Y}.",
+        )
+
+    # --- what people do -------------------------------------------------------------------
+
+    @workflow.update
+    async def join(self, j: JoinRequest) -> JoinResult:
+        """A member's request joins the pool; answers once it is recorded (or refused)."""
+        key = str(j.request_id)
+        if key not in self._joins:
+            if key not in self._joining:
+                self._joining.add(key)
+                await workflow.wait_condition(lambda: self._created)
+                rec = await run_activity(
+                    PoolingActivities.record_request,
+                    RecordRequest(pool=self._input, join=j),
+                    local=True,
+                )
+                status = RequestStatus.REFUSED if rec.refusal else RequestStatus.JOINED
+                if not rec.refusal:
+                    self._state.participants.append(
+                        Participant(
+                            request_id=j.request_id,
+                            member_id=j.member_id,
+                            member_name=rec.member_name,
+                            quantity=j.quantity,
+                            headcount=rec.headcount,
+                            status=status,
+                        )
+                    )
+                self._joins[key] = JoinResult(
+                    request_id=j.request_id,
+                    pool_id=self._state.pool_id,
+                    status=status,
+                    refusal=rec.refusal,
+                    pool_status=PoolStatus.GATHERING,
+                    participants=len(self._state.active()),
+                )
+                self._joining.discard(key)
+            await workflow.wait_condition(lambda: key in self._joins)
+        return self._joins[key]
+
+    @join.validator
+    def _validate_join(self, j: JoinRequest) -> None:
+        key = str(j.request_id)
+        if key in self._joins or key in self._joining:
+            return  # the same request again: answered as the first time
+        if self._state.status != PoolStatus.GATHERING:
+            raise ValueError(
+                f"le regroupement « {self._state.service_name} » pour {self._state.period} "
+                f"ne prend plus de demandes ({self._state.status.value})"
+            )
+        if any(p.member_id == j.member_id for p in self._state.active()):
+            raise ValueError(
+                "votre entreprise a déjà une demande dans ce regroupement : retirez-la avant "
+                "d'en faire une autre"
+            )
+
+    @workflow.update
+    async def act(self, a: MemberAction) -> Participant:
+        p = self._state.participant(a.request_id)
+        assert p is not None  # checked by the validator
+        task = None
+        if a.kind == "accept" and p.status == RequestStatus.QUOTED:
+            p.status = RequestStatus.ACCEPTED
+            p.accepted_cents = p.quote_cents
+            task = self._task_close(p, "accept_quote", "accepted")
+        elif a.kind == "decline" and p.status == RequestStatus.QUOTED:
+            p.status = RequestStatus.DECLINED
+            p.reason = a.reason or "devis décliné"
+            task = self._task_close(p, "accept_quote", "declined")
+        elif a.kind == "withdraw" and p.status in (RequestStatus.JOINED, RequestStatus.QUOTED):
+            if p.status == RequestStatus.QUOTED:
+                task = self._task_close(p, "accept_quote", "withdrawn")
+            p.status = RequestStatus.WITHDRAWN
+            p.reason = a.reason or "retrait du membre"
+        elif a.kind == "rate" and p.rating is None:
+            p.rating = a.stars
+            p.rating_comment = a.comment
+            task = self._task_close(p, "rate", "rated")
+        else:
+            return p  # the same action again: answered with the state it led to
+        await self._sync(changed=[p], tasks_close=[task] if task else [])
+        return p
+
+    @act.validator
+    def _validate_act(self, a: MemberAction) -> None:
+        p = self._state.participant(a.request_id)
+        if p is None:
+            raise ValueError("cette demande n'est pas dans ce regroupement")
+        if a.role not in NETWORK_ROLES and a.organisation_id != p.member_id:
+            raise ValueError("seule l'entreprise qui a fait la demande peut agir sur elle")
+        s = p.status
+        replay = {
+            "accept": s == RequestStatus.ACCEPTED and p.accepted_cents == p.quote_cents,
+            "decline": s == RequestStatus.DECLINED,
+            "withdraw": s == RequestStatus.WITHDRAWN,
+            "rate": p.rating is not None and p.rating == a.stars,
+        }[a.kind]
+        if replay:
+            return
+        if a.kind in ("accept", "decline") and s != RequestStatus.QUOTED:
+            raise ValueError(f"aucun devis n'attend votre réponse (demande : {s.value})")
+        if a.kind == "withdraw" and s not in (RequestStatus.JOINED, RequestStatus.QUOTED):
+            raise ValueError(
+                f"le retrait n'est possible qu'avant d'accepter le devis (demande : {s.value})"
+            )
+        if a.kind == "rate":
+            if s != RequestStatus.INVOICED or self._state.status != PoolStatus.RATING:
+                raise ValueError("l'évaluation suit la livraison du service")
+            if p.rating is not None:
+                raise ValueError("ce service est déjà évalué")
+            if a.stars is None:
+                raise ValueError("une note de 1 à 5 est requise")
+
+    @workflow.update
+    async def provider(self, a: ProviderAction) -> PoolState:
+        """The provider confirms or refuses the order, then reports the delivery."""
+        if self._provider is None or self._provider.kind != a.kind:
+            self._provider = a
+        done = {
+            "confirm": (PoolStatus.CONFIRMED, PoolStatus.RATING, PoolStatus.COMPLETED),
+            "refuse": (PoolStatus.FAILED,),
+            "delivered": (PoolStatus.RATING, PoolStatus.COMPLETED),
+            "cancel_delivery": (PoolStatus.FAILED,),
+        }[a.kind]
+        await workflow.wait_condition(lambda: self._state.status in done)
+        return self._state
+
+    @provider.validator
+    def _validate_provider(self, a: ProviderAction) -> None:
+        service = self._input.service
+        if a.role not in NETWORK_ROLES and a.organisation_id != service.provider_id:
+            raise ValueError(f"seul le prestataire ({service.provider_name}) répond à la commande")
+        if self._provider is not None and self._provider.kind == a.kind:
+            return  # the same answer again
+        status = self._state.status
+        if a.kind in ("confirm", "refuse") and status != PoolStatus.ORDERED:
+            raise ValueError(f"aucune commande n'attend de confirmation (regroupement : {status})")
+        if a.kind in ("delivered", "cancel_delivery") and status != PoolStatus.CONFIRMED:
+            raise ValueError(f"aucune livraison n'est attendue (regroupement : {status})")
+        if status in TERMINAL_POOL:
+            raise ValueError("le regroupement est clos")
+
+    @workflow.query
+    def state(self) -> PoolState:
+        return self._state
