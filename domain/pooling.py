@@ -259,6 +259,19 @@ class PoolInput(BaseModel):
     status_seq: int = 0
 
 
+def pool_for(service: ServicePublic, needed_by: date) -> PoolInput:
+    """The pool a need for `service` by `needed_by` belongs to."""
+    period = period_of(needed_by)
+    opens, closes = pooling_window(service.window_days, period)
+    return PoolInput(
+        pool_id=pool_workflow_id(service.code, period),
+        service=service,
+        period=period,
+        opens_at=opens,
+        closes_at=closes,
+    )
+
+
 class JoinRequest(BaseModel):
     """A member's request, as the pool's `join` update carries it (sent with the start)."""
 

@@ -584,7 +584,8 @@ class ServicePoolWorkflow:
             raise ValueError("seule l'entreprise qui a fait la demande peut agir sur elle")
         s = p.status
         replay = {
-            "accept": s == RequestStatus.ACCEPTED and p.accepted_cents == p.quote_cents,
+            "accept": s in (RequestStatus.ACCEPTED, RequestStatus.COMMITTED, RequestStatus.INVOICED)
+            and (p.accepted_cents or 0) >= (p.quote_cents or 0),
             "decline": s == RequestStatus.DECLINED,
             "withdraw": s == RequestStatus.WITHDRAWN,
             "rate": p.rating is not None and p.rating == a.stars,
