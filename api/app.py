@@ -9,7 +9,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import dashboard, health, onboarding, organisations, processes, recruitment
+from api.routes import (
+    booking,
+    dashboard,
+    health,
+    onboarding,
+    organisations,
+    pooling,
+    processes,
+    recruitment,
+)
 from relais.logging import configure_logging
 from relais.settings import Settings
 from relais.temporal import connect
@@ -49,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(onboarding.router)
     app.include_router(processes.router)
     app.include_router(recruitment.router)
+    app.include_router(pooling.router)
+    app.include_router(booking.router)
     app.include_router(dashboard.router)
     dashboard.mount_static(app)
     return app

@@ -277,21 +277,28 @@ class PoolingRepository:
         return PoolPublic.model_validate(dict(row)) if row else None
 
     async def pools(
-        self, *, status: str | None, service_code: str | None, limit: int, offset: int
+        self,
+        *,
+        status: str | None,
+        service_code: str | None,
+        provider_id: UUID | None,
+        limit: int,
+        offset: int,
     ) -> Page[PoolPublic]:
-        where = "WHERE ($1::text IS NULL OR p.status = $1) AND ($2::text IS NULL OR s.code = $2)"
+        where = (
+            "WHERE ($1::text IS NULL OR p.status = $1) AND ($2::text IS NULL OR s.code = $2) "
+            "AND ($3::uuid IS NULL OR s.provider_id = $3)"
+        )
+        args = (status, service_code, provider_id)
         rows = await self.conn.fetch(
             POOL_SELECT + where + POOL_GROUP + " ORDER BY p.updated_at DESC, p.id "
-            "LIMIT $3 OFFSET $4",
-            status,
-            service_code,
+            "LIMIT $4 OFFSET $5",
+            *args,
             limit,
             offset,
         )
         total = await self.conn.fetchval(
-            "SELECT count(*) FROM pools p JOIN services s ON s.id = p.service_id " + where,
-            status,
-            service_code,
+            "SELECT count(*) FROM pools p JOIN services s ON s.id = p.service_id " + where, *args
         )
         return Page[PoolPublic](
             items=[PoolPublic.model_validate(dict(r)) for r in rows],
