@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from domain.auth import Role
+from domain.booking import ResourceCreate, ResourceKind
 from domain.identifiers import luhn_check_digit
 from domain.onboarding import MemberOnboardingInput
 from domain.organisations import (
@@ -28,6 +29,15 @@ from domain.organisations import (
     OrganisationKind,
     OrganisationStatus,
 )
+from domain.pooling import (
+    JoinRequest,
+    PoolingRule,
+    ServiceCost,
+    ServiceCreate,
+    ServiceUnit,
+    SplitRule,
+    pool_for,
+)
 from domain.recruitment import (
     CampaignCreate,
     CampaignInput,
@@ -35,11 +45,13 @@ from domain.recruitment import (
     ReferralCreate,
 )
 from relais.settings import Settings
+from store.booking import BookingRepository
 from store.crypto import Sealer
 from store.organisations import OrganisationRepository
+from store.pooling import PoolingRepository
 from store.recruitment import sealed_referral
 from store.users import UserRepository
-from workflows.clients import refer, start_campaign, start_onboarding
+from workflows.clients import join_pool, refer, start_campaign, start_onboarding
 
 MARKER = "demo_loaded"
 PROCESSES_MARKER = "demo_processes_started"
@@ -180,7 +192,29 @@ USERS = [
     (Role.AGENCY, "France Travail Marseille Nord", "Julie Morel"),
     (Role.PARTNER, "CCI métropolitaine Aix-Marseille-Provence", "Thomas Girard"),
     (Role.MEMBER, "Pressing de Saint-Antoine", "Leïla Amrani"),
+    (Role.PARTNER, "Cabinet Comptable Mutualisé du Nord", "Hélène Castel"),
 ]
+
+NETWORK = "Entreprendre au Nord de Marseille"
+# (code, name, unit, min participants, min quantity, window days, fixed, per unit (cents),
+#  split, acceptance days, provider)
+CATALOGUE = [
+    ("comptable-partage", "Comptable partagé", ServiceUnit.DAY, 12, 0, 60, 120_000, 42_000,
+     SplitRule.HEADCOUNT_WEIGHTED, 7, "Cabinet Comptable Mutualisé du Nord"),
+    ("conciergerie", "Conciergerie d'entreprise", ServiceUnit.MONTH, 5, 0, 45, 90_000, 15_000,
+     SplitRule.EQUAL, 7, "Conciergerie d'entreprises La Grappe"),
+    ("navette-salaries", "Navette des salariés (gare – zone d'activités)", ServiceUnit.SEAT, 3,
+     40, 45, 200_000, 3_500, SplitRule.PRO_RATA_QUANTITY, 10, "Navettes Solidaires du Littoral"),
+    ("diagnostic-energie", "Diagnostic énergétique des locaux", ServiceUnit.ITEM, 8, 0, 90,
+     160_000, 45_000, SplitRule.PRO_RATA_QUANTITY, 14, "Diagnostic Énergie Provence"),
+]  # fmt: skip
+RESOURCES = [
+    (ResourceKind.ROOM, "Salle de réunion Estaque", "Maison des entreprises, 13016"),
+    (ResourceKind.ROOM, "Salle de formation Saint-Louis", "Maison des entreprises, 13015"),
+    (ResourceKind.VEHICLE, "Utilitaire partagé 12 m³", "Parking des Arnavaux, 13014"),
+]
+# Members whose requests already wait in next month's conciergerie pool.
+DEMO_POOL_MEMBERS = ("Logistique des Arnavaux", "Pressing de Saint-Antoine")
 
 
 def demo_siret(n: int) -> str:
@@ -227,6 +261,26 @@ async def load_demo(pool: asyncpg.Pool, tokens_file: Path) -> dict[str, UUID] | 
             token = await users.issue_token(user_id, "démo")
             tokens.append(
                 {"role": role.value, "name": person, "organisation": org_name, "token": token}
+            )
+        services = PoolingRepository(c)
+        for code, name, unit, n, q, window, fixed, per_unit, split, days, provider in CATALOGUE:
+            await services.create_service(
+                ids[NETWORK],
+                ServiceCreate(
+                    code=code,
+                    name=name,
+                    unit=unit,
+                    pooling=PoolingRule(min_participants=n, min_quantity=q),
+                    window_days=window,
+                    cost=ServiceCost(fixed_cents=fixed, per_unit_cents=per_unit),
+                    split_rule=split,
+                    acceptance_days=days,
+                    provider_id=ids[provider],
+                ),
+            )
+        for kind, name, location in RESOURCES:
+            await BookingRepository(c).create_resource(
+                ids[NETWORK], ResourceCreate(kind=kind, name=name, location=location)
             )
         # Written before the commit: tokens are only ever printed from this file.
         await asyncio.to_thread(_write_private, tokens_file, json.dumps(tokens, indent=2))
@@ -337,6 +391,38 @@ async def _demo_campaign(pool: asyncpg.Pool, client: Client, settings: Settings)
         )
 
 
+async def _demo_pool(pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
+    """Two members already wait in next month's conciergerie pool (5 needed)."""
+    async with pool.acquire() as c:
+        service = await PoolingRepository(c).service("conciergerie")
+    if service is None:
+        return
+    today = datetime.now(UTC).date()
+    needed_by = (today.replace(day=1) + timedelta(days=32)).replace(day=10)
+    for name in DEMO_POOL_MEMBERS:
+        member = await _org_id(pool, name)
+        async with pool.acquire() as c:
+            user = await c.fetchval(
+                "SELECT id FROM users WHERE organisation_id = $1 AND role = 'member'", member
+            )
+        if member is None or user is None:
+            continue
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await join_pool(
+                client,
+                settings.task_queue,
+                pool_for(service, needed_by),
+                JoinRequest(
+                    request_id=uuid.uuid5(uuid.NAMESPACE_URL, f"relais-demo-pool-{name}"),
+                    idempotency_key="demo-conciergerie",
+                    member_id=member,
+                    quantity=1,
+                    needed_by=needed_by,
+                    created_by=user,
+                ),
+            )
+
+
 async def start_demo_processes(pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
     """Processes under way when the demo opens: two companies mid-onboarding, and a
     recruitment campaign with its first referrals. Done once, after the data; a crash in
@@ -360,6 +446,7 @@ async def start_demo_processes(pool: asyncpg.Pool, client: Client, settings: Set
                 ),
             )
     await _demo_campaign(pool, client, settings)
+    await _demo_pool(pool, client, settings)
     async with pool.acquire() as c:
         await c.execute(
             "INSERT INTO relais_meta (key, value) VALUES ($1, 'yes') ON CONFLICT DO NOTHING",
