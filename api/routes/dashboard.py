@@ -14,6 +14,7 @@ from api.deps import TOKEN_COOKIE, Pool, current_principal
 from api.routes.processes import open_tasks_for
 from domain.organisations import OrganisationFilter
 from store.organisations import OrganisationRepository
+from store.pooling import PoolingRepository
 from store.processes import ProcessRepository
 from store.users import UserRepository
 
@@ -71,6 +72,16 @@ STEP_LABELS = {
     "rejected": "refusée",
     "withdrawn": "retirée",
     "not_retained": "non retenue",
+    # pools of services
+    "gathering": "demandes en cours de regroupement",
+    "quoting": "devis envoyés",
+    "ordered": "commande passée",
+    "confirmed": "commande confirmée",
+    "rating": "livré et facturé",
+    "compensated": "annulé, rien facturé",
+    "failed": "n'a pas abouti",
+    # reservations
+    "waitlisted": "liste d'attente",
 }
 ROLE_LABELS = {
     "admin": "administration",
@@ -135,11 +146,24 @@ async def home(request: Request, pool: Pool):
             process=None, status=None, organisation_id=only, limit=20, offset=0
         )
     tasks = await open_tasks_for(pool, principal)
+    pools = None
+    if principal.sees_everything:
+        async with pool.acquire() as c:
+            pools = await PoolingRepository(c).pools(
+                status=None, service_code=None, provider_id=None, limit=10, offset=0
+            )
     counts: dict[str, int] = {}
     for o in orgs.items:
         counts[o.kind] = counts.get(o.kind, 0) + 1
     return templates.TemplateResponse(
         request,
         "home.html",
-        {"me": me, "counts": counts, "orgs": orgs, "procs": procs, "tasks": tasks},
+        {
+            "me": me,
+            "counts": counts,
+            "orgs": orgs,
+            "procs": procs,
+            "tasks": tasks,
+            "pools": pools,
+        },
     )

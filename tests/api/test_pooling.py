@@ -221,6 +221,12 @@ async def test_pool_from_requests_to_invoices(client, actors, service, provider,
     )
     assert r.status_code == 200 and r.json()["rating"] == 4
 
+    client.cookies.set("relais_token", actors["manager"].token)
+    page = await client.get("/tableau-de-bord")
+    assert "Services mutualisés" in page.text and "livré et facturé" in page.text
+    client.cookies.set("relais_token", members[0].token)
+    assert "Services mutualisés" not in (await client.get("/tableau-de-bord")).text
+
 
 async def test_reservations_waitlist_and_privacy(client, actors, db):
     r = await client.post(
