@@ -7,17 +7,21 @@ import asyncio
 import os
 import platform
 
-from bench import onboarding, recruitment
+from bench import onboarding, pooling, recruitment
 from bench.harness import stack, table
 from relais.logging import configure_logging
 
 
-async def main(rounds: int, large: int) -> None:
+async def main(rounds: int, large: int, only: str | None = None) -> None:
     configure_logging(json=False, level="WARNING")
     figures = []
     async with stack() as s:
-        figures += await onboarding.run(s, rounds)
-        figures += await recruitment.run(s, rounds, large)
+        if only in (None, "onboarding"):
+            figures += await onboarding.run(s, rounds)
+        if only in (None, "recruitment"):
+            figures += await recruitment.run(s, rounds, large)
+        if only in (None, "pooling"):
+            figures += await pooling.run(s, rounds)
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; medians of {rounds} alternating rounds\n"
@@ -34,5 +38,6 @@ if __name__ == "__main__":
         default=recruitment.LARGE,
         help="referrals in the one-campaign pass (0 to skip)",
     )
+    p.add_argument("--only", choices=["onboarding", "recruitment", "pooling"], default=None)
     args = p.parse_args()
-    asyncio.run(main(args.rounds, args.large))
+    asyncio.run(main(args.rounds, args.large, args.only))
