@@ -92,3 +92,61 @@ def test_refuses_what_cannot_be_split():
     with pytest.raises(ValueError):
         largest_remainder(100, {"a": -1})
     assert largest_remainder(0, {}) == {}
+
+
+def _service(**over):
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from domain.pooling import ServicePublic, ServiceUnit
+
+    return ServicePublic(
+        id=uuid4(),
+        network_id=uuid4(),
+        provider_id=uuid4(),
+        provider_name="Cabinet",
+        active=True,
+        created_at=datetime.now(UTC),
+        code="compta",
+        name="Comptable partagé",
+        unit=ServiceUnit.DAY,
+        pooling=PoolingRule(min_participants=2),
+        window_days=30,
+        cost=ServiceCost(fixed_cents=1, per_unit_cents=1),
+        split_rule=SplitRule.EQUAL,
+        acceptance_days=7,
+        **over,
+    )
+
+
+def _org(**over):
+    from domain.pooling import Eligible
+
+    base = {"kind": "member", "status": "active", "territory": "Marseille Nord"}
+    return Eligible(**{**base, "naf": "10.71C", "headcount": 4, **over})
+
+
+def test_eligibility_names_what_is_missing():
+    from domain.pooling import ineligibility
+
+    assert ineligibility(_service(), _org()) is None
+    assert "adhérentes" in ineligibility(_service(), _org(kind="agency"))
+    assert "pas (encore) active" in ineligibility(_service(), _org(status="pending"))
+    local = _service(territories=["marseille nord", "Aubagne"])
+    assert ineligibility(local, _org()) is None  # territories compare without case
+    assert "Aubagne" in ineligibility(local, _org(territory="Vitrolles"))
+    bakers = _service(sectors=["10.71"])
+    assert ineligibility(bakers, _org()) is None
+    assert "NAF" in ineligibility(bakers, _org(naf="47.11F"))
+    assert "NAF" in ineligibility(bakers, _org(naf=None))
+
+
+def test_pool_of_a_need_is_its_month_with_its_window():
+    from datetime import UTC, date, datetime
+
+    from domain.pooling import pool_for
+
+    p = pool_for(_service(), date(2027, 1, 20))
+    assert p.pool_id == "pool-compta-2027-01" and p.period == "2027-01"
+    assert p.closes_at == datetime(2027, 1, 1, tzinfo=UTC)
+    assert p.opens_at == datetime(2026, 12, 2, tzinfo=UTC)

@@ -258,7 +258,8 @@ async def test_silent_member_drops_out_and_the_others_reaccept_a_higher_share(wo
     await _record(world.handle(), "pool_requoted")
 
 
-async def test_provider_refusal_compensates_nothing_billed(world, db):
+@pytest.mark.parametrize("failure", ["refuse", "cancel_delivery"])
+async def test_provider_refusal_or_cancelled_delivery_compensates(world, db, failure):
     await world.catalogue(min_participants=2)
     await world.request(0)
     await world.request(1)
@@ -273,11 +274,13 @@ async def test_provider_refusal_compensates_nothing_billed(world, db):
         ),
         "seul le prestataire",
     )
-    state = await world.provider_says("refuse", reason="planning complet")
+    if failure == "cancel_delivery":
+        await world.provider_says("confirm", reference="CMD-9")
+    state = await world.provider_says(failure, reason="planning complet")
     assert state.status == PoolStatus.FAILED and state.compensated
     final = await world.handle().result()
-    assert "refusé la commande" in final.reason
-    await _record(world.handle(), "pool_compensated")
+    assert ("refusé la commande" if failure == "refuse" else "livraison annulée") in final.reason
+    await _record(world.handle(), f"pool_compensated_{failure}")
     assert await db.fetchval("SELECT status FROM service_orders") == "cancelled"
     statuses = {r["status"] for r in await db.fetch("SELECT status FROM service_requests")}
     assert statuses == {"released"}
