@@ -75,10 +75,20 @@ async def run(s: Stack, rounds: int) -> list[Figure]:
         ids = [r.json()["id"] for r in reqs]
         pool_id = reqs[0].json()["pool_id"]
         await _until(http, f"/api/service-requests/{ids[-1]}", members[-1], "quoted")
+        quotes = await asyncio.gather(
+            *(
+                http.get(f"/api/service-requests/{i}", headers=h)
+                for i, h in zip(ids, members, strict=True)
+            )
+        )
         await asyncio.gather(
             *(
-                http.post(f"/api/service-requests/{i}/quote", headers=h, json={"accept": True})
-                for i, h in zip(ids, members, strict=True)
+                http.post(
+                    f"/api/service-requests/{i}/quote",
+                    headers=h,
+                    json={"accept": True, "quote_cents": q.json()["quote_cents"]},
+                )
+                for i, h, q in zip(ids, members, quotes, strict=True)
             )
         )
         await _until(http, f"/api/pools/{pool_id}", staff_h, "ordered")

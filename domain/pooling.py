@@ -214,7 +214,11 @@ class ServiceRequestCreate(BaseModel):
 
     request_id: RequestId = Field(description="Clé d'idempotence choisie par l'appelant")
     quantity: int = Field(gt=0, le=1_000_000, description="Quantité, dans l'unité du service")
-    needed_by: date = Field(description="Date à laquelle le service est nécessaire")
+    needed_by: date = Field(
+        ge=date(2000, 1, 1),
+        le=date(2999, 12, 31),
+        description="Date à laquelle le service est nécessaire",
+    )
     note: text(0, 1000) = ""
     member_id: UUID | None = Field(
         default=None, description="Pour l'équipe du réseau : l'entreprise pour qui demander"
@@ -359,6 +363,7 @@ class MemberAction(BaseModel):
     organisation_id: UUID
     role: str
     reason: str | None = None
+    quote_cents: int | None = None  # the quote accepted: refused if it changed meanwhile
     stars: int | None = Field(default=None, ge=1, le=5)
     comment: str | None = None
 
@@ -378,7 +383,16 @@ class QuoteAnswerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     accept: bool
+    quote_cents: int | None = Field(
+        default=None, ge=0, description="Le montant du devis accepté (obligatoire pour accepter)"
+    )
     reason: text(0, 500) | None = None
+
+    @model_validator(mode="after")
+    def _amount_when_accepting(self) -> QuoteAnswerCreate:
+        if self.accept and self.quote_cents is None:
+            raise ValueError("pour accepter, indiquez le montant du devis (quote_cents)")
+        return self
 
 
 class WithdrawCreate(BaseModel):

@@ -37,17 +37,16 @@ SELECT v.id AS reservation_id, v.resource_id, r.name AS resource_name, v.member_
               AND w.slot && v.slot AND (w.created_at, w.id) <= (v.created_at, v.id))
        END AS waitlist_position
 FROM reservations v JOIN resources r ON r.id = v.resource_id WHERE v.id = $1"""
+LOCK = "SELECT status, resource_id, slot FROM reservations WHERE id = $1 FOR UPDATE"
 CANCEL = """
-UPDATE reservations n SET status = 'cancelled', reason = $2, updated_at = now()
-FROM reservations o
-WHERE n.id = $1 AND o.id = n.id AND n.status IN ('confirmed', 'waitlisted')
-RETURNING o.status AS was, n.resource_id, n.slot"""
+UPDATE reservations SET status = 'cancelled', reason = $2, updated_at = now() WHERE id = $1"""
+PROMOTED_BY = "SELECT id FROM reservations WHERE promoted_by = $1 ORDER BY created_at, id"
 WAITING_FOR = """
 SELECT id FROM reservations
 WHERE resource_id = $1 AND status = 'waitlisted' AND slot && $2
 ORDER BY created_at, id"""
 PROMOTE = """
-UPDATE reservations SET status = 'confirmed', updated_at = now()
+UPDATE reservations SET status = 'confirmed', promoted_by = $2, updated_at = now()
 WHERE id = $1 AND status = 'waitlisted'"""
 END = """
 UPDATE reservations SET status = $2, updated_at = now()
@@ -113,19 +112,26 @@ class BookingRepository:
     async def cancel(self, reservation_id: UUID, reason: str) -> Cancelled:
         """Cancel, and if it held its slot, give the slot to the waitlist in order: each
         waiting reservation whose slot is now entirely free is confirmed."""
-        row = await self.conn.fetchrow(CANCEL, reservation_id, reason)
-        if row is None:
-            return Cancelled(was=None, promoted=[])
+        row = await self.conn.fetchrow(LOCK, reservation_id)
+        if row is None or row["status"] not in (
+            ReservationStatus.CONFIRMED,
+            ReservationStatus.WAITLISTED,
+        ):
+            # Cancelled already (a retry): the promotions it made, to signal them again.
+            promoted = [r["id"] for r in await self.conn.fetch(PROMOTED_BY, reservation_id)]
+            return Cancelled(was=None, promoted=promoted)
+        await self.conn.execute(CANCEL, reservation_id, reason)
         promoted: list[UUID] = []
-        if row["was"] == ReservationStatus.CONFIRMED:
+        if row["status"] == ReservationStatus.CONFIRMED:
             for (waiting,) in await self.conn.fetch(WAITING_FOR, row["resource_id"], row["slot"]):
                 try:
                     async with self.conn.transaction():
-                        if (await self.conn.execute(PROMOTE, waiting)).endswith(" 1"):
+                        done = await self.conn.execute(PROMOTE, waiting, reservation_id)
+                        if done.endswith(" 1"):
                             promoted.append(waiting)
                 except asyncpg.ExclusionViolationError:
                     continue  # another confirmed reservation still overlaps it
-        return Cancelled(was=ReservationStatus(row["was"]), promoted=promoted)
+        return Cancelled(was=ReservationStatus(row["status"]), promoted=promoted)
 
     async def end(self, reservation_id: UUID, status: str, expected: str) -> bool:
         done = await self.conn.execute(END, reservation_id, status, expected)

@@ -50,7 +50,8 @@ WHERE id = $1"""
 SYNC_REQUEST = """
 UPDATE service_requests SET status = $2, quote_cents = $3, accepted_cents = $4, reason = $5,
                             rating = $6, rating_comment = $7, updated_at = now()
-WHERE id = $1 AND (status, quote_cents, accepted_cents, reason, rating, rating_comment)
+WHERE id = $1 AND pool_id = $8
+  AND (status, quote_cents, accepted_cents, reason, rating, rating_comment)
       IS DISTINCT FROM ($2, $3, $4, $5, $6, $7)"""
 INSERT_ORDER = """
 INSERT INTO service_orders (pool_id, provider_id, total_cents, status) VALUES ($1, $2, $3, 'placed')
@@ -176,6 +177,16 @@ class PoolingRepository:
             refusal,
             j.created_by,
         )
+        # The row as stored: a retry answers as the first time, whatever changed since.
+        stored = await self.conn.fetchrow(
+            "SELECT pool_id, status, reason FROM service_requests WHERE id = $1", j.request_id
+        )
+        if stored["pool_id"] != p.pool_id:
+            refusal = "cette clé d'idempotence est déjà celle d'une autre demande"
+        elif stored["status"] == RequestStatus.REFUSED:
+            refusal = stored["reason"]
+        else:
+            refusal = None
         return RequestRecord(
             request_id=j.request_id,
             member_id=j.member_id,
@@ -206,6 +217,7 @@ class PoolingRepository:
                     p.reason,
                     p.rating,
                     p.rating_comment,
+                    s.pool_id,
                 )
                 for p in s.participants
             ],

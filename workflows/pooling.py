@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from uuid import UUID
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -52,7 +53,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.common import ProcessRecorder, run_activity
 
 PROVIDER_REMINDER = timedelta(days=7)
+# A pool's history grows by about 16 events per member: 300 members stay near 5,000 events,
+# half of Temporal's limit, with no need to continue-as-new mid-quote.
+MAX_MEMBERS = 300
 RATING_WINDOW = timedelta(days=14)
+STEP_DELIVERY = ("delivered", "cancel_delivery")
 
 
 def euros(cents: int) -> str:
@@ -92,7 +97,7 @@ class ServicePoolWorkflow:
         )
         self._created = False
         self._joins: dict[str, JoinResult] = {}  # request id -> the answer given
-        self._joining: set[str] = set()  # requests being recorded
+        self._joining: dict[str, UUID] = {}  # requests being recorded -> their member
         self._provider: ProviderAction | None = None
         self._sync_lock = asyncio.Lock()
         self._recorder = ProcessRecorder(
@@ -121,7 +126,8 @@ class ServicePoolWorkflow:
         self._state.status = PoolStatus.QUOTING  # no join is accepted from here on
         await workflow.wait_condition(lambda: not self._joining)
         if not self._rule_met():
-            return await self._fail(self._rule_missing("à la clôture de la fenêtre"))
+            await self._fail(self._rule_missing("à la clôture de la fenêtre"))
+            return await self._finish()
 
         if not await self._quote_until_committed():
             return await self._finish()
@@ -501,7 +507,7 @@ class ServicePoolWorkflow:
         key = str(j.request_id)
         if key not in self._joins:
             if key not in self._joining:
-                self._joining.add(key)
+                self._joining[key] = j.member_id
                 await workflow.wait_condition(lambda: self._created)
                 rec = await run_activity(
                     PoolingActivities.record_request,
@@ -528,7 +534,7 @@ class ServicePoolWorkflow:
                     pool_status=PoolStatus.GATHERING,
                     participants=len(self._state.active()),
                 )
-                self._joining.discard(key)
+                del self._joining[key]
             await workflow.wait_condition(lambda: key in self._joins)
         return self._joins[key]
 
@@ -542,7 +548,11 @@ class ServicePoolWorkflow:
                 f"le regroupement « {self._state.service_name} » pour {self._state.period} "
                 f"ne prend plus de demandes ({self._state.status.value})"
             )
-        if any(p.member_id == j.member_id for p in self._state.active()):
+        if len(self._state.active()) + len(self._joining) >= MAX_MEMBERS:
+            raise ValueError(f"le regroupement est complet ({MAX_MEMBERS} entreprises)")
+        if j.member_id in self._joining.values() or any(
+            p.member_id == j.member_id for p in self._state.active()
+        ):
             raise ValueError(
                 "votre entreprise a déjà une demande dans ce regroupement : retirez-la avant "
                 "d'en faire une autre"
@@ -585,7 +595,7 @@ class ServicePoolWorkflow:
         s = p.status
         replay = {
             "accept": s in (RequestStatus.ACCEPTED, RequestStatus.COMMITTED, RequestStatus.INVOICED)
-            and (p.accepted_cents or 0) >= (p.quote_cents or 0),
+            and a.quote_cents == p.accepted_cents,
             "decline": s == RequestStatus.DECLINED,
             "withdraw": s == RequestStatus.WITHDRAWN,
             "rate": p.rating is not None and p.rating == a.stars,
@@ -594,6 +604,11 @@ class ServicePoolWorkflow:
             return
         if a.kind in ("accept", "decline") and s != RequestStatus.QUOTED:
             raise ValueError(f"aucun devis n'attend votre réponse (demande : {s.value})")
+        if a.kind == "accept" and a.quote_cents != p.quote_cents:
+            raise ValueError(
+                f"le devis a changé : votre part est maintenant de {euros(p.quote_cents or 0)}, "
+                "relisez-le avant d'accepter"
+            )
         if a.kind == "withdraw" and s not in (RequestStatus.JOINED, RequestStatus.QUOTED):
             raise ValueError(
                 f"le retrait n'est possible qu'avant d'accepter le devis (demande : {s.value})"
@@ -612,12 +627,14 @@ class ServicePoolWorkflow:
         if self._provider is None or self._provider.kind != a.kind:
             self._provider = a
         done = {
-            "confirm": (PoolStatus.CONFIRMED, PoolStatus.RATING, PoolStatus.COMPLETED),
-            "refuse": (PoolStatus.FAILED,),
-            "delivered": (PoolStatus.RATING, PoolStatus.COMPLETED),
-            "cancel_delivery": (PoolStatus.FAILED,),
+            "confirm": (PoolStatus.CONFIRMED, PoolStatus.RATING),
+            "refuse": (),
+            "delivered": (PoolStatus.RATING,),
+            "cancel_delivery": (),
         }[a.kind]
-        await workflow.wait_condition(lambda: self._state.status in done)
+        await workflow.wait_condition(
+            lambda: self._state.status in done or self._state.status in TERMINAL_POOL
+        )
         return self._state
 
     @provider.validator
@@ -625,8 +642,12 @@ class ServicePoolWorkflow:
         service = self._input.service
         if a.role not in NETWORK_ROLES and a.organisation_id != service.provider_id:
             raise ValueError(f"seul le prestataire ({service.provider_name}) répond à la commande")
-        if self._provider is not None and self._provider.kind == a.kind:
+        given = self._provider.kind if self._provider else None
+        if given == a.kind:
             return  # the same answer again
+        step = ("confirm", "refuse") if a.kind in ("confirm", "refuse") else STEP_DELIVERY
+        if given in step:
+            raise ValueError(f"le prestataire a déjà répondu ({given})")
         status = self._state.status
         if a.kind in ("confirm", "refuse") and status != PoolStatus.ORDERED:
             raise ValueError(f"aucune commande n'attend de confirmation (regroupement : {status})")

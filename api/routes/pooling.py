@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import structlog
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -45,6 +46,7 @@ from workflows.clients import join_pool
 from workflows.pooling import ServicePoolWorkflow
 
 router = APIRouter(prefix="/api", tags=["services mutualisés"])
+log = structlog.get_logger(__name__)
 
 Staff = Annotated[Principal, Depends(require(Role.ADMIN, Role.STAFF))]
 Requester = Annotated[Principal, Depends(require(Role.ADMIN, Role.STAFF, Role.MEMBER))]
@@ -133,7 +135,7 @@ async def request_service(
     else:
         member_id = data.member_id
     request_id = uuid.uuid5(REQUEST_NS, f"{member_id}:{data.request_id}")
-    if known := await _request(pool, request_id):
+    if known := await _answered(pool, request_id):
         return known
 
     service = await _service(pool, code)
@@ -177,7 +179,7 @@ async def request_service(
             ),
         )
     except WorkflowUpdateFailedError as err:
-        if known := await _request(pool, request_id):  # its own retry won the race
+        if known := await _answered(pool, request_id):  # its own retry won the race
             return known
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"Demande impossible : {err.cause}."
@@ -191,6 +193,14 @@ async def request_service(
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"Demande impossible : {result.refusal}.")
     known = await _request(pool, request_id)
     assert known is not None
+    return known
+
+
+async def _answered(pool, request_id: UUID) -> ServiceRequestPublic | None:
+    """The answer already given to this request (its idempotency key), if recorded."""
+    known = await _request(pool, request_id)
+    if known is not None and known.status == RequestStatus.REFUSED:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Demande impossible : {known.reason}.")
     return known
 
 
@@ -263,7 +273,9 @@ async def answer_quote(
 ):
     """Accept or decline the quote (`accept`), within the acceptance window."""
     kind = "accept" if data.accept else "decline"
-    return await _member_act(pool, client, request_id, principal, kind, reason=data.reason)
+    return await _member_act(
+        pool, client, request_id, principal, kind, reason=data.reason, quote_cents=data.quote_cents
+    )
 
 
 @router.post("/service-requests/{request_id}/withdraw", response_model=ServiceRequestPublic)
@@ -337,9 +349,9 @@ async def get_pool(pool_id: str, pool: Pool, client: TemporalClient, principal: 
         live = await client.get_workflow_handle_for(ServicePoolWorkflow.run, pool_id).query(
             ServicePoolWorkflow.state
         )
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
+    except (RPCError, WorkflowQueryFailedError) as err:
+        # The stored state answers alone when the live one cannot be had (no worker).
+        log.warning("pool query failed", pool_id=pool_id, error=str(err))
     async with pool.acquire() as c:
         lines = await PoolingRepository(c).invoice_lines(pool_id)
     return PoolDetail(**found.model_dump(), live=live, invoice_lines=lines)

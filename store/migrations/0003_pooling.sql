@@ -105,6 +105,7 @@ CREATE TABLE reservations (
     status       text NOT NULL CHECK (status IN ('confirmed', 'waitlisted', 'cancelled', 'expired', 'completed')),
     created_by   uuid NOT NULL REFERENCES users (id),
     reason       text,
+    promoted_by  uuid,  -- the cancelled reservation that gave it its slot
     created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at   timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT reservations_no_double_booking EXCLUDE USING gist (

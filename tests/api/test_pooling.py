@@ -173,16 +173,30 @@ async def test_pool_from_requests_to_invoices(client, actors, service, provider,
     tasks = (await client.get("/api/tasks", headers=members[1].headers)).json()
     assert [t["action"] for t in tasks] == ["accept_quote"]
     r = await client.post(
-        f"/api/service-requests/{ids[0]}/quote", json={"accept": True}, headers=members[1].headers
+        f"/api/service-requests/{ids[0]}/quote",
+        json={"accept": True, "quote_cents": 61_667},
+        headers=members[1].headers,
     )
     assert r.status_code == 404  # not its request
+    r = await client.post(
+        f"/api/service-requests/{ids[0]}/quote", json={"accept": True}, headers=members[0].headers
+    )
+    assert r.status_code == 422 and "quote_cents" in r.json()["detail"]
+    r = await client.post(
+        f"/api/service-requests/{ids[0]}/quote",
+        json={"accept": True, "quote_cents": 1},
+        headers=members[0].headers,
+    )
+    assert r.status_code == 409 and "le devis a changé" in r.json()["detail"]
     r = await client.post(
         f"/api/service-requests/{ids[0]}/rating", json={"stars": 5}, headers=members[0].headers
     )
     assert r.status_code == 409 and "livraison" in r.json()["detail"]
-    for i, m in zip(ids, members, strict=True):
+    for q, m in zip(quoted, members, strict=True):
         r = await client.post(
-            f"/api/service-requests/{i}/quote", json={"accept": True}, headers=m.headers
+            f"/api/service-requests/{q['id']}/quote",
+            json={"accept": True, "quote_cents": q["quote_cents"]},
+            headers=m.headers,
         )
         assert r.status_code == 200, r.text
     await _wait(client, ids[1], members[1].headers, "committed")

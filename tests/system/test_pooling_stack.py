@@ -66,12 +66,13 @@ def test_twelve_companies_pool_a_shared_accountant(stack):
     total = 120_000 + 42_000 * sum(days.values())
     assert sum(q["quote_cents"] for q in quoted) == total
 
-    def accept(r: dict) -> dict:
-        url = f"/api/service-requests/{r['id']}/quote"
-        return _json(stack.post(url, member_tokens[r["member_id"]], {"accept": True}))
+    def accept(q: dict) -> dict:
+        url = f"/api/service-requests/{q['id']}/quote"
+        body = {"accept": True, "quote_cents": q["quote_cents"]}
+        return _json(stack.post(url, member_tokens[q["member_id"]], body))
 
     with cf.ThreadPoolExecutor(6) as pool:
-        list(pool.map(accept, requests))
+        list(pool.map(accept, quoted))
     for r in requests:
         wait(r["member_id"], r["id"], "committed")
 

@@ -105,11 +105,14 @@ class World:
         )
 
     async def act(self, i: int, kind: str, **kw):
+        request_id = uuid.uuid5(self.members[i].id, f"req-{i}")
+        if kind == "accept" and "quote_cents" not in kw:  # the quote as the member sees it
+            kw["quote_cents"] = (await self.state()).participant(request_id).quote_cents
         return await self.handle().execute_update(
             ServicePoolWorkflow.act,
             MemberAction(
                 kind=kind,
-                request_id=uuid.uuid5(self.members[i].id, f"req-{i}"),
+                request_id=request_id,
                 organisation_id=self.members[i].id,
                 role=Role.MEMBER,
                 **kw,
@@ -183,6 +186,7 @@ async def test_rule_met_early_order_delivery_invoices_and_ratings(world, db):
     assert await db.fetchval("SELECT status FROM service_orders") == "placed"
     await _refused(world.provider_says("delivered"), "aucune livraison")
     await world.provider_says("confirm", reference="CMD-42")
+    await _refused(world.provider_says("refuse"), "a déjà répondu (confirm)")
     state = await world.provider_says("delivered")
     assert state.status == PoolStatus.RATING
     lines = await db.fetch("SELECT amount_cents FROM invoice_lines")
@@ -252,6 +256,8 @@ async def test_silent_member_drops_out_and_the_others_reaccept_a_higher_share(wo
     # Still 10 units from two members: the rule holds, the shares rise and are asked again.
     assert {by_member[world.members[i].id].quote_cents for i in (1, 2)} == {216_665}
     assert all(by_member[world.members[i].id].status == RequestStatus.QUOTED for i in (1, 2))
+    # A retried accept of the old amount does not agree to the new one.
+    await _refused(world.act(1, "accept", quote_cents=166_665), "le devis a changé")
     await world.act(1, "accept")
     await world.act(2, "accept")
     await _wait_status(world, PoolStatus.ORDERED)
