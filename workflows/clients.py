@@ -3,7 +3,9 @@ attributes. Used by the API and the demo loader; never imported by a workflow.""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from temporalio.client import (
@@ -24,6 +26,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.booking import ReservationInput, ReservationState, reservation_workflow_id
 from domain.onboarding import MemberOnboardingInput, OnboardingState, onboarding_workflow_id
@@ -170,6 +173,22 @@ async def book(
             search_attributes=_indexed(ProcessKind.BOOKING, input.member_id, indexed),
         ),
     )
+
+
+async def update_with_retry(
+    handle: WorkflowHandle, update: Any, arg: Any, attempts: int = 6
+) -> Any:
+    """Send an update, sending it again while the server answers that the workflow is not
+    ready (FAILED_PRECONDITION: a workflow task failed, e.g. while a worker that died is
+    replaced). Only for updates whose handlers answer a repeat as the first time."""
+    for attempt in range(attempts):
+        try:
+            return await handle.execute_update(update, arg)
+        except RPCError as err:
+            if err.status != RPCStatusCode.FAILED_PRECONDITION or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 ERASURE_SCHEDULE_ID = "relais-candidate-erasure"

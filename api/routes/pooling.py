@@ -42,7 +42,7 @@ from domain.pooling import (
 )
 from store.organisations import OrganisationRepository
 from store.pooling import PoolingRepository
-from workflows.clients import join_pool
+from workflows.clients import join_pool, update_with_retry
 from workflows.pooling import ServicePoolWorkflow
 
 router = APIRouter(prefix="/api", tags=["services mutualisés"])
@@ -240,7 +240,7 @@ async def get_request(request_id: UUID, pool: Pool, principal: CurrentUser):
 async def _update(client, pool_id: str, update: Any, arg: Any, closed: str) -> Any:
     handle = client.get_workflow_handle_for(ServicePoolWorkflow.run, pool_id)
     try:
-        return await handle.execute_update(update, arg)
+        return await update_with_retry(handle, update, arg)
     except WorkflowUpdateFailedError as err:
         raise HTTPException(status.HTTP_409_CONFLICT, f"Action refusée : {err.cause}.") from None
     except RPCError as err:

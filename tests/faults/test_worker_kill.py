@@ -1,0 +1,207 @@
+"""`kill -9` of the worker while pools write to Postgres: every pool still completes, and
+nothing is recorded or mailed twice. The worker runs as `relais worker` in its own process,
+against the real dev server and Postgres; it is killed twice, at different steps."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from domain.auth import Role
+from domain.organisations import OrganisationKind
+from domain.pooling import (
+    JoinRequest,
+    MemberAction,
+    PoolingRule,
+    PoolStatus,
+    ProviderAction,
+    ServiceCost,
+    ServiceCreate,
+    ServiceUnit,
+    SplitRule,
+    pool_for,
+)
+from store.pooling import PoolingRepository
+from tests.factories import make_org, make_user
+from workflows.clients import join_pool, update_with_retry
+from workflows.pooling import ServicePoolWorkflow
+
+pytestmark = pytest.mark.system
+
+RELAIS = Path(sys.executable).parent / "relais"
+POOLS = 5
+MEMBERS = 8
+
+
+class WorkerProcess:
+    def __init__(self, settings, address: str, log: Path) -> None:
+        self.env = {
+            **os.environ,
+            "RELAIS_DEV_MODE": "true",
+            "RELAIS_DATABASE_URL": settings.database_url,
+            "RELAIS_TEMPORAL_ADDRESS": address,
+            "RELAIS_TASK_QUEUE": settings.task_queue,
+            "RELAIS_LOG_LEVEL": "WARNING",
+        }
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [str(RELAIS), "worker"], env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def kill9(self) -> None:
+        assert self.proc is not None and self.proc.poll() is None, self.log.read_text()[-2000:]
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(30)
+
+
+async def _until(handle, status: PoolStatus) -> None:
+    for _ in range(600):
+        if (await handle.query(ServicePoolWorkflow.state)).status == status:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{handle.id} never reached {status}")
+
+
+async def test_worker_killed_twice_mid_pools_loses_and_duplicates_nothing(
+    db, settings, dev_env, tmp_path
+):
+    network = await make_org(db, OrganisationKind.ASSOCIATION, name="Réseau Nord")
+    provider = await make_org(db, OrganisationKind.PROVIDER, name="Cabinet du Port")
+    members = []
+    for i in range(MEMBERS):
+        org = await make_org(db, name=f"Atelier {i}")
+        members.append((org, (await make_user(db, org.id, Role.MEMBER))[0]))
+    services = []
+    async with db.acquire() as c:
+        for p in range(POOLS):
+            services.append(
+                await PoolingRepository(c).create_service(
+                    network.id,
+                    ServiceCreate(
+                        code=f"svc-{p}-{uuid.uuid4().hex[:6]}",
+                        name=f"Service {p}",
+                        unit=ServiceUnit.DAY,
+                        pooling=PoolingRule(min_participants=MEMBERS),
+                        window_days=90,
+                        cost=ServiceCost(fixed_cents=100_001, per_unit_cents=3_333),
+                        split_rule=SplitRule.HEADCOUNT_WEIGHTED,
+                        acceptance_days=7,
+                        provider_id=provider.id,
+                    ),
+                )
+            )
+    now = await dev_env.get_current_time()
+    needed_by = (now + timedelta(days=40)).date()
+    client = dev_env.client
+    address = client.service_client.config.target_host
+    worker = WorkerProcess(settings, address, tmp_path / "worker.log")
+    worker.start()
+    try:
+        joins = [
+            asyncio.create_task(
+                join_pool(
+                    client,
+                    settings.task_queue,
+                    pool_for(service, needed_by),
+                    JoinRequest(
+                        request_id=uuid.uuid5(org.id, service.code),
+                        idempotency_key=service.code,
+                        member_id=org.id,
+                        quantity=1 + i % 3,
+                        needed_by=needed_by,
+                        created_by=user,
+                    ),
+                )
+            )
+            for service in services
+            for i, (org, user) in enumerate(members)
+        ]
+        await asyncio.sleep(1.5)  # the worker is recording requests
+        worker.kill9()
+        worker.start()  # a new worker takes over the same task queue
+        results = await asyncio.gather(*joins)
+        assert all(r.refusal is None for r in results)
+
+        handles = [
+            client.get_workflow_handle_for(ServicePoolWorkflow.run, pool_for(s, needed_by).pool_id)
+            for s in services
+        ]
+        for h in handles:
+            await _until(h, PoolStatus.QUOTING)
+
+        async def accept(h, org) -> None:
+            state = await h.query(ServicePoolWorkflow.state)
+            p = next(p for p in state.participants if p.member_id == org.id)
+            await update_with_retry(
+                h,
+                ServicePoolWorkflow.act,
+                MemberAction(
+                    kind="accept",
+                    request_id=p.request_id,
+                    organisation_id=org.id,
+                    role=Role.MEMBER,
+                    quote_cents=p.quote_cents,
+                ),
+            )
+
+        accepts = [asyncio.create_task(accept(h, org)) for h in handles for org, _ in members]
+        await asyncio.sleep(1.0)  # the worker is writing accepts and placing orders
+        worker.kill9()
+        worker.start()
+        await asyncio.gather(*accepts)
+        for h in handles:
+            await _until(h, PoolStatus.ORDERED)
+            for kind in ("confirm", "delivered"):
+                await h.execute_update(
+                    ServicePoolWorkflow.provider,
+                    ProviderAction(kind=kind, organisation_id=provider.id, role=Role.PARTNER),
+                )
+            state = await h.query(ServicePoolWorkflow.state)
+            for p in state.participants:
+                await h.execute_update(
+                    ServicePoolWorkflow.act,
+                    MemberAction(
+                        kind="rate",
+                        request_id=p.request_id,
+                        organisation_id=p.member_id,
+                        role=Role.MEMBER,
+                        stars=4,
+                    ),
+                )
+        finals = [await h.result() for h in handles]
+    finally:
+        worker.stop()
+
+    assert {f.status for f in finals} == {PoolStatus.COMPLETED}
+    n = POOLS * MEMBERS
+    assert await db.fetchval("SELECT count(*) FROM service_requests") == n
+    assert await db.fetchval("SELECT count(*) FROM service_requests WHERE status = 'invoiced'") == n
+    per_pool = await db.fetch(
+        "SELECT p.total_cents, sum(i.amount_cents) AS billed, count(*) AS lines "
+        "FROM invoice_lines i JOIN pools p ON p.id = i.pool_id GROUP BY p.id"
+    )
+    assert len(per_pool) == POOLS
+    assert all(r["billed"] == r["total_cents"] and r["lines"] == MEMBERS for r in per_pool)
+    assert await db.fetchval("SELECT count(*) FROM service_orders") == POOLS
+    mails = dict(
+        await db.fetch("SELECT split_part(subject, ' ', 1), count(*) FROM outbox GROUP BY 1")
+    )
+    assert mails["Devis"] == n and mails["Facture"] == n and mails["Commande"] == n + POOLS
+    assert await db.fetchval("SELECT count(*) FROM tasks WHERE closed_at IS NULL") == 0
