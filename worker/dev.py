@@ -262,12 +262,14 @@ async def run_dev(settings: Settings) -> None:
         tasks = [
             asyncio.create_task(temporal.supervise(), name="temporal"),
             asyncio.create_task(_supervise("worker", run_worker, stop), name="worker"),
-            asyncio.create_task(api.serve(), name="api"),
         ]
         await ensure_erasure_schedule(
             client, settings.task_queue, settings.candidate_retention_months
         )
         await load_demo(pool, home / "demo-tokens.json")
+        # The API answers once the demo's data and tokens are there: a healthy stack is a
+        # usable one.
+        tasks.append(asyncio.create_task(api.serve(), name="api"))
         # Starting the demo's workflows waits on the worker, which after a kill -9 may first
         # wait for the dead worker's activities to time out: never let it delay a stop.
         demo = asyncio.create_task(
