@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Cookie, Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.auth import Principal, Role
 from relais.settings import Settings
 from store.crypto import Sealer
 from store.users import UserRepository
+from workflows.clients import update_with_retry
 
 TOKEN_COOKIE = "relais_token"  # noqa: S105 (a cookie name)
 _bearer = HTTPBearer(auto_error=False, description="Jeton d'API (`relais token create`)")
@@ -80,6 +82,22 @@ def require(*roles: Role):
         return principal
 
     return check
+
+
+async def send_update(
+    handle: WorkflowHandle, update: Any, arg: Any, *, closed: str, refused: str = "{}", **kwargs
+) -> Any:
+    """A person's action sent to its workflow (again while the server is not ready, see
+    `update_with_retry`): a refusal by the workflow's validator or handler is a 409 with its
+    reason (`refused` formats it), a workflow already closed a 409 saying `closed`."""
+    try:
+        return await update_with_retry(handle, update, arg, **kwargs)
+    except WorkflowUpdateFailedError as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, refused.format(err.cause or err)) from None
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise HTTPException(status.HTTP_409_CONFLICT, closed) from None
 
 
 def not_found(what: str) -> HTTPException:

@@ -176,14 +176,14 @@ async def book(
 
 
 async def update_with_retry(
-    handle: WorkflowHandle, update: Any, arg: Any, attempts: int = 6
+    handle: WorkflowHandle, update: Any, arg: Any, attempts: int = 6, **kwargs: Any
 ) -> Any:
     """Send an update, sending it again while the server answers that the workflow is not
     ready (FAILED_PRECONDITION: a workflow task failed, e.g. while a worker that died is
     replaced). Only for updates whose handlers answer a repeat as the first time."""
     for attempt in range(attempts):
         try:
-            return await handle.execute_update(update, arg)
+            return await handle.execute_update(update, arg, **kwargs)
         except RPCError as err:
             if err.status != RPCStatusCode.FAILED_PRECONDITION or attempt == attempts - 1:
                 raise

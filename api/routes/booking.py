@@ -9,11 +9,17 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import AppSettings, CurrentUser, Pool, TemporalClient, not_found, require
+from api.deps import (
+    AppSettings,
+    CurrentUser,
+    Pool,
+    TemporalClient,
+    not_found,
+    require,
+    send_update,
+)
 from domain.auth import Principal, Role
 from domain.booking import (
     ReservationCancel,
@@ -178,21 +184,15 @@ async def cancel_reservation(
     handle = client.get_workflow_handle_for(
         ReservationWorkflow.run, reservation_workflow_id(reservation_id)
     )
-    try:
-        await handle.execute_update(
-            ReservationWorkflow.cancel,
-            ReservationCancel(
-                organisation_id=principal.organisation_id, role=principal.role, reason=data.reason
-            ),
-        )
-    except WorkflowUpdateFailedError as err:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"Annulation refusée : {err.cause}."
-        ) from None
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise HTTPException(status.HTTP_409_CONFLICT, "Cette réservation est close.") from None
+    await send_update(
+        handle,
+        ReservationWorkflow.cancel,
+        ReservationCancel(
+            organisation_id=principal.organisation_id, role=principal.role, reason=data.reason
+        ),
+        closed="Cette réservation est close.",
+        refused="Annulation refusée : {}.",
+    )
     async with pool.acquire() as c:
         found = await BookingRepository(c).get(reservation_id)
     assert found is not None

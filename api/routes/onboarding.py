@@ -26,7 +26,7 @@ from domain.onboarding import (
 )
 from domain.organisations import OrganisationKind, OrganisationStatus
 from store.organisations import OrganisationRepository
-from workflows.clients import start_onboarding
+from workflows.clients import start_onboarding, update_with_retry
 from workflows.onboarding import MemberOnboardingWorkflow
 
 router = APIRouter(prefix="/api/onboardings", tags=["adhésions"])
@@ -98,7 +98,7 @@ async def get_onboarding(organisation_id: UUID, client: TemporalClient, principa
 
 async def _update(handle: WorkflowHandle, update, arg, update_id: str) -> OnboardingState:
     try:
-        return await handle.execute_update(update, arg, id=update_id)
+        return await update_with_retry(handle, update, arg, id=update_id)
     except WorkflowUpdateFailedError as err:
         raise HTTPException(status.HTTP_409_CONFLICT, str(err.cause or err)) from None
     except RPCError as err:

@@ -13,9 +13,17 @@ import structlog
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from api.deps import AppSettings, CurrentUser, Pool, TemporalClient, not_found, require
+from api.deps import (
+    AppSettings,
+    CurrentUser,
+    Pool,
+    TemporalClient,
+    not_found,
+    require,
+    send_update,
+)
 from domain.auth import Principal, Role
 from domain.common import Page
 from domain.organisations import OrganisationKind
@@ -42,7 +50,7 @@ from domain.pooling import (
 )
 from store.organisations import OrganisationRepository
 from store.pooling import PoolingRepository
-from workflows.clients import join_pool, update_with_retry
+from workflows.clients import join_pool
 from workflows.pooling import ServicePoolWorkflow
 
 router = APIRouter(prefix="/api", tags=["services mutualisés"])
@@ -237,16 +245,14 @@ async def get_request(request_id: UUID, pool: Pool, principal: CurrentUser):
     return await _visible_request(pool, request_id, principal)
 
 
-async def _update(client, pool_id: str, update: Any, arg: Any, closed: str) -> Any:
-    handle = client.get_workflow_handle_for(ServicePoolWorkflow.run, pool_id)
-    try:
-        return await update_with_retry(handle, update, arg)
-    except WorkflowUpdateFailedError as err:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"Action refusée : {err.cause}.") from None
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise HTTPException(status.HTTP_409_CONFLICT, closed) from None
+async def _update(client, pool_id: str, update: Any, arg: Any) -> Any:
+    return await send_update(
+        client.get_workflow_handle_for(ServicePoolWorkflow.run, pool_id),
+        update,
+        arg,
+        closed="Ce regroupement est clos.",
+        refused="Action refusée : {}.",
+    )
 
 
 async def _member_act(pool, client, request_id: UUID, p: Principal, kind: str, **kw):
@@ -258,7 +264,6 @@ async def _member_act(pool, client, request_id: UUID, p: Principal, kind: str, *
         MemberAction(
             kind=kind, request_id=request_id, organisation_id=p.organisation_id, role=p.role, **kw
         ),
-        "Ce regroupement est clos.",
     )
     return await _visible_request(pool, request_id, p)
 
@@ -399,5 +404,4 @@ async def _provider(client, pool_id: str, p: Principal, kind: str, reason, refer
             reason=reason,
             reference=reference,
         ),
-        "Ce regroupement est clos.",
     )

@@ -13,9 +13,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import JSONResponse, Response
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import (
     AppSettings,
@@ -25,6 +23,7 @@ from api.deps import (
     TemporalClient,
     not_found,
     require,
+    send_update,
 )
 from domain.auth import Principal, Role
 from domain.common import Page
@@ -171,20 +170,13 @@ async def cancel_campaign(
 ):
     campaign = await _campaign(pool, campaign_id, principal)
     handle = client.get_workflow_handle_for(RecruitmentCampaignWorkflow.run, campaign.workflow_id)
-    try:
-        await handle.execute_update(
-            RecruitmentCampaignWorkflow.cancel,
-            CampaignCancel(
-                request_id=data.request_id, user_id=principal.user_id, reason=data.reason
-            ),
-            id=f"cancel-{data.request_id}",
-        )
-    except WorkflowUpdateFailedError as err:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(err.cause or err)) from None
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise HTTPException(status.HTTP_409_CONFLICT, "La campagne est déjà close.") from None
+    await send_update(
+        handle,
+        RecruitmentCampaignWorkflow.cancel,
+        CampaignCancel(request_id=data.request_id, user_id=principal.user_id, reason=data.reason),
+        id=f"cancel-{data.request_id}",
+        closed="La campagne est déjà close.",
+    )
     return await _campaign(pool, campaign_id, principal)
 
 
@@ -375,14 +367,13 @@ async def _act(
         role=p.role,
         **fields,
     )
-    try:
-        return await handle.execute_update(RecruitmentReferralWorkflow.act, action, id=action.key)
-    except WorkflowUpdateFailedError as err:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(err.cause or err)) from None
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise HTTPException(status.HTTP_409_CONFLICT, "Cette candidature est close.") from None
+    return await send_update(
+        handle,
+        RecruitmentReferralWorkflow.act,
+        action,
+        id=action.key,
+        closed="Cette candidature est close.",
+    )
 
 
 @router.post("/referrals/{referral_id}/screening", response_model=ReferralState)
