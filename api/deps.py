@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 import asyncpg
 from fastapi import Cookie, Depends, HTTPException, Request, status
@@ -98,6 +99,20 @@ async def send_update(
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
         raise HTTPException(status.HTTP_409_CONFLICT, closed) from None
+
+
+def acting_for(p: Principal, member_id: UUID | None, *, own: str, name_it: str) -> UUID:
+    """The member company a request is made for: a member acts for itself only (403 `own`
+    otherwise); the network's staff must name it (422 `name_it` when missing)."""
+    if p.role == Role.MEMBER:
+        if member_id not in (None, p.organisation_id):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, own)
+        return p.organisation_id
+    if member_id is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"Données invalides — member_id : {name_it}."
+        )
+    return member_id
 
 
 def not_found(what: str) -> HTTPException:

@@ -10,7 +10,7 @@ import asyncio
 import statistics
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 from temporalio.api.enums.v1 import EventType
@@ -21,7 +21,7 @@ from bench.baseline import BASELINE_QUEUE, PoolBaselineInput, PoolBaselineWorkfl
 from bench.harness import Figure, Stack, serving
 from domain.auth import Role
 from domain.organisations import OrganisationKind
-from domain.pooling import PoolStatus
+from domain.pooling import PoolStatus, in_next_month
 from tests.factories import make_org, make_user
 from workflows.pooling import ServicePoolWorkflow
 
@@ -32,7 +32,7 @@ POLL = 0.02
 
 def _next_month() -> str:
     today = datetime.now(UTC).date()
-    return (today.replace(day=1) + timedelta(days=32)).replace(day=3).isoformat()
+    return in_next_month(today, 3).isoformat()
 
 
 async def run(s: Stack, rounds: int) -> list[Figure]:

@@ -205,6 +205,12 @@ def pooling_window(window_days: int, period: str) -> tuple[datetime, datetime]:
     return closes - timedelta(days=window_days), closes
 
 
+def in_next_month(today: date, day: int) -> date:
+    """`day` of the month after `today`'s: a need whose pooling window is open today for any
+    window of a month or more."""
+    return (today.replace(day=1) + timedelta(days=32)).replace(day=day)
+
+
 def pool_workflow_id(code: str, period: str) -> str:
     return f"pool-{code}-{period}"
 

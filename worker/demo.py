@@ -36,6 +36,7 @@ from domain.pooling import (
     ServiceCreate,
     ServiceUnit,
     SplitRule,
+    in_next_month,
     pool_for,
 )
 from domain.recruitment import (
@@ -398,7 +399,7 @@ async def _demo_pool(pool: asyncpg.Pool, client: Client, settings: Settings) -> 
     if service is None:
         return
     today = datetime.now(UTC).date()
-    needed_by = (today.replace(day=1) + timedelta(days=32)).replace(day=10)
+    needed_by = in_next_month(today, 10)
     for name in DEMO_POOL_MEMBERS:
         member = await _org_id(pool, name)
         async with pool.acquire() as c:

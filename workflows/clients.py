@@ -70,6 +70,22 @@ def _indexed(
     )
 
 
+def _start_once(
+    run: Any, input: Any, *, id: str, task_queue: str, search_attributes: TypedSearchAttributes
+) -> WithStartWorkflowOperation:
+    """The start sent with an update: joins the workflow if it runs (a retry, a race), and
+    never starts a closed one again (the same business process must not happen twice)."""
+    return WithStartWorkflowOperation(
+        run,
+        input,
+        id=id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=search_attributes,
+    )
+
+
 async def start_onboarding(
     client: Client, task_queue: str, input: MemberOnboardingInput
 ) -> WorkflowHandle[MemberOnboardingWorkflow, OnboardingState]:
@@ -92,14 +108,11 @@ async def start_campaign(
         RecruitmentCampaignWorkflow.opened,
         RegisterRequest(request_id=request_id),
         id=f"open-{request_id}",
-        start_workflow_operation=WithStartWorkflowOperation(
+        start_workflow_operation=_start_once(
             RecruitmentCampaignWorkflow.run,
             input,
             id=campaign_workflow_id(input.campaign_id),
             task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # Closed already: a retry must not start the same business process again.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=_indexed(ProcessKind.RECRUITMENT, input.spec.employer_id, indexed),
         ),
     )
@@ -117,14 +130,11 @@ async def refer(
         RecruitmentReferralWorkflow.register,
         RegisterRequest(request_id=request_id),
         id=f"register-{request_id}",
-        start_workflow_operation=WithStartWorkflowOperation(
+        start_workflow_operation=_start_once(
             RecruitmentReferralWorkflow.run,
             input,
             id=referral_workflow_id(input.campaign_id, input.agency_id, request_id),
             task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # Closed already: a retry must not start the same business process again.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=_indexed(ProcessKind.REFERRAL, input.agency_id, indexed),
         ),
     )
@@ -141,14 +151,11 @@ async def join_pool(
         ServicePoolWorkflow.join,
         join,
         id=f"join-{join.request_id}",
-        start_workflow_operation=WithStartWorkflowOperation(
+        start_workflow_operation=_start_once(
             ServicePoolWorkflow.run,
             pool,
             id=pool.pool_id,
             task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # Ended already: that month's pool is over, a new one must not start.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=_indexed(ProcessKind.POOLING, pool.service.network_id, indexed),
         ),
     )
@@ -163,13 +170,11 @@ async def book(
         ReservationWorkflow.book,
         RegisterRequest(request_id=str(input.reservation_id)),
         id=f"book-{input.reservation_id}",
-        start_workflow_operation=WithStartWorkflowOperation(
+        start_workflow_operation=_start_once(
             ReservationWorkflow.run,
             input,
             id=reservation_workflow_id(input.reservation_id),
             task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=_indexed(ProcessKind.BOOKING, input.member_id, indexed),
         ),
     )

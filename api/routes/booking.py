@@ -16,6 +16,7 @@ from api.deps import (
     CurrentUser,
     Pool,
     TemporalClient,
+    acting_for,
     not_found,
     require,
     send_update,
@@ -99,19 +100,12 @@ async def reserve(
 ):
     """Reserve a slot: `confirmed` if free, else `waitlisted` (promoted when it frees up).
     `request_id` is the idempotency key."""
-    if principal.role == Role.MEMBER:
-        if data.member_id not in (None, principal.organisation_id):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, "Une entreprise ne réserve que pour elle-même."
-            )
-        member_id = principal.organisation_id
-    elif data.member_id is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "Données invalides — member_id : indiquez l'entreprise pour qui vous réservez.",
-        )
-    else:
-        member_id = data.member_id
+    member_id = acting_for(
+        principal,
+        data.member_id,
+        own="Une entreprise ne réserve que pour elle-même.",
+        name_it="indiquez l'entreprise pour qui vous réservez",
+    )
     reservation_id = uuid.uuid5(RESERVATION_NS, f"{member_id}:{data.request_id}")
     async with pool.acquire() as c:
         repo = BookingRepository(c)

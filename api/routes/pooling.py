@@ -20,6 +20,7 @@ from api.deps import (
     CurrentUser,
     Pool,
     TemporalClient,
+    acting_for,
     not_found,
     require,
     send_update,
@@ -132,16 +133,12 @@ async def request_service(
 ):
     """A member requests a pooled service. `request_id` is the idempotency key: the same
     request sent again answers with the same request, recorded once."""
-    if principal.role == Role.MEMBER:
-        if data.member_id not in (None, principal.organisation_id):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, "Une entreprise ne fait de demande que pour elle-même."
-            )
-        member_id = principal.organisation_id
-    elif data.member_id is None:
-        raise _invalid("member_id", "indiquez l'entreprise pour qui vous faites la demande")
-    else:
-        member_id = data.member_id
+    member_id = acting_for(
+        principal,
+        data.member_id,
+        own="Une entreprise ne fait de demande que pour elle-même.",
+        name_it="indiquez l'entreprise pour qui vous faites la demande",
+    )
     request_id = uuid.uuid5(REQUEST_NS, f"{member_id}:{data.request_id}")
     if known := await _answered(pool, request_id):
         return known

@@ -11,14 +11,13 @@ import pytest
 
 from domain.auth import Role
 from domain.organisations import OrganisationKind, OrganisationStatus
+from domain.pooling import in_next_month
 from tests.api.conftest import Actor
 from tests.factories import make_org, make_user
 
 
 def next_month(day: int = 5) -> date:
-    today = datetime.now(UTC).date()
-    first = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
-    return first.replace(day=day)
+    return in_next_month(datetime.now(UTC).date(), day)
 
 
 def service_body(provider_id, **over):

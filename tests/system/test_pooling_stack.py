@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
+
+from domain.pooling import in_next_month
 
 pytestmark = pytest.mark.system
 
@@ -38,7 +40,7 @@ def test_twelve_companies_pool_a_shared_accountant(stack):
         for m in members["items"]
     }
     today = datetime.now(UTC).date()
-    needed_by = (today.replace(day=1) + timedelta(days=32)).replace(day=2).isoformat()
+    needed_by = in_next_month(today, 2).isoformat()
 
     def request(org_id: str, days: int) -> dict:
         body = {"request_id": "compta-2026", "quantity": days, "needed_by": needed_by}
