@@ -18,6 +18,7 @@ class ProcessKind(StrEnum):
     REFERRAL = "referral"
     POOLING = "pooling"
     BOOKING = "booking"
+    CONVENTION = "convention"
 
 
 class ProcessStatus(StrEnum):

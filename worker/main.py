@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.booking import BookingActivities
+from activities.convention import ConventionActivities
 from activities.onboarding import OnboardingActivities
 from activities.pooling import PoolingActivities
 from activities.processes import ProcessActivities
@@ -25,6 +26,7 @@ from relais.temporal import connect
 from store.pool import create_pool
 from workflows.booking import ReservationWorkflow
 from workflows.clients import ensure_erasure_schedule
+from workflows.convention import ConventionWorkflow
 from workflows.onboarding import MemberOnboardingWorkflow
 from workflows.pooling import ServicePoolWorkflow
 from workflows.recruitment import (
@@ -42,6 +44,7 @@ WORKFLOWS: Sequence[type] = (
     CandidateErasureWorkflow,
     ServicePoolWorkflow,
     ReservationWorkflow,
+    ConventionWorkflow,
 )
 
 
@@ -51,7 +54,15 @@ def activities_for(pool: asyncpg.Pool, settings: Settings, client: Client) -> li
     recruitment = RecruitmentActivities(pool, settings, client)
     pooling = PoolingActivities(pool)
     booking = BookingActivities(pool)
+    convention = ConventionActivities(pool)
     return [
+        convention.record_phase,
+        convention.set_step,
+        convention.sign,
+        convention.amend,
+        convention.add_expense,
+        convention.take_snapshot,
+        convention.save_evaluation,
         pooling.create_pool,
         pooling.record_request,
         pooling.sync_pool,

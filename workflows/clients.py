@@ -29,6 +29,7 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.booking import ReservationInput, ReservationState, reservation_workflow_id
+from domain.convention import ConventionInput, ConventionState, convention_workflow_id
 from domain.onboarding import MemberOnboardingInput, OnboardingState, onboarding_workflow_id
 from domain.pooling import JoinRequest, JoinResult, PoolInput
 from domain.processes import ProcessKind, ProcessStatus
@@ -45,6 +46,7 @@ from domain.recruitment import (
 )
 from workflows.booking import ReservationWorkflow
 from workflows.common import SA_ORGANISATION, SA_PROCESS, SA_STATUS
+from workflows.convention import ConventionWorkflow
 from workflows.onboarding import MemberOnboardingWorkflow
 from workflows.pooling import ServicePoolWorkflow
 from workflows.recruitment import (
@@ -176,6 +178,25 @@ async def book(
             id=reservation_workflow_id(input.reservation_id),
             task_queue=task_queue,
             search_attributes=_indexed(ProcessKind.BOOKING, input.member_id, indexed),
+        ),
+    )
+
+
+async def start_convention(
+    client: Client, task_queue: str, input: ConventionInput, request_id: str, indexed: bool = True
+) -> ConventionState:
+    """Start (or find again, for a retried request) a convention; answers once its phase is
+    stored. Raises WorkflowAlreadyStartedError when that convention has ended."""
+    return await client.execute_update_with_start_workflow(
+        ConventionWorkflow.opened,
+        RegisterRequest(request_id=request_id),
+        id=f"open-{request_id}",
+        start_workflow_operation=_start_once(
+            ConventionWorkflow.run,
+            input,
+            id=convention_workflow_id(input.convention_id),
+            task_queue=task_queue,
+            search_attributes=_indexed(ProcessKind.CONVENTION, input.network_id, indexed),
         ),
     )
 

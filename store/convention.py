@@ -1,0 +1,487 @@
+"""Conventions, their phases, signatures, KPI snapshots, expenses and evaluations; company
+visits and action projects, and the activity facts the KPIs are counted from."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from domain.common import Page
+from domain.convention import (
+    ActionProjectCreate,
+    ActionProjectPublic,
+    ActionProjectUpdate,
+    ActivityFacts,
+    AmendmentRecord,
+    ConventionPublic,
+    ConventionStep,
+    EvaluationRecord,
+    ExpenseRecord,
+    KpiSnapshot,
+    Party,
+    PartyCreate,
+    PhasePublic,
+    PhaseRecord,
+    PhaseSpec,
+    PhaseStepRecord,
+    ProjectFact,
+    Signature,
+    SignatureRecord,
+    VisitCreate,
+    VisitFact,
+    VisitPublic,
+    phase_budget_cents,
+)
+
+UPSERT_CONVENTION = """
+INSERT INTO conventions (id, workflow_id, network_id, created_by, title, territory, status,
+                         phase_number)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, phase_number = EXCLUDED.phase_number,
+                               updated_at = now()
+WHERE conventions.phase_number <= EXCLUDED.phase_number"""
+UPSERT_PARTY = """
+INSERT INTO convention_parties (convention_id, organisation_id, role, signatory_id)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (convention_id, organisation_id)
+DO UPDATE SET role = EXCLUDED.role, signatory_id = EXCLUDED.signatory_id"""
+INSERT_PHASE = """
+INSERT INTO convention_phases (convention_id, number, starts_on, ends_on, annual_budget_cents,
+                               targets, priorities, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (convention_id, number) DO NOTHING"""
+AMEND_PHASE = """
+UPDATE convention_phases SET annual_budget_cents = $3, targets = $4, updated_at = now()
+WHERE convention_id = $1 AND number = $2"""
+# A phase and its convention only move forward: a late retry of an older step changes nothing.
+STEP_ORDER = (
+    "ARRAY['awaiting_signatures','signed','active','evaluating','renewed','closed','cancelled']"
+)
+SET_PHASE_STEP = f"""
+UPDATE convention_phases SET status = $3, detail = coalesce($4, detail), updated_at = now()
+WHERE convention_id = $1 AND number = $2
+  AND array_position({STEP_ORDER}, status) < array_position({STEP_ORDER}, $3::text)"""
+SET_CONVENTION_STEP = f"""
+UPDATE conventions SET status = $3, updated_at = now()
+WHERE id = $1 AND phase_number = $2
+  AND array_position({STEP_ORDER}, status) < array_position({STEP_ORDER}, $3::text)"""
+INSERT_SIGNATURE = """
+INSERT INTO convention_signatures (convention_id, phase_number, organisation_id, signatory_id,
+                                   signed_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT DO NOTHING"""
+UPSERT_SNAPSHOT = """
+INSERT INTO kpi_snapshots (convention_id, phase_number, as_of, taken_at, actuals)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (convention_id, phase_number, as_of)
+DO UPDATE SET taken_at = EXCLUDED.taken_at, actuals = EXCLUDED.actuals
+WHERE kpi_snapshots.taken_at <= EXCLUDED.taken_at"""
+INSERT_EXPENSE = """
+INSERT INTO convention_expenses (convention_id, phase_number, request_id, amount_cents, label,
+                                 spent_on, recorded_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (convention_id, request_id) DO NOTHING"""
+EXPENSES_USED = """
+SELECT coalesce(sum(amount_cents), 0) FROM convention_expenses
+WHERE convention_id = $1 AND phase_number = $2"""
+SET_EVALUATION = """
+UPDATE convention_phases SET evaluation = $3, updated_at = now()
+WHERE convention_id = $1 AND number = $2"""
+
+GET_CONVENTION = "SELECT * FROM conventions WHERE id = $1"
+LIST_CONVENTIONS = """
+SELECT c.id FROM conventions c
+WHERE ($1::uuid IS NULL OR EXISTS (
+        SELECT 1 FROM convention_parties p WHERE p.convention_id = c.id AND p.organisation_id = $1))
+  AND ($2::text IS NULL OR c.status = $2)
+ORDER BY c.created_at DESC, c.id LIMIT $3 OFFSET $4"""
+COUNT_CONVENTIONS = """
+SELECT count(*) FROM conventions c
+WHERE ($1::uuid IS NULL OR EXISTS (
+        SELECT 1 FROM convention_parties p WHERE p.convention_id = c.id AND p.organisation_id = $1))
+  AND ($2::text IS NULL OR c.status = $2)"""
+PARTIES = """
+SELECT p.organisation_id, o.name AS organisation_name, p.role, p.signatory_id,
+       u.name AS signatory_name, u.role AS signatory_role, o.email
+FROM convention_parties p
+JOIN organisations o ON o.id = p.organisation_id JOIN users u ON u.id = p.signatory_id
+WHERE p.convention_id = $1 ORDER BY p.role, o.name"""
+PHASES = "SELECT * FROM convention_phases WHERE convention_id = $1 ORDER BY number"
+SIGNATURES = """
+SELECT phase_number, organisation_id, signatory_id, signed_at FROM convention_signatures
+WHERE convention_id = $1 ORDER BY signed_at"""
+LATEST_SNAPSHOT = """
+SELECT phase_number, as_of, taken_at, actuals FROM kpi_snapshots
+WHERE convention_id = $1 ORDER BY phase_number DESC, as_of DESC LIMIT 1"""
+SNAPSHOTS = """
+SELECT phase_number, as_of, taken_at, actuals FROM kpi_snapshots
+WHERE convention_id = $1 AND phase_number = $2 ORDER BY as_of"""
+IS_PARTY = "SELECT 1 FROM convention_parties WHERE convention_id = $1 AND organisation_id = $2"
+SIGNATORY_OF = """
+SELECT u.id, u.organisation_id, u.role, u.name, o.name AS organisation_name, o.email
+FROM users u JOIN organisations o ON o.id = u.organisation_id WHERE u.id = $1"""
+
+# --- activity facts, by the territory of the company concerned --------------------------------
+FACT_VISITS = """
+SELECT company_siret AS company_key, visited_on FROM company_visits
+WHERE territory = $1 AND visited_on BETWEEN $2 AND $3"""
+FACT_PROJECTS = """
+SELECT a.kind, a.status, coalesce(a.investment_cents, 0) AS investment_cents, v.visited_on AS on
+FROM action_projects a JOIN company_visits v ON v.id = a.visit_id
+WHERE v.territory = $1 AND v.visited_on BETWEEN $2 AND $3"""
+FACT_CAMPAIGNS = """
+SELECT (c.created_at AT TIME ZONE 'UTC')::date AS on FROM campaigns c
+JOIN organisations o ON o.id = c.employer_id
+WHERE o.territory = $1 AND c.status <> 'cancelled'
+  AND (c.created_at AT TIME ZONE 'UTC')::date BETWEEN $2 AND $3"""
+FACT_HIRES = """
+SELECT (r.decided_at AT TIME ZONE 'UTC')::date AS on FROM referrals r
+JOIN campaigns c ON c.id = r.campaign_id JOIN organisations o ON o.id = c.employer_id
+WHERE r.status = 'hired' AND o.territory = $1
+  AND (r.decided_at AT TIME ZONE 'UTC')::date BETWEEN $2 AND $3"""
+FACT_DELIVERIES = """
+SELECT (i.created_at AT TIME ZONE 'UTC')::date AS on FROM invoice_lines i
+JOIN organisations o ON o.id = i.member_id
+WHERE o.territory = $1 AND (i.created_at AT TIME ZONE 'UTC')::date BETWEEN $2 AND $3"""
+
+# --- visits ---------------------------------------------------------------------------------
+INSERT_VISIT = """
+INSERT INTO company_visits (id, adviser_id, adviser_organisation_id, company_id, company_siret,
+                            company_name, postcode, territory, visited_on, themes, needs)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (id) DO NOTHING"""
+INSERT_PROJECT = """
+INSERT INTO action_projects (id, visit_id, ord, kind, title, status, investment_cents)
+VALUES ($1, $2, $3, $4, $5, $6, $7)"""
+VISIT_SELECT = """
+SELECT v.*, u.name AS adviser_name,
+       (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.ord), '[]'::jsonb) FROM action_projects a
+        WHERE a.visit_id = v.id) AS projects
+FROM company_visits v JOIN users u ON u.id = v.adviser_id"""
+VISIT_WHERE = """
+WHERE ($1::uuid IS NULL OR v.adviser_organisation_id = $1 OR v.company_id = $1)
+  AND ($2::text IS NULL OR v.territory = $2)
+  AND ($3::uuid IS NULL OR v.company_id = $3)
+  AND ($4::date IS NULL OR v.visited_on >= $4)
+  AND ($5::date IS NULL OR v.visited_on <= $5)"""
+LIST_VISITS = f"{VISIT_SELECT} {VISIT_WHERE} ORDER BY v.visited_on DESC, v.id LIMIT $6 OFFSET $7"
+COUNT_VISITS = f"SELECT count(*) FROM company_visits v {VISIT_WHERE}"
+GET_VISIT = f"{VISIT_SELECT} WHERE v.id = $1"
+GET_PROJECT = "SELECT * FROM action_projects WHERE id = $1"
+UPDATE_PROJECT = """
+UPDATE action_projects SET status = coalesce($2, status),
+       investment_cents = coalesce($3, investment_cents), updated_at = now()
+WHERE id = $1 RETURNING *"""
+# Linked once: the same link again is a no-op, another link is refused (0 rows).
+LINK_CAMPAIGN = """
+UPDATE action_projects SET campaign_id = $2,
+       status = CASE WHEN status = 'identified' THEN 'in_progress' ELSE status END,
+       updated_at = now()
+WHERE id = $1 AND (campaign_id IS NULL OR campaign_id = $2) RETURNING *"""
+LINK_SERVICE_REQUEST = """
+UPDATE action_projects SET service_request_id = $2,
+       status = CASE WHEN status = 'identified' THEN 'in_progress' ELSE status END,
+       updated_at = now()
+WHERE id = $1 AND (service_request_id IS NULL OR service_request_id = $2) RETURNING *"""
+
+
+def _snapshot(row: asyncpg.Record) -> KpiSnapshot:
+    return KpiSnapshot.model_validate(dict(row))
+
+
+def _project(row: Any) -> ActionProjectPublic:
+    return ActionProjectPublic.model_validate(dict(row))
+
+
+class ConventionRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    # --- written by the workflow's activities ----------------------------------------------
+
+    async def signatory(self, user_id: UUID) -> asyncpg.Record | None:
+        return await self.conn.fetchrow(SIGNATORY_OF, user_id)
+
+    async def check_parties(self, parties: list[PartyCreate]) -> list[Party] | str:
+        """The parties with their names, or why they cannot sign (a sentence)."""
+        out: list[Party] = []
+        for p in parties:
+            org = await self.conn.fetchrow(
+                "SELECT name, email FROM organisations WHERE id = $1", p.organisation_id
+            )
+            if org is None:
+                return f"organisation partie inconnue : {p.organisation_id}"
+            user = await self.signatory(p.signatory_id)
+            if user is None or user["organisation_id"] != p.organisation_id:
+                return (
+                    f"le signataire désigné pour {org['name']} n'appartient pas à cette "
+                    "organisation"
+                )
+            out.append(
+                Party(
+                    organisation_id=p.organisation_id,
+                    organisation_name=org["name"],
+                    role=p.role,
+                    signatory_id=p.signatory_id,
+                    signatory_name=user["name"],
+                    signatory_role=user["role"],
+                    email=org["email"],
+                )
+            )
+        return out
+
+    async def record_phase(self, r: PhaseRecord) -> None:
+        number = r.phase.number or 1
+        await self.conn.execute(
+            UPSERT_CONVENTION,
+            r.convention_id,
+            r.workflow_id,
+            r.network_id,
+            r.created_by,
+            r.title,
+            r.territory,
+            r.step,
+            number,
+        )
+        for p in r.parties:
+            await self.conn.execute(
+                UPSERT_PARTY, r.convention_id, p.organisation_id, p.role, p.signatory_id
+            )
+        await self.conn.execute(
+            INSERT_PHASE,
+            r.convention_id,
+            number,
+            r.phase.starts_on,
+            r.phase.ends_on,
+            r.phase.annual_budget_cents,
+            {k.value: v for k, v in r.phase.targets.items()},
+            r.phase.priorities,
+            r.step,
+        )
+
+    async def set_step(self, r: PhaseStepRecord) -> None:
+        await self.conn.execute(SET_PHASE_STEP, r.convention_id, r.phase_number, r.step, r.detail)
+        await self.conn.execute(SET_CONVENTION_STEP, r.convention_id, r.phase_number, r.step)
+
+    async def sign(self, s: SignatureRecord) -> bool:
+        done = await self.conn.execute(
+            INSERT_SIGNATURE,
+            s.convention_id,
+            s.phase_number,
+            s.organisation_id,
+            s.signatory_id,
+            s.signed_at,
+        )
+        return done == "INSERT 0 1"
+
+    async def amend(self, r: AmendmentRecord) -> None:
+        await self.conn.execute(
+            AMEND_PHASE,
+            r.convention_id,
+            r.phase_number,
+            r.phase.annual_budget_cents,
+            {k.value: v for k, v in r.phase.targets.items()},
+        )
+
+    async def save_snapshot(self, convention_id: UUID, snapshot: KpiSnapshot) -> None:
+        await self.conn.execute(
+            UPSERT_SNAPSHOT,
+            convention_id,
+            snapshot.phase_number,
+            snapshot.as_of,
+            snapshot.taken_at,
+            {k.value: v for k, v in snapshot.actuals.items()},
+        )
+
+    async def add_expense(self, r: ExpenseRecord) -> bool:
+        e = r.expense
+        done = await self.conn.execute(
+            INSERT_EXPENSE,
+            r.convention_id,
+            r.phase_number,
+            e.request_id,
+            e.amount_cents,
+            e.label,
+            e.spent_on,
+            e.user_id,
+        )
+        return done == "INSERT 0 1"
+
+    async def used_cents(self, convention_id: UUID, phase_number: int) -> int:
+        return await self.conn.fetchval(EXPENSES_USED, convention_id, phase_number)
+
+    async def save_evaluation(self, r: EvaluationRecord) -> None:
+        await self.conn.execute(
+            SET_EVALUATION, r.convention_id, r.phase_number, r.evaluation.model_dump(mode="json")
+        )
+
+    async def facts(self, territory: str, starts_on: date, until: date) -> ActivityFacts:
+        args = (territory, starts_on, until)
+        visits = await self.conn.fetch(FACT_VISITS, *args)
+        projects = await self.conn.fetch(FACT_PROJECTS, *args)
+        return ActivityFacts(
+            visits=[VisitFact.model_validate(dict(r)) for r in visits],
+            projects=[ProjectFact.model_validate(dict(r)) for r in projects],
+            campaigns=[r["on"] for r in await self.conn.fetch(FACT_CAMPAIGNS, *args)],
+            hires=[r["on"] for r in await self.conn.fetch(FACT_HIRES, *args)],
+            deliveries=[r["on"] for r in await self.conn.fetch(FACT_DELIVERIES, *args)],
+        )
+
+    # --- read by the API ---------------------------------------------------------------------
+
+    async def get(self, convention_id: UUID) -> ConventionPublic | None:
+        row = await self.conn.fetchrow(GET_CONVENTION, convention_id)
+        if row is None:
+            return None
+        parties = [Party.model_validate(dict(r)) for r in await self.conn.fetch(PARTIES, row["id"])]
+        signatures = await self.conn.fetch(SIGNATURES, row["id"])
+        phases = []
+        for ph in await self.conn.fetch(PHASES, row["id"]):
+            spec = PhaseSpec(
+                number=ph["number"],
+                starts_on=ph["starts_on"],
+                ends_on=ph["ends_on"],
+                annual_budget_cents=ph["annual_budget_cents"],
+                targets=ph["targets"],
+                priorities=ph["priorities"],
+            )
+            phases.append(
+                PhasePublic(
+                    number=ph["number"],
+                    starts_on=ph["starts_on"],
+                    ends_on=ph["ends_on"],
+                    annual_budget_cents=ph["annual_budget_cents"],
+                    budget_cents=phase_budget_cents(spec),
+                    targets=spec.targets,
+                    priorities=spec.priorities,
+                    status=ph["status"],
+                    signatures=[
+                        Signature.model_validate(dict(s))
+                        for s in signatures
+                        if s["phase_number"] == ph["number"]
+                    ],
+                    evaluation=ph["evaluation"],
+                )
+            )
+        latest = await self.conn.fetchrow(LATEST_SNAPSHOT, row["id"])
+        return ConventionPublic(
+            id=row["id"],
+            workflow_id=row["workflow_id"],
+            title=row["title"],
+            territory=row["territory"],
+            status=row["status"],
+            phase_number=row["phase_number"],
+            parties=parties,
+            phases=phases,
+            latest_snapshot=_snapshot(latest) if latest else None,
+            created_at=row["created_at"],
+        )
+
+    async def list(
+        self,
+        party_id: UUID | None,
+        status: ConventionStep | None,
+        limit: int,
+        offset: int,
+    ) -> Page[ConventionPublic]:
+        ids = await self.conn.fetch(LIST_CONVENTIONS, party_id, status, limit, offset)
+        total = await self.conn.fetchval(COUNT_CONVENTIONS, party_id, status)
+        items = [c for r in ids if (c := await self.get(r["id"])) is not None]
+        return Page[ConventionPublic](items=items, total=total, limit=limit, offset=offset)
+
+    async def snapshots(self, convention_id: UUID, phase_number: int) -> list[KpiSnapshot]:
+        return [_snapshot(r) for r in await self.conn.fetch(SNAPSHOTS, convention_id, phase_number)]
+
+    async def is_party(self, convention_id: UUID, organisation_id: UUID) -> bool:
+        return bool(
+            await self.conn.fetchval(
+                IS_PARTY,
+                convention_id,
+                organisation_id,
+            )
+        )
+
+    # --- visits and action projects (written by the API: records, not processes) ------------
+
+    async def record_visit(
+        self,
+        visit_id: UUID,
+        adviser_id: UUID,
+        adviser_organisation_id: UUID,
+        data: VisitCreate,
+        company: dict[str, Any],
+        project_ids: list[UUID],
+    ) -> bool:
+        """Insert the visit and its projects once (False when this visit id exists)."""
+        done = await self.conn.execute(
+            INSERT_VISIT,
+            visit_id,
+            adviser_id,
+            adviser_organisation_id,
+            company["id"],
+            company["siret"],
+            company["name"],
+            company["postcode"],
+            company["territory"],
+            data.visited_on,
+            data.themes,
+            data.needs,
+        )
+        if done != "INSERT 0 1":
+            return False
+        for ord_, (pid, p) in enumerate(zip(project_ids, data.projects, strict=True)):
+            await self._insert_project(pid, visit_id, ord_, p)
+        return True
+
+    async def _insert_project(self, pid: UUID, visit_id: UUID, ord_: int, p: ActionProjectCreate):
+        await self.conn.execute(
+            INSERT_PROJECT, pid, visit_id, ord_, p.kind, p.title, p.status, p.investment_cents
+        )
+
+    async def visit(self, visit_id: UUID) -> VisitPublic | None:
+        row = await self.conn.fetchrow(GET_VISIT, visit_id)
+        return VisitPublic.model_validate(dict(row)) if row else None
+
+    async def visits(
+        self,
+        *,
+        organisation_id: UUID | None,
+        territory: str | None,
+        company_id: UUID | None,
+        since: date | None,
+        until: date | None,
+        limit: int,
+        offset: int,
+    ) -> Page[VisitPublic]:
+        args = (organisation_id, territory, company_id, since, until)
+        rows = await self.conn.fetch(LIST_VISITS, *args, limit, offset)
+        total = await self.conn.fetchval(COUNT_VISITS, *args)
+        return Page[VisitPublic](
+            items=[VisitPublic.model_validate(dict(r)) for r in rows],
+            total=total,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def project(self, project_id: UUID) -> ActionProjectPublic | None:
+        row = await self.conn.fetchrow(GET_PROJECT, project_id)
+        return _project(row) if row else None
+
+    async def update_project(self, project_id: UUID, u: ActionProjectUpdate) -> ActionProjectPublic:
+        row = await self.conn.fetchrow(UPDATE_PROJECT, project_id, u.status, u.investment_cents)
+        return _project(row)
+
+    async def link_campaign(
+        self, project_id: UUID, campaign_id: UUID
+    ) -> ActionProjectPublic | None:
+        row = await self.conn.fetchrow(LINK_CAMPAIGN, project_id, campaign_id)
+        return _project(row) if row else None
+
+    async def link_service_request(
+        self, project_id: UUID, request_id: UUID
+    ) -> ActionProjectPublic | None:
+        row = await self.conn.fetchrow(LINK_SERVICE_REQUEST, project_id, request_id)
+        return _project(row) if row else None

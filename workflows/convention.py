@@ -1,0 +1,645 @@
+"""Partnership conventions, phase after phase: signatures, the phase's life with its KPI
+snapshots, evaluation, then renewal into the next phase or closing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.convention import ConventionActivities
+    from domain.auth import Role
+    from domain.convention import (
+        PARTY_ROLE_LABELS,
+        Amendment,
+        AmendmentRecord,
+        Cancel,
+        ConventionInput,
+        ConventionState,
+        ConventionStep,
+        Decision,
+        EvaluationRecord,
+        Expense,
+        ExpenseRecord,
+        KpiSnapshot,
+        Party,
+        PhaseRecord,
+        PhaseStepRecord,
+        PhaseSummary,
+        Review,
+        Signature,
+        SignatureAct,
+        SignatureRecord,
+        SnapshotAsk,
+        SnapshotRequest,
+        evaluate,
+        midnight,
+        midpoint,
+        next_snapshot_at,
+        phase_end,
+    )
+    from domain.processes import ProcessKind, ProcessStatus, TaskOpen
+    from domain.recruitment import RegisterRequest
+    from workflows.common import ProcessRecorder, run_activity
+
+DECISION_DAYS = 30  # due date of the manager's renew-or-close task
+
+
+@workflow.defn
+class ConventionWorkflow:
+    """One convention (`convention-<uuid>`), one phase per run: a renewal continues as new
+    into the next phase, keeping the earlier phases' evaluations in `lineage`.
+
+    States and what people can do:
+    - `awaiting_signatures`: each party's signatory has a task and signs (`sign`; a repeat
+      changes nothing). Reminders every `reminder_days`, then a task for the network's
+      managers. A manager may `cancel`.
+    - `signed`: every party signed; waits for the phase's first day. `amend`, `cancel`.
+    - `active`: a KPI snapshot on the first of each month (every `snapshot_months`), counted
+      from the territory's real activity; a mid-phase review task for the managers
+      (`review`). Staff record expenses (`record_expense`), managers amend targets or budget
+      (`amend`, audited), anyone of the network asks for fresh figures (`refresh`).
+    - `evaluating`: the phase's end (a durable timer) took the final snapshot and evaluated
+      it (target, actual, percentage, budget used); a manager `decide`s: renew with the next
+      phase's dates, budget and targets, or close.
+    - `renewed` (this run continued as new), `closed`, `cancelled`: terminal for the run.
+    The `state` query answers at any time.
+    """
+
+    @workflow.init
+    def __init__(self, input: ConventionInput) -> None:
+        self._input = input
+        if input.resume is not None:
+            self._state = input.resume
+        else:
+            self._state = ConventionState(
+                convention_id=input.convention_id,
+                workflow_id=workflow.info().workflow_id,
+                title=input.title,
+                territory=input.territory,
+                step=ConventionStep.AWAITING_SIGNATURES,
+                phase=input.phase.model_copy(update={"number": input.phase.number or 1}),
+                parties=input.parties,
+            )
+        self._recorder = ProcessRecorder(
+            ProcessKind.CONVENTION, input.network_id, self._title(), seq=input.seq
+        )
+        self._lock = asyncio.Lock()  # one write to the phase at a time: snapshots, amendments
+        self._recorded = input.resume is not None and (
+            input.resume.step != ConventionStep.AWAITING_SIGNATURES or bool(input.resume.signatures)
+        )
+        self._stored: set = {s.organisation_id for s in self._state.signatures}
+        self._decision: Decision | None = None
+        self._cancel: Cancel | None = None
+        self._settled = False
+        self._amended: set[str] = set()
+
+    # --- the phase ---------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: ConventionInput) -> ConventionState:
+        st = self._state
+        if st.step == ConventionStep.AWAITING_SIGNATURES:
+            await run_activity(ConventionActivities.record_phase, self._phase_record())
+            self._recorded = True
+            await self._gather_signatures()
+            if self._cancel is not None:
+                return await self._cancelled()
+            await self._move(ConventionStep.SIGNED)
+        if st.step == ConventionStep.SIGNED:
+            start = midnight(st.phase.starts_on)
+            await self._recorder.record(ProcessStatus.RUNNING, ConventionStep.SIGNED)
+            if workflow.now() < start:
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._cancel is not None, timeout=start - workflow.now()
+                    )
+                except TimeoutError:
+                    pass
+            if self._cancel is not None:
+                return await self._cancelled()
+            await self._move(ConventionStep.ACTIVE)
+        if st.step == ConventionStep.ACTIVE:
+            await self._recorder.record(ProcessStatus.RUNNING, ConventionStep.ACTIVE)
+            await self._live_phase()
+            await self._evaluate()
+        await workflow.wait_condition(lambda: self._decision is not None)
+        decision = self._decision
+        assert decision is not None
+        if decision.renew is not None:
+            await self._renew(decision)  # continues as new: does not return
+        await self._close(decision)
+        return st
+
+    async def _gather_signatures(self) -> None:
+        st, input = self._state, self._input
+        wid, number = st.workflow_id, st.phase.number
+        due = workflow.now() + timedelta(days=input.reminder_days * (input.escalate_after + 1))
+        for party in st.unsigned():
+            await self._recorder.open_task(
+                TaskOpen(
+                    key=self._sign_key(party),
+                    workflow_id=wid,
+                    process=ProcessKind.CONVENTION,
+                    action="sign_convention",
+                    title=f"Signer la convention « {st.title} » (phase {number})",
+                    assignee_organisation_id=party.organisation_id,
+                    assignee_role=party.signatory_role,
+                    due_at=due,
+                )
+            )
+            await self._mail(
+                party,
+                f"to-sign-{number}",
+                f"Convention à signer : {st.title}",
+                f"La phase {number} de la convention « {st.title} » attend la signature de "
+                f"{party.organisation_name} ({PARTY_ROLE_LABELS[party.role]}). Signez depuis "
+                "votre espace Relais (« Mes tâches »).",
+            )
+        await self._recorder.record(
+            ProcessStatus.WAITING, ConventionStep.AWAITING_SIGNATURES, waiting_on="signataires"
+        )
+        while True:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._cancel is not None or not self._missing(),
+                    timeout=timedelta(days=input.reminder_days),
+                )
+                break
+            except TimeoutError:
+                pass
+            st.reminders_sent += 1
+            for party in st.unsigned():
+                await self._mail(
+                    party,
+                    f"sign-reminder-{number}-{st.reminders_sent}",
+                    f"Rappel : convention à signer ({st.title})",
+                    f"La convention « {st.title} » attend toujours la signature de "
+                    f"{party.organisation_name}.",
+                )
+            if st.reminders_sent >= input.escalate_after and not st.escalated:
+                st.escalated = True
+                names = ", ".join(p.organisation_name for p in st.unsigned())
+                await self._recorder.open_task(
+                    TaskOpen(
+                        key=self._recorder.key(f"escalation-{number}"),
+                        workflow_id=wid,
+                        process=ProcessKind.CONVENTION,
+                        action="chase_signatures",
+                        title=f"Signatures en retard (« {st.title} ») : {names}",
+                        assignee_organisation_id=input.network_id,
+                        assignee_role=Role.MANAGER,
+                        due_at=workflow.now() + timedelta(days=input.reminder_days),
+                    )
+                )
+                await self._recorder.record(
+                    ProcessStatus.WAITING,
+                    ConventionStep.AWAITING_SIGNATURES,
+                    waiting_on="signataires (escalade au responsable)",
+                )
+            await self._continue_if_long()
+        if st.escalated:
+            outcome = "cancelled" if self._cancel else "signed"
+            await self._recorder.close_task(self._recorder.key(f"escalation-{number}"), outcome)
+
+    async def _live_phase(self) -> None:
+        """Snapshots on their dates until the phase's end, the mid-phase review on its date."""
+        st, end = self._state, phase_end(self._state.phase)
+        mid = midpoint(st.phase)
+        while (now := workflow.now()) < end:
+            if not st.review_opened and now >= mid:
+                st.review_opened = True
+                if st.reviewed_at is None:  # reviewed early: nothing to ask
+                    await self._recorder.open_task(
+                        TaskOpen(
+                            key=self._review_key(),
+                            workflow_id=st.workflow_id,
+                            process=ProcessKind.CONVENTION,
+                            action="review_convention",
+                            title=f"Revue à mi-parcours : « {st.title} » (phase {st.phase.number})",
+                            assignee_organisation_id=self._input.network_id,
+                            assignee_role=Role.MANAGER,
+                            due_at=now + timedelta(days=30),
+                        )
+                    )
+            nxt = next_snapshot_at(now, st.phase, self._input.snapshot_months)
+            wake = min(nxt, mid) if not st.review_opened and mid > now else nxt
+            await workflow.sleep(wake - now)
+            if workflow.now() >= nxt and nxt < end:
+                await self._snapshot(nxt)
+            await self._continue_if_long()
+
+    async def _snapshot(self, at: datetime) -> KpiSnapshot:
+        """Figures counted up to the day before `at` (a snapshot at midnight closes the day
+        just over), never past the phase's last day."""
+        st = self._state
+        as_of = min((at - timedelta(microseconds=1)).date(), st.phase.ends_on)
+        async with self._lock:
+            snapshot: KpiSnapshot = await run_activity(
+                ConventionActivities.take_snapshot,
+                SnapshotRequest(
+                    convention_id=st.convention_id,
+                    phase_number=st.phase.number or 1,
+                    territory=st.territory,
+                    starts_on=st.phase.starts_on,
+                    as_of=as_of,
+                    taken_at=workflow.now(),
+                ),
+            )
+            st.snapshots_taken += 1
+            st.last_snapshot = snapshot
+        return snapshot
+
+    async def _evaluate(self) -> None:
+        st = self._state
+        snapshot = await self._snapshot(phase_end(st.phase))
+        async with self._lock:
+            st.step = ConventionStep.EVALUATING
+            st.evaluation = evaluate(st.phase, snapshot, st.budget_used_cents)
+            await self._save_evaluation()
+        await self._set_step(ConventionStep.EVALUATING)
+        if st.review_opened:
+            await self._recorder.close_task(
+                self._review_key(), "reviewed" if st.reviewed_at else "phase over"
+            )
+        await self._recorder.open_task(
+            TaskOpen(
+                key=self._decision_key(),
+                workflow_id=st.workflow_id,
+                process=ProcessKind.CONVENTION,
+                action="decide_convention",
+                title=f"Renouveler ou clore « {st.title} » (phase {st.phase.number} évaluée)",
+                assignee_organisation_id=self._input.network_id,
+                assignee_role=Role.MANAGER,
+                due_at=workflow.now() + timedelta(days=DECISION_DAYS),
+            )
+        )
+        for party in st.parties:
+            await self._mail(
+                party,
+                f"evaluated-{st.phase.number}",
+                f"Évaluation de la phase {st.phase.number} : {st.title}",
+                f"La phase {st.phase.number} de la convention « {st.title} » "
+                f"({st.phase.starts_on:%d/%m/%Y} – {st.phase.ends_on:%d/%m/%Y}) est terminée. "
+                "Son évaluation (objectifs, réalisé, budget consommé) est disponible dans Relais.",
+            )
+        await self._recorder.record(
+            ProcessStatus.WAITING, ConventionStep.EVALUATING, waiting_on="manager"
+        )
+
+    async def _renew(self, decision: Decision) -> None:
+        st, input = self._state, self._input
+        assert decision.renew is not None
+        nxt = decision.renew.model_copy(
+            update={"number": decision.renew.number or (st.phase.number or 1) + 1}
+        )
+        await self._set_step(ConventionStep.RENEWED, f"renouvelée en phase {nxt.number}")
+        await self._recorder.close_task(self._decision_key(), "renewed")
+        summary = PhaseSummary(
+            number=st.phase.number or 1,
+            starts_on=st.phase.starts_on,
+            ends_on=st.phase.ends_on,
+            run_id=workflow.info().run_id,
+            outcome=ConventionStep.RENEWED,
+            evaluation=st.evaluation,
+        )
+        st.step = ConventionStep.RENEWED
+        st.detail = f"renouvelée en phase {nxt.number}"
+        self._settled = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        following = ConventionState(
+            convention_id=st.convention_id,
+            workflow_id=st.workflow_id,
+            title=st.title,
+            territory=st.territory,
+            step=ConventionStep.AWAITING_SIGNATURES,
+            phase=nxt,
+            parties=st.parties,
+            lineage=[*st.lineage, summary],
+        )
+        workflow.continue_as_new(
+            input.model_copy(update={"phase": nxt, "resume": following, "seq": self._recorder.seq})
+        )
+
+    async def _close(self, decision: Decision) -> None:
+        st = self._state
+        await self._set_step(ConventionStep.CLOSED, decision.close_reason)
+        await self._recorder.close_task(self._decision_key(), "closed")
+        st.step = ConventionStep.CLOSED
+        st.detail = decision.close_reason
+        st.lineage = [
+            *st.lineage,
+            PhaseSummary(
+                number=st.phase.number or 1,
+                starts_on=st.phase.starts_on,
+                ends_on=st.phase.ends_on,
+                run_id=workflow.info().run_id,
+                outcome=ConventionStep.CLOSED,
+                evaluation=st.evaluation,
+            ),
+        ]
+        st.closed_at = workflow.now()
+        await self._recorder.record(ProcessStatus.COMPLETED, ConventionStep.CLOSED)
+        self._settled = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+
+    async def _cancelled(self) -> ConventionState:
+        st, cancel = self._state, self._cancel
+        assert cancel is not None
+        st.step = ConventionStep.CANCELLED
+        st.detail = cancel.reason
+        st.closed_at = workflow.now()
+        await self._set_step(ConventionStep.CANCELLED, cancel.reason)
+        for party in st.parties:
+            await self._recorder.close_task(self._sign_key(party), "cancelled")
+            await self._mail(
+                party,
+                f"cancelled-{st.phase.number}",
+                f"Convention abandonnée : {st.title}",
+                f"La phase {st.phase.number} de la convention « {st.title} » est abandonnée : "
+                f"{cancel.reason}",
+            )
+        await self._recorder.record(ProcessStatus.CANCELLED, ConventionStep.CANCELLED)
+        self._settled = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return st
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _title(self) -> str:
+        return f"Convention « {self._state.title} » – phase {self._state.phase.number}"
+
+    def _missing(self) -> list[Party]:
+        return [p for p in self._state.parties if p.organisation_id not in self._stored]
+
+    def _sign_key(self, party: Party) -> str:
+        return self._recorder.key(f"sign-{self._state.phase.number}-{party.organisation_id}")
+
+    def _review_key(self) -> str:
+        return self._recorder.key(f"review-{self._state.phase.number}")
+
+    def _decision_key(self) -> str:
+        return self._recorder.key(f"decision-{self._state.phase.number}")
+
+    def _phase_record(self) -> PhaseRecord:
+        st, input = self._state, self._input
+        return PhaseRecord(
+            convention_id=st.convention_id,
+            workflow_id=st.workflow_id,
+            network_id=input.network_id,
+            created_by=input.created_by,
+            title=st.title,
+            territory=st.territory,
+            parties=st.parties,
+            phase=st.phase,
+            step=st.step,
+        )
+
+    async def _move(self, step: ConventionStep) -> None:
+        self._state.step = step
+        await self._set_step(step)
+
+    async def _set_step(self, step: ConventionStep, detail: str | None = None) -> None:
+        await run_activity(
+            ConventionActivities.set_step,
+            PhaseStepRecord(
+                convention_id=self._state.convention_id,
+                phase_number=self._state.phase.number or 1,
+                step=step,
+                detail=detail,
+            ),
+        )
+
+    async def _save_evaluation(self) -> None:
+        st = self._state
+        assert st.evaluation is not None
+        await run_activity(
+            ConventionActivities.save_evaluation,
+            EvaluationRecord(
+                convention_id=st.convention_id,
+                phase_number=st.phase.number or 1,
+                evaluation=st.evaluation,
+            ),
+        )
+
+    async def _mail(self, party: Party, key: str, subject: str, body: str) -> None:
+        if party.email:
+            await self._recorder.mail(f"{key}-{party.organisation_id}", party.email, subject, body)
+
+    async def _continue_if_long(self) -> None:
+        """A long phase (years of reminders or snapshots) continues as new in the same step."""
+        if not workflow.info().is_continue_as_new_suggested():
+            return
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            self._input.model_copy(update={"resume": self._state, "seq": self._recorder.seq})
+        )
+
+    def _require(self, *steps: ConventionStep, what: str) -> None:
+        if self._state.step not in steps:
+            raise ValueError(f"{what} impossible à l'étape « {self._state.step.value} »")
+
+    # --- what people do ----------------------------------------------------------------------
+
+    @workflow.update
+    async def sign(self, act: SignatureAct) -> ConventionState:
+        st = self._state
+        await workflow.wait_condition(lambda: self._recorded)
+        if not any(s.organisation_id == act.organisation_id for s in st.signatures):
+            st.signatures.append(
+                Signature(
+                    organisation_id=act.organisation_id,
+                    signatory_id=act.user_id,
+                    signed_at=workflow.now(),
+                )
+            )
+            signed = st.signatures[-1]
+            await run_activity(
+                ConventionActivities.sign,
+                SignatureRecord(
+                    convention_id=st.convention_id,
+                    phase_number=st.phase.number or 1,
+                    organisation_id=act.organisation_id,
+                    signatory_id=act.user_id,
+                    signed_at=signed.signed_at,
+                    workflow_id=st.workflow_id,
+                ),
+            )
+            party = next(p for p in st.parties if p.organisation_id == act.organisation_id)
+            await self._recorder.close_task(self._sign_key(party), "signed")
+            self._stored.add(act.organisation_id)
+        # A repeat answers once the first is stored; the last signature once the phase is
+        # signed, so that its signatory reads the outcome.
+        await workflow.wait_condition(
+            lambda: (
+                act.organisation_id in self._stored
+                and (bool(self._missing()) or st.step != ConventionStep.AWAITING_SIGNATURES)
+            )
+        )
+        return st
+
+    @sign.validator
+    def _validate_sign(self, act: SignatureAct) -> None:
+        party = next(
+            (p for p in self._state.parties if p.signatory_id == act.user_id),
+            None,
+        )
+        if party is None or party.organisation_id != act.organisation_id:
+            raise ValueError("vous n'êtes pas signataire de cette convention")
+        if any(s.organisation_id == party.organisation_id for s in self._state.signatures):
+            return  # a repeat changes nothing
+        if self._cancel is not None:
+            raise ValueError("cette convention est abandonnée")
+        self._require(ConventionStep.AWAITING_SIGNATURES, what="une signature")
+
+    @workflow.update
+    async def amend(self, a: Amendment) -> ConventionState:
+        st = self._state
+        if a.request_id in self._amended:
+            return st
+        self._amended.add(a.request_id)
+        async with self._lock:
+            targets = {**st.phase.targets, **a.targets}
+            budget = (
+                st.phase.annual_budget_cents
+                if a.annual_budget_cents is None
+                else a.annual_budget_cents
+            )
+            st.phase = st.phase.model_copy(
+                update={"targets": targets, "annual_budget_cents": budget}
+            )
+            st.amendments += 1
+            await run_activity(
+                ConventionActivities.amend,
+                AmendmentRecord(
+                    convention_id=st.convention_id,
+                    phase_number=st.phase.number or 1,
+                    workflow_id=st.workflow_id,
+                    amendment=a,
+                    phase=st.phase,
+                ),
+            )
+        return st
+
+    @amend.validator
+    def _validate_amend(self, a: Amendment) -> None:
+        if a.request_id in self._amended:
+            return
+        # Targets are amended while the phase runs, never once its results are known.
+        self._require(ConventionStep.SIGNED, ConventionStep.ACTIVE, what="un avenant")
+
+    @workflow.update
+    async def record_expense(self, e: Expense) -> ConventionState:
+        st = self._state
+        async with self._lock:
+            total = await run_activity(
+                ConventionActivities.add_expense,
+                ExpenseRecord(
+                    convention_id=st.convention_id,
+                    phase_number=st.phase.number or 1,
+                    workflow_id=st.workflow_id,
+                    expense=e,
+                ),
+            )
+            st.budget_used_cents = total.used_cents
+            if st.evaluation is not None and st.last_snapshot is not None:
+                st.evaluation = evaluate(st.phase, st.last_snapshot, st.budget_used_cents)
+                await self._save_evaluation()
+        return st
+
+    @record_expense.validator
+    def _validate_expense(self, e: Expense) -> None:
+        self._require(
+            ConventionStep.SIGNED,
+            ConventionStep.ACTIVE,
+            ConventionStep.EVALUATING,
+            what="une dépense",
+        )
+        if self._decision is not None:
+            raise ValueError("la décision sur cette phase est prise : plus de dépense")
+        phase = self._state.phase
+        if not phase.starts_on <= e.spent_on <= phase.ends_on:
+            raise ValueError(
+                f"la dépense doit dater de la phase ({phase.starts_on:%d/%m/%Y} – "
+                f"{phase.ends_on:%d/%m/%Y})"
+            )
+
+    @workflow.update
+    async def refresh(self, ask: SnapshotAsk) -> KpiSnapshot:
+        return await self._snapshot(workflow.now())
+
+    @refresh.validator
+    def _validate_refresh(self, ask: SnapshotAsk) -> None:
+        self._require(ConventionStep.ACTIVE, what="un calcul des indicateurs")
+
+    @workflow.update
+    async def review(self, r: Review) -> ConventionState:
+        st = self._state
+        if st.reviewed_at is None:
+            st.reviewed_at = workflow.now()
+            st.review_note = r.note
+            if st.review_opened:
+                await self._recorder.close_task(self._review_key(), "reviewed")
+        return st
+
+    @review.validator
+    def _validate_review(self, r: Review) -> None:
+        if self._state.reviewed_at is not None:
+            return
+        self._require(ConventionStep.ACTIVE, what="une revue")
+
+    @workflow.update
+    async def decide(self, d: Decision) -> ConventionState:
+        if self._decision is None:
+            self._decision = d
+        await workflow.wait_condition(lambda: self._settled)
+        return self._state
+
+    @decide.validator
+    def _validate_decide(self, d: Decision) -> None:
+        st = self._state
+        if self._decision is not None:
+            if (self._decision.renew is None) == (d.renew is None):
+                return  # a repeat: answered with the first decision's outcome
+            raise ValueError("la décision sur cette phase est déjà prise")
+        self._require(ConventionStep.EVALUATING, what="une décision")
+        if d.renew is not None:
+            if d.renew.starts_on <= st.phase.ends_on:
+                raise ValueError(
+                    f"la phase suivante commence après la fin de celle-ci "
+                    f"({st.phase.ends_on:%d/%m/%Y})"
+                )
+            number = st.phase.number or 1
+            if d.renew.number is not None and d.renew.number <= number:
+                raise ValueError(f"la phase suivante porte un numéro après {number}")
+
+    @workflow.update
+    async def cancel(self, c: Cancel) -> ConventionState:
+        if self._cancel is None:
+            self._cancel = c
+        await workflow.wait_condition(lambda: self._settled)
+        if self._state.step != ConventionStep.CANCELLED:
+            raise ApplicationError(
+                f"abandon impossible : la phase est {self._state.step.value}",
+                type="ConventionClosed",
+            )
+        return self._state
+
+    @cancel.validator
+    def _validate_cancel(self, c: Cancel) -> None:
+        if self._cancel is not None:
+            return
+        self._require(ConventionStep.AWAITING_SIGNATURES, ConventionStep.SIGNED, what="un abandon")
+
+    @workflow.update
+    async def opened(self, r: RegisterRequest) -> ConventionState:
+        """Answers once the phase is in the store: its creator can read it back."""
+        await workflow.wait_condition(lambda: self._recorded)
+        return self._state
+
+    @workflow.query
+    def state(self) -> ConventionState:
+        return self._state
