@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api import errors
 from api.routes import (
     booking,
+    convention,
     dashboard,
     health,
     onboarding,
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recruitment.router)
     app.include_router(pooling.router)
     app.include_router(booking.router)
+    app.include_router(convention.router)
+    app.include_router(convention.pages)
     app.include_router(dashboard.router)
     dashboard.mount_static(app)
     return app

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.deps import TOKEN_COOKIE, Pool, current_principal
 from api.routes.processes import open_tasks_for
+from domain.convention import PARTY_ROLE_LABELS
 from domain.organisations import OrganisationFilter
 from store.organisations import OrganisationRepository
 from store.pooling import PoolingRepository
@@ -82,6 +83,13 @@ STEP_LABELS = {
     "failed": "n'a pas abouti",
     # reservations
     "waitlisted": "liste d'attente",
+    # conventions (a convention's "active" reads differently from a membership's)
+    "awaiting_signatures": "en attente de signatures",
+    "signed": "signée, phase à venir",
+    "convention:active": "phase en cours",
+    "evaluating": "évaluée, décision attendue",
+    "renewed": "renouvelée",
+    "convention:closed": "close",
 }
 ROLE_LABELS = {
     "admin": "administration",
@@ -91,7 +99,17 @@ ROLE_LABELS = {
     "agency": "agence",
     "partner": "partenaire",
 }
+
+
+def euros(cents: int) -> str:
+    """12345678 → « 123 456,78 € » (French grouping and decimal comma)."""
+    whole, rest = divmod(cents, 100)
+    return f"{whole:,}".replace(",", "\u202f") + f",{rest:02d} €"
+
+
 templates.env.globals.update(
+    euros=euros,
+    party_roles=PARTY_ROLE_LABELS,
     kinds=KIND_LABELS,
     kind=KIND_SINGULAR,
     statuses=STATUS_LABELS,
