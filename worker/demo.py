@@ -11,16 +11,29 @@ import contextlib
 import json
 import os
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
 import asyncpg
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from domain.auth import Role
 from domain.booking import ResourceCreate, ResourceKind
+from domain.convention import (
+    ActionProjectCreate,
+    ConventionInput,
+    ConventionStep,
+    KpiKey,
+    PartyCreate,
+    PartyRole,
+    PhaseSpec,
+    SignatureAct,
+    SnapshotAsk,
+    VisitCreate,
+    convention_workflow_id,
+)
 from domain.identifiers import luhn_check_digit
 from domain.onboarding import MemberOnboardingInput
 from domain.organisations import (
@@ -47,12 +60,21 @@ from domain.recruitment import (
 )
 from relais.settings import Settings
 from store.booking import BookingRepository
+from store.convention import ConventionRepository
 from store.crypto import Sealer
 from store.organisations import OrganisationRepository
 from store.pooling import PoolingRepository
 from store.recruitment import sealed_referral
 from store.users import UserRepository
-from workflows.clients import join_pool, refer, start_campaign, start_onboarding
+from workflows.clients import (
+    join_pool,
+    refer,
+    start_campaign,
+    start_convention,
+    start_onboarding,
+    update_with_retry,
+)
+from workflows.convention import ConventionWorkflow
 
 MARKER = "demo_loaded"
 PROCESSES_MARKER = "demo_processes_started"
@@ -184,6 +206,7 @@ AGENCY_NAMES = (
     "Maison de l'emploi de Marseille",
 )
 
+CMA = "Chambre de métiers et de l'artisanat – délégation 13"
 # (role, organisation name, person)
 USERS = [
     (Role.ADMIN, "Entreprendre au Nord de Marseille", "Alexandre Fabre"),
@@ -194,6 +217,8 @@ USERS = [
     (Role.PARTNER, "CCI métropolitaine Aix-Marseille-Provence", "Thomas Girard"),
     (Role.MEMBER, "Pressing de Saint-Antoine", "Leïla Amrani"),
     (Role.PARTNER, "Cabinet Comptable Mutualisé du Nord", "Hélène Castel"),
+    (Role.PARTNER, CMA, "Yannick Roux"),
+    (Role.PARTNER, "Mairie des 15e et 16e arrondissements", "Nadia Benali"),
 ]
 
 NETWORK = "Entreprendre au Nord de Marseille"
@@ -424,6 +449,137 @@ async def _demo_pool(pool: asyncpg.Pool, client: Client, settings: Settings) -> 
             )
 
 
+# The second seed, in small: a chamber, the association and a town hall run their convention
+# phase by phase; the CMA's adviser visits companies. (party, role, signatory)
+CONVENTION_PARTIES = [
+    (NETWORK, PartyRole.OPERATOR, "Claire Rinaldi"),
+    (CMA, PartyRole.PARTNER, "Yannick Roux"),
+    ("CCI métropolitaine Aix-Marseille-Provence", PartyRole.PARTNER, "Thomas Girard"),
+    ("Mairie des 15e et 16e arrondissements", PartyRole.FUNDER, "Nadia Benali"),
+]
+# (company, days ago, themes, needs, projects: (kind, title, investment in cents or None))
+DEMO_VISITS = [
+    ("Menuiserie Saint-Louis", 75, ["transmission", "recrutement"],
+     "Dirigeant à 2 ans de la retraite ; cherche un repreneur et un apprenti.",
+     [("recruitment", "Recruter un apprenti menuisier", None),
+      ("funding", "Prêt d'honneur pour le repreneur", None)]),
+    ("Bocaux de Provence", 40, ["investissement", "énergie"],
+     "Nouvelle ligne de stérilisation ; factures d'énergie en hausse.",
+     [("investment", "Autoclave et ligne de remplissage", 18_000_000),
+      ("pooled_service", "Diagnostic énergétique mutualisé", None)]),
+    ("Garage des Aygalades", 12, ["numérique", "formation"],
+     "Prise de rendez-vous en ligne ; deux mécaniciens à former à l'électrique.",
+     [("digital", "Site et prise de rendez-vous", None),
+      ("training", "Habilitation véhicules électriques", None)]),
+]  # fmt: skip
+
+
+async def _demo_convention(pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
+    """Phase 4 of the convention, for last year and this one, signed by every party;
+    the CMA adviser's visits are counted in its figures."""
+    async with pool.acquire() as c:
+        rows = await c.fetch(
+            "SELECT u.id, u.name, u.organisation_id, o.name AS org FROM users u "
+            "JOIN organisations o ON o.id = u.organisation_id"
+        )
+        users = {r["name"]: r for r in rows}
+        network = await _org_id(pool, NETWORK)
+        if network is None or any(name not in users for _, _, name in CONVENTION_PARTIES):
+            return
+        parties = await ConventionRepository(c).check_parties(
+            [
+                PartyCreate(
+                    organisation_id=users[name]["organisation_id"],
+                    role=role,
+                    signatory_id=users[name]["id"],
+                )
+                for _, role, name in CONVENTION_PARTIES
+            ]
+        )
+        staff = await c.fetchval(
+            "SELECT id FROM users WHERE organisation_id = $1 AND role = 'staff' LIMIT 1", network
+        )
+    assert not isinstance(parties, str), parties
+    today = datetime.now(UTC).date()
+    adviser = users["Yannick Roux"]
+    for n, (company, days_ago, themes, needs, projects) in enumerate(DEMO_VISITS):
+        org_id = await _org_id(pool, company)
+        async with pool.acquire() as c, c.transaction():
+            org = await OrganisationRepository(c).get(org_id) if org_id else None
+            if org is None:
+                continue
+            visit = VisitCreate(
+                request_id=f"demo-visit-{n}",
+                company_id=org.id,
+                visited_on=today - timedelta(days=days_ago),
+                themes=themes,
+                needs=needs,
+                projects=[
+                    ActionProjectCreate(kind=kind, title=title, investment_cents=cents)
+                    for kind, title, cents in projects
+                ],
+            )
+            visit_id = uuid.uuid5(uuid.NAMESPACE_URL, f"relais-demo-visit-{n}")
+            await ConventionRepository(c).record_visit(
+                visit_id,
+                adviser["id"],
+                adviser["organisation_id"],
+                visit,
+                {"id": org.id, "siret": org.siret, "name": org.name, "postcode": org.postcode,
+                 "territory": org.territory},
+                [uuid.uuid5(visit_id, str(i)) for i in range(len(projects))],
+            )  # fmt: skip
+    convention_id = uuid.uuid5(uuid.NAMESPACE_URL, "relais-demo-convention")
+    await start_convention(
+        client,
+        settings.task_queue,
+        ConventionInput(
+            convention_id=convention_id,
+            network_id=network,
+            created_by=staff,
+            title="Cap Développement Nord",
+            territory=TERRITORY,
+            parties=parties,
+            phase=PhaseSpec(
+                number=4,
+                starts_on=date(today.year - 1, 1, 1),
+                ends_on=date(today.year, 12, 31),
+                annual_budget_cents=16_500_000,
+                targets={
+                    KpiKey.COMPANIES_MET: 190,
+                    KpiKey.ACTION_PROJECTS: 60,
+                    KpiKey.CAMPAIGNS: 6,
+                    KpiKey.RECRUITMENTS: 40,
+                    KpiKey.INVESTMENT_PROJECTS: 10,
+                    KpiKey.INVESTMENT_CENTS: 150_000_000,
+                    KpiKey.TRAININGS: 15,
+                },
+                priorities=[
+                    "Recrutement local et apprentissage",
+                    "Transmission-reprise des entreprises artisanales",
+                    "Transition énergétique des ateliers",
+                ],
+            ),
+        ),
+        request_id="demo-convention",
+    )
+    handle = client.get_workflow_handle_for(
+        ConventionWorkflow.run, convention_workflow_id(convention_id)
+    )
+    for _, _, name in CONVENTION_PARTIES:
+        await update_with_retry(
+            handle,
+            ConventionWorkflow.sign,
+            SignatureAct(user_id=users[name]["id"], organisation_id=users[name]["organisation_id"]),
+        )
+    for _ in range(50):  # the last signature answers once signed; the phase starts next
+        if (await handle.query(ConventionWorkflow.state)).step != ConventionStep.SIGNED:
+            break
+        await asyncio.sleep(0.1)
+    with contextlib.suppress(WorkflowUpdateFailedError):  # the phase may be over already
+        await update_with_retry(handle, ConventionWorkflow.refresh, SnapshotAsk(user_id=staff))
+
+
 async def start_demo_processes(pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
     """Processes under way when the demo opens: two companies mid-onboarding, and a
     recruitment campaign with its first referrals. Done once, after the data; a crash in
@@ -448,6 +604,7 @@ async def start_demo_processes(pool: asyncpg.Pool, client: Client, settings: Set
             )
     await _demo_campaign(pool, client, settings)
     await _demo_pool(pool, client, settings)
+    await _demo_convention(pool, client, settings)
     async with pool.acquire() as c:
         await c.execute(
             "INSERT INTO relais_meta (key, value) VALUES ($1, 'yes') ON CONFLICT DO NOTHING",
