@@ -12,8 +12,9 @@ from fastapi.templating import Jinja2Templates
 
 from api.deps import TOKEN_COOKIE, Pool, current_principal
 from api.routes.processes import open_tasks_for
-from domain.convention import PARTY_ROLE_LABELS
+from domain.convention import KPI_LABELS, PARTY_ROLE_LABELS
 from domain.organisations import OrganisationFilter
+from store.convention import ConventionRepository
 from store.organisations import OrganisationRepository
 from store.pooling import PoolingRepository
 from store.processes import ProcessRepository
@@ -110,6 +111,7 @@ def euros(cents: int) -> str:
 templates.env.globals.update(
     euros=euros,
     party_roles=PARTY_ROLE_LABELS,
+    kpi_labels=KPI_LABELS,
     kinds=KIND_LABELS,
     kind=KIND_SINGULAR,
     statuses=STATUS_LABELS,
@@ -170,6 +172,9 @@ async def home(request: Request, pool: Pool):
             pools = await PoolingRepository(c).pools(
                 status=None, service_code=None, provider_id=None, limit=10, offset=0
             )
+    party = None if principal.sees_everything else principal.organisation_id
+    async with pool.acquire() as c:
+        conventions = await ConventionRepository(c).list(party, None, limit=5, offset=0)
     counts: dict[str, int] = {}
     for o in orgs.items:
         counts[o.kind] = counts.get(o.kind, 0) + 1
@@ -183,5 +188,6 @@ async def home(request: Request, pool: Pool):
             "procs": procs,
             "tasks": tasks,
             "pools": pools,
+            "conventions": conventions,
         },
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.system
@@ -93,6 +94,10 @@ def test_visits_and_a_campaign_appear_in_the_next_snapshot(stack):
     assert after["recruitments"] == before["recruitments"]
     latest = _json(stack.get(f"/api/conventions/{conv['id']}", adviser))["latest_snapshot"]
     assert latest["actuals"] == after
+
+    page = httpx.get(f"{stack.url}/tableau-de-bord", cookies={"relais_token": adviser})
+    assert "Cap Développement Nord" in page.text
+    assert f"{after['companies_met']} / 190" in page.text  # KPI against its target
 
     r = stack.get(f"/conventions/{conv['id']}/evaluation", manager)
     assert r.status_code == 404 and "pas encore évaluée" in r.json()["detail"]
