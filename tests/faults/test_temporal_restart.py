@@ -1,0 +1,170 @@
+"""`kill -9` of the Temporal dev server, restarted on the same SQLite file (WAL, as `relais
+dev` runs it): the open processes are listed again and resume, and the timers that fell due
+while it was down fire — once."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from domain.auth import Role
+from domain.onboarding import (
+    CharterAcceptance,
+    MemberOnboardingInput,
+    OnboardingStep,
+    onboarding_workflow_id,
+)
+from domain.organisations import OrganisationStatus
+from relais.binaries import temporal_cli
+from relais.temporal import data_converter
+from tests.factories import make_org, make_user
+from tests.system.conftest import free_port
+from worker.main import build_worker
+from workflows.clients import start_onboarding, update_with_retry
+from workflows.common import SEARCH_ATTRIBUTES
+from workflows.onboarding import MemberOnboardingWorkflow
+
+pytestmark = pytest.mark.system
+
+SHORT, LONG = 6, 3  # onboardings whose timers fall due while the server is down, and not
+
+
+class DevServer:
+    def __init__(self, db_file: Path, log: Path) -> None:
+        self.port = free_port()
+        self.args = [
+            str(temporal_cli()), "server", "start-dev", "--headless",
+            "--db-filename", str(db_file),
+            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+            "--ip", "127.0.0.1", "--port", str(self.port), "--log-level", "error",
+        ]  # fmt: skip
+        for key in SEARCH_ATTRIBUTES:
+            self.args += ["--search-attribute", f"{key.name}=Keyword"]
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(15)
+
+
+async def _connect(server: DevServer, settings) -> Client:
+    for _ in range(200):
+        try:
+            return await Client.connect(server.address, data_converter=data_converter(settings))
+        except Exception:  # not listening yet
+            await asyncio.sleep(0.1)
+    raise AssertionError("the dev server never listened\n" + server.log.read_text()[-2000:])
+
+
+async def _steps(db, org_ids) -> dict[str, str]:
+    rows = await db.fetch(
+        "SELECT step FROM processes WHERE process = 'onboarding' AND organisation_id = ANY($1)",
+        org_ids,
+    )
+    return {r["step"] for r in rows}
+
+
+async def test_timers_due_during_a_temporal_outage_fire_after_restart(db, settings, tmp_path):
+    server = DevServer(tmp_path / "temporal.db", tmp_path / "temporal.log")
+    server.start()
+    client = await _connect(server, settings)
+    short, long_ = [], []
+    for i in range(SHORT + LONG):
+        org = await make_org(db, name=f"Atelier {i}", status=OrganisationStatus.PENDING)
+        user, _ = await make_user(db, org.id, Role.MEMBER)
+        (short if i < SHORT else long_).append((org, user))
+    try:
+        async with build_worker(client, db, settings):
+            for i, (org, _) in enumerate(short + long_):
+                await start_onboarding(
+                    client,
+                    settings.task_queue,
+                    MemberOnboardingInput(
+                        organisation_id=org.id,
+                        contact_name="Contact",
+                        contact_email=f"contact{i}@example.fr",
+                        started_by="test",
+                        reminder_after=timedelta(seconds=4 if i < SHORT else 3600),
+                        expire_after=timedelta(seconds=8 if i < SHORT else 7200),
+                    ),
+                )
+            ids = [org.id for org, _ in short + long_]
+            for _ in range(100):  # every onboarding waits on its member
+                rows = await db.fetchval(
+                    "SELECT count(*) FROM processes WHERE status = 'waiting' "
+                    "AND organisation_id = ANY($1)",
+                    ids,
+                )
+                if rows == SHORT + LONG:
+                    break
+                await asyncio.sleep(0.1)
+            assert rows == SHORT + LONG
+
+            server.kill9()
+            await asyncio.sleep(10)  # both timers of the short ones fall due meanwhile
+            server.start()
+            client = await _connect(server, settings)
+
+            # Open processes are listed again by the restarted server.
+            listed = [
+                w.id
+                async for w in client.list_workflows(
+                    "WorkflowType = 'MemberOnboardingWorkflow' "
+                    f"AND TaskQueue = '{settings.task_queue}'"
+                )
+            ]
+            assert sorted(listed) == sorted(onboarding_workflow_id(i) for i in ids)
+
+            # The worker (started before the outage) resumes; the due timers fire.
+            for _ in range(300):
+                if await _steps(db, [o.id for o, _ in short]) == {"expired"}:
+                    break
+                await asyncio.sleep(0.1)
+            assert await _steps(db, [o.id for o, _ in short]) == {"expired"}
+            for i, (org, user) in enumerate(long_):
+                handle = client.get_workflow_handle_for(
+                    MemberOnboardingWorkflow.run, onboarding_workflow_id(org.id)
+                )
+                state = await update_with_retry(
+                    handle,
+                    MemberOnboardingWorkflow.accept_charter,
+                    CharterAcceptance(
+                        request_id=f"after-{i}",
+                        user_id=user,
+                        organisation_id=org.id,
+                        role=Role.MEMBER,
+                    ),
+                )
+                assert state.step == OnboardingStep.ACTIVE
+    finally:
+        server.stop()
+
+    reminders = await db.fetchval("SELECT count(*) FROM outbox WHERE subject LIKE 'Rappel%'")
+    assert reminders == SHORT  # each fell due once, sent once
+    statuses = await db.fetch(
+        "SELECT m.status, count(*) FROM memberships m GROUP BY m.status ORDER BY m.status"
+    )
+    assert {r["status"]: r["count"] for r in statuses} == {"active": LONG, "expired": SHORT}
+    open_tasks = await db.fetchval("SELECT count(*) FROM tasks WHERE closed_at IS NULL")
+    assert open_tasks == 0
