@@ -1,6 +1,7 @@
 """The demo's convention on the embedded stack (`relais dev`): every party signed phase 4, the
 CMA's adviser visits a company and a campaign is launched from the visit's project; the next
-snapshot counts both. The printable evaluation is refused until the phase is evaluated."""
+snapshot counts both. The printable evaluation is refused until the phase is evaluated; the
+signatories' names are nowhere in clear in the Temporal database."""
 
 from __future__ import annotations
 
@@ -101,3 +102,10 @@ def test_visits_and_a_campaign_appear_in_the_next_snapshot(stack):
 
     r = stack.get(f"/conventions/{conv['id']}/evaluation", manager)
     assert r.status_code == 404 and "pas encore évaluée" in r.json()["detail"]
+
+    # Signatories' names travel in workflow inputs, encrypted: the Temporal database never
+    # holds them in clear. (The dev banner on stdout lists the demo users, on purpose.)
+    assert stack.ctrl_c() == 0
+    for name in (b"Yannick Roux", b"Nadia Benali", b"Conducteur offset"):
+        for f in stack.home.glob("temporal.db*"):
+            assert name not in f.read_bytes(), f.name
