@@ -24,7 +24,9 @@ from store.convention import ConventionRepository
 from store.processes import ProcessRepository
 
 AUDITED = """
-SELECT 1 FROM audit_events WHERE workflow_id = $1 AND action = $2 AND data->>'request_id' = $3"""
+SELECT 1 FROM audit_events
+WHERE workflow_id = $1 AND action = $2 AND data->>'request_id' = $3
+  AND (data->>'phase')::int = $4"""
 
 
 class ConventionActivities:
@@ -61,7 +63,10 @@ class ConventionActivities:
         a = r.amendment
         async with self.pool.acquire() as c, c.transaction():
             await ConventionRepository(c).amend(r)
-            if await c.fetchval(AUDITED, r.workflow_id, "convention.amended", a.request_id):
+            audited = await c.fetchval(
+                AUDITED, r.workflow_id, "convention.amended", a.request_id, r.phase_number
+            )
+            if audited:
                 return  # a retry: audited already
             await ProcessRepository(c).audit(
                 AuditEvent(

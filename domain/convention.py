@@ -456,6 +456,7 @@ class ConventionState(BaseModel):
     reviewed_at: datetime | None = None
     review_note: str | None = None
     amendments: int = 0
+    amendment_ids: list[str] = Field(default_factory=list)  # request ids applied this phase
     budget_used_cents: int = 0
     evaluation: Evaluation | None = None
     lineage: list[PhaseSummary] = Field(default_factory=list)

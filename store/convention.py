@@ -83,7 +83,7 @@ INSERT_EXPENSE = """
 INSERT INTO convention_expenses (convention_id, phase_number, request_id, amount_cents, label,
                                  spent_on, recorded_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (convention_id, request_id) DO NOTHING"""
+ON CONFLICT (convention_id, phase_number, request_id) DO NOTHING"""
 EXPENSES_USED = """
 SELECT coalesce(sum(amount_cents), 0) FROM convention_expenses
 WHERE convention_id = $1 AND phase_number = $2"""
@@ -114,8 +114,9 @@ SIGNATURES = """
 SELECT phase_number, organisation_id, signatory_id, signed_at FROM convention_signatures
 WHERE convention_id = $1 ORDER BY signed_at"""
 LATEST_SNAPSHOT = """
-SELECT phase_number, as_of, taken_at, actuals FROM kpi_snapshots
-WHERE convention_id = $1 ORDER BY phase_number DESC, as_of DESC LIMIT 1"""
+SELECT s.phase_number, s.as_of, s.taken_at, s.actuals FROM kpi_snapshots s
+JOIN conventions c ON c.id = s.convention_id AND c.phase_number = s.phase_number
+WHERE s.convention_id = $1 ORDER BY s.as_of DESC LIMIT 1"""
 SNAPSHOTS = """
 SELECT phase_number, as_of, taken_at, actuals FROM kpi_snapshots
 WHERE convention_id = $1 AND phase_number = $2 ORDER BY as_of"""

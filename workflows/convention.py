@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         KpiSnapshot,
         Party,
         PhaseRecord,
+        PhaseSpec,
         PhaseStepRecord,
         PhaseSummary,
         Review,
@@ -45,7 +46,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.recruitment import RegisterRequest
     from workflows.common import ProcessRecorder, run_activity
 
-DECISION_DAYS = 30  # due date of the manager's renew-or-close task
+DECISION_DAYS = 30
+MAX_PHASE_NUMBER = 99  # PhaseSpec.number's bound  # due date of the manager's renew-or-close task
 
 
 @workflow.defn
@@ -95,7 +97,7 @@ class ConventionWorkflow:
         self._decision: Decision | None = None
         self._cancel: Cancel | None = None
         self._settled = False
-        self._amended: set[str] = set()
+        self._signing: set = set(self._stored)  # signatures stored or being written
 
     # --- the phase ---------------------------------------------------------------------------
 
@@ -126,7 +128,12 @@ class ConventionWorkflow:
             await self._recorder.record(ProcessStatus.RUNNING, ConventionStep.ACTIVE)
             await self._live_phase()
             await self._evaluate()
-        await workflow.wait_condition(lambda: self._decision is not None)
+        while self._decision is None:
+            await workflow.wait_condition(
+                lambda: self._decision is not None or workflow.info().is_continue_as_new_suggested()
+            )
+            if self._decision is None:
+                await self._continue_if_long()
         decision = self._decision
         assert decision is not None
         if decision.renew is not None:
@@ -200,7 +207,8 @@ class ConventionWorkflow:
                     ConventionStep.AWAITING_SIGNATURES,
                     waiting_on="signataires (escalade au responsable)",
                 )
-            await self._continue_if_long()
+            if self._cancel is None and self._missing():
+                await self._continue_if_long()
         if st.escalated:
             outcome = "cancelled" if self._cancel else "signed"
             await self._recorder.close_task(self._recorder.key(f"escalation-{number}"), outcome)
@@ -227,7 +235,12 @@ class ConventionWorkflow:
                     )
             nxt = next_snapshot_at(now, st.phase, self._input.snapshot_months)
             wake = min(nxt, mid) if not st.review_opened and mid > now else nxt
-            await workflow.sleep(wake - now)
+            try:  # woken early only when the history grew long (many updates)
+                await workflow.wait_condition(
+                    workflow.info().is_continue_as_new_suggested, timeout=wake - now
+                )
+            except TimeoutError:
+                pass
             if workflow.now() >= nxt and nxt < end:
                 await self._snapshot(nxt)
             await self._continue_if_long()
@@ -293,12 +306,16 @@ class ConventionWorkflow:
     async def _renew(self, decision: Decision) -> None:
         st, input = self._state, self._input
         assert decision.renew is not None
-        nxt = decision.renew.model_copy(
-            update={"number": decision.renew.number or (st.phase.number or 1) + 1}
+        nxt = PhaseSpec.model_validate(
+            {**decision.renew.model_dump(), "number": self._next_number(decision)}
         )
         await self._set_step(ConventionStep.RENEWED, f"renouvelée en phase {nxt.number}")
         await self._recorder.close_task(self._decision_key(), "renewed")
-        summary = PhaseSummary(
+        st.step = ConventionStep.RENEWED
+        st.detail = f"renouvelée en phase {nxt.number}"
+        self._settled = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        summary = PhaseSummary(  # after the last expense accepted before the decision
             number=st.phase.number or 1,
             starts_on=st.phase.starts_on,
             ends_on=st.phase.ends_on,
@@ -306,10 +323,6 @@ class ConventionWorkflow:
             outcome=ConventionStep.RENEWED,
             evaluation=st.evaluation,
         )
-        st.step = ConventionStep.RENEWED
-        st.detail = f"renouvelée en phase {nxt.number}"
-        self._settled = True
-        await workflow.wait_condition(workflow.all_handlers_finished)
         following = ConventionState(
             convention_id=st.convention_id,
             workflow_id=st.workflow_id,
@@ -368,6 +381,10 @@ class ConventionWorkflow:
         return st
 
     # --- helpers -----------------------------------------------------------------------------
+
+    def _next_number(self, d: Decision) -> int:
+        assert d.renew is not None
+        return d.renew.number or (self._state.phase.number or 1) + 1
 
     def _title(self) -> str:
         return f"Convention « {self._state.title} » – phase {self._state.phase.number}"
@@ -446,39 +463,43 @@ class ConventionWorkflow:
 
     @workflow.update
     async def sign(self, act: SignatureAct) -> ConventionState:
-        st = self._state
+        st, org = self._state, act.organisation_id
         await workflow.wait_condition(lambda: self._recorded)
-        if not any(s.organisation_id == act.organisation_id for s in st.signatures):
-            st.signatures.append(
-                Signature(
-                    organisation_id=act.organisation_id,
-                    signatory_id=act.user_id,
-                    signed_at=workflow.now(),
+        if org not in self._signing and org not in self._stored:
+            self._signing.add(org)
+            signed_at = workflow.now()
+            try:
+                await run_activity(
+                    ConventionActivities.sign,
+                    SignatureRecord(
+                        convention_id=st.convention_id,
+                        phase_number=st.phase.number or 1,
+                        organisation_id=org,
+                        signatory_id=act.user_id,
+                        signed_at=signed_at,
+                        workflow_id=st.workflow_id,
+                    ),
                 )
+            except Exception:
+                self._signing.discard(org)  # not signed: the signatory may try again
+                raise
+            # Counted as signed only once stored.
+            st.signatures.append(
+                Signature(organisation_id=org, signatory_id=act.user_id, signed_at=signed_at)
             )
-            signed = st.signatures[-1]
-            await run_activity(
-                ConventionActivities.sign,
-                SignatureRecord(
-                    convention_id=st.convention_id,
-                    phase_number=st.phase.number or 1,
-                    organisation_id=act.organisation_id,
-                    signatory_id=act.user_id,
-                    signed_at=signed.signed_at,
-                    workflow_id=st.workflow_id,
-                ),
-            )
-            party = next(p for p in st.parties if p.organisation_id == act.organisation_id)
+            party = next(p for p in st.parties if p.organisation_id == org)
             await self._recorder.close_task(self._sign_key(party), "signed")
-            self._stored.add(act.organisation_id)
+            self._stored.add(org)
         # A repeat answers once the first is stored; the last signature once the phase is
         # signed, so that its signatory reads the outcome.
         await workflow.wait_condition(
             lambda: (
-                act.organisation_id in self._stored
+                (org in self._stored or org not in self._signing)
                 and (bool(self._missing()) or st.step != ConventionStep.AWAITING_SIGNATURES)
             )
         )
+        if org not in self._stored:
+            raise ApplicationError("la signature n'a pas pu être enregistrée, réessayez")
         return st
 
     @sign.validator
@@ -489,7 +510,7 @@ class ConventionWorkflow:
         )
         if party is None or party.organisation_id != act.organisation_id:
             raise ValueError("vous n'êtes pas signataire de cette convention")
-        if any(s.organisation_id == party.organisation_id for s in self._state.signatures):
+        if party.organisation_id in self._signing:
             return  # a repeat changes nothing
         if self._cancel is not None:
             raise ValueError("cette convention est abandonnée")
@@ -498,9 +519,9 @@ class ConventionWorkflow:
     @workflow.update
     async def amend(self, a: Amendment) -> ConventionState:
         st = self._state
-        if a.request_id in self._amended:
+        if a.request_id in st.amendment_ids:
             return st
-        self._amended.add(a.request_id)
+        st.amendment_ids.append(a.request_id)
         async with self._lock:
             targets = {**st.phase.targets, **a.targets}
             budget = (
@@ -526,7 +547,7 @@ class ConventionWorkflow:
 
     @amend.validator
     def _validate_amend(self, a: Amendment) -> None:
-        if a.request_id in self._amended:
+        if a.request_id in self._state.amendment_ids:
             return
         # Targets are amended while the phase runs, never once its results are known.
         self._require(ConventionStep.SIGNED, ConventionStep.ACTIVE, what="un avenant")
@@ -615,6 +636,8 @@ class ConventionWorkflow:
             number = st.phase.number or 1
             if d.renew.number is not None and d.renew.number <= number:
                 raise ValueError(f"la phase suivante porte un numéro après {number}")
+            if self._next_number(d) > MAX_PHASE_NUMBER:
+                raise ValueError(f"une convention compte au plus {MAX_PHASE_NUMBER} phases")
 
     @workflow.update
     async def cancel(self, c: Cancel) -> ConventionState:

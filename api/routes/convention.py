@@ -7,9 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
@@ -76,6 +77,7 @@ Manager = Annotated[Principal, Depends(require(Role.ADMIN, Role.MANAGER))]
 NetworkUser = Launcher
 Adviser = Annotated[Principal, Depends(require(Role.ADMIN, Role.STAFF, Role.MANAGER, Role.PARTNER))]
 
+PARIS = ZoneInfo("Europe/Paris")  # the advisers' calendar day
 CONVENTION_NS = uuid.UUID("8d3f6b1e-2a4c-4e8b-9f10-7c5d2e6a9b31")
 VISIT_NS = uuid.UUID("c1a7e0d2-5b3f-4c6a-8e9d-0f1b2c3d4e5f")
 CLOSED = "Cette convention est close : plus aucune action n'y est possible."
@@ -445,7 +447,7 @@ async def record_visit(data: VisitCreate, pool: Pool, principal: Adviser):
     """An adviser's visit to a company, member or not, with its needs and action projects.
     `request_id` is the idempotency key."""
     await _adviser(pool, principal)
-    if data.visited_on > datetime.now(UTC).date():
+    if data.visited_on > datetime.now(PARIS).date():
         raise _invalid("visited_on", "une visite se déclare une fois faite, pas à l'avance")
     if data.visited_on < date(2000, 1, 1):
         raise _invalid("visited_on", "date trop ancienne")
@@ -462,7 +464,10 @@ async def record_visit(data: VisitCreate, pool: Pool, principal: Adviser):
             if org is not None and org.kind != OrganisationKind.MEMBER:
                 raise _invalid("company.siret", "ce SIRET est celui d'une organisation du réseau")
         if org is not None:
-            territory = data.territory or org.territory
+            # A member counts in its own territory, wherever the adviser files the visit.
+            if data.territory and org.territory and data.territory != org.territory:
+                raise _invalid("territory", f"{org.name} est du territoire « {org.territory} »")
+            territory = org.territory or data.territory
             company = {
                 "id": org.id,
                 "siret": org.siret,
@@ -554,7 +559,7 @@ async def launch_campaign_from_project(
     principal: Launcher,
 ):
     """A recruitment project launches its campaign for the visited company, and stays linked
-    to it. Sent again (same `request_id`), it finds the same campaign."""
+    to it. A project has one campaign: sent again, it finds the same one."""
     project, visit = await _project(pool, project_id, principal)
     if project.kind != ProjectKind.RECRUITMENT:
         raise HTTPException(
@@ -562,11 +567,9 @@ async def launch_campaign_from_project(
         )
     if visit.company_id is None or data.employer_id != visit.company_id:
         raise _invalid("employer_id", "la campagne est celle de l'entreprise visitée, adhérente")
-    would_be = uuid.uuid5(recruitment.CAMPAIGN_NS, f"{principal.organisation_id}:{data.request_id}")
-    if project.campaign_id not in (None, would_be):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "Ce projet est déjà lié à une autre campagne."
-        )
+    # One campaign per project, whatever the request id sent: concurrent or repeated
+    # launches meet in the same campaign.
+    data = data.model_copy(update={"request_id": f"projet-{project_id}"})
     campaign: CampaignPublic = await recruitment.launch_campaign(
         data, pool, client, settings, principal
     )
@@ -592,7 +595,7 @@ async def request_service_from_project(
     principal: Launcher,
 ):
     """A pooled-service project requests the service for the visited company, and stays
-    linked to the request."""
+    linked to the request (one per project: sent again, it finds the same one)."""
     project, visit = await _project(pool, project_id, principal)
     if project.kind != ProjectKind.POOLED_SERVICE:
         raise HTTPException(
@@ -604,12 +607,10 @@ async def request_service_from_project(
             "L'entreprise visitée n'est pas adhérente : elle ne peut pas encore demander "
             "un service mutualisé.",
         )
-    would_be = uuid.uuid5(pooling.REQUEST_NS, f"{visit.company_id}:{data.request_id}")
-    if project.service_request_id not in (None, would_be):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "Ce projet est déjà lié à une autre demande de service."
-        )
-    request = data.model_copy(update={"member_id": visit.company_id})
+    # One request per project, whatever the request id sent (as for campaigns).
+    request = data.model_copy(
+        update={"member_id": visit.company_id, "request_id": f"projet-{project_id}"}
+    )
     made: ServiceRequestPublic = await pooling.request_service(
         code, request, pool, client, settings, principal
     )

@@ -189,6 +189,7 @@ async def test_signatures_visits_snapshot_and_campaign_from_a_project(client, ac
             "territory",
         ),
         ({"projects": [{"kind": "training", "title": "CACES", "investment_cents": 5}]}, "projects"),
+        ({"territory": "Pays d'Aubagne"}, "est du territoire « Marseille Nord »"),
     ]:
         r = await client.post(
             "/api/visits", json={**visit, "request_id": "v-bad", **bad}, headers=partner.headers
@@ -229,11 +230,12 @@ async def test_signatures_visits_snapshot_and_campaign_from_a_project(client, ac
     r = await client.post(url, json=campaign, headers=actors["staff"].headers)
     assert r.status_code == 200, r.text
     assert r.json()["campaign_id"] and r.json()["status"] == "in_progress"
+    project_campaign = r.json()["campaign_id"]
     r = await client.post(url, json=campaign, headers=actors["staff"].headers)  # a retry
     assert r.status_code == 200
-    other_campaign = {**campaign, "request_id": "camp-2"}
+    other_campaign = {**campaign, "request_id": "camp-2"}  # one campaign per project
     r = await client.post(url, json=other_campaign, headers=actors["staff"].headers)
-    assert r.status_code == 409
+    assert r.status_code == 200 and r.json()["campaign_id"] == project_campaign
     assert await db.fetchval("SELECT count(*) FROM campaigns") == 1
     investment = r1.json()["projects"][1]["id"]
     r = await client.post(
