@@ -46,8 +46,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.recruitment import RegisterRequest
     from workflows.common import ProcessRecorder, run_activity
 
-DECISION_DAYS = 30
-MAX_PHASE_NUMBER = 99  # PhaseSpec.number's bound  # due date of the manager's renew-or-close task
+DECISION_DAYS = 30  # due date of the manager's renew-or-close task
+MAX_PHASE_NUMBER = 99  # PhaseSpec.number's bound
 
 
 @workflow.defn
