@@ -106,7 +106,13 @@ def _handle(client, convention_id: UUID):
     )
 
 
-async def _act(client, convention_id: UUID, update: Any, arg: Any) -> Any:
+async def _act(pool, client, p: Principal, convention_id: UUID, update: Any, arg: Any) -> Any:
+    """An action on a convention the caller may see (404 otherwise), sent to its workflow."""
+    await _convention(pool, convention_id, p)
+    return await _send(client, convention_id, update, arg)
+
+
+async def _send(client, convention_id: UUID, update: Any, arg: Any) -> Any:
     return await send_update(
         _handle(client, convention_id),
         update,
@@ -205,7 +211,7 @@ async def sign(
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "Vous n'êtes pas signataire de cette convention."
         )
-    return await _act(
+    return await _send(
         client,
         convention_id,
         ConventionWorkflow.sign,
@@ -222,9 +228,10 @@ async def amend(
     principal: Manager,
 ):
     """Targets or annual budget of the running phase (recorded in the audit trail)."""
-    await _convention(pool, convention_id, principal)
     return await _act(
+        pool,
         client,
+        principal,
         convention_id,
         ConventionWorkflow.amend,
         Amendment(**data.model_dump(), user_id=principal.user_id),
@@ -239,9 +246,10 @@ async def record_expense(
     client: TemporalClient,
     principal: Launcher,
 ):
-    await _convention(pool, convention_id, principal)
     return await _act(
+        pool,
         client,
+        principal,
         convention_id,
         ConventionWorkflow.record_expense,
         Expense(**data.model_dump(), user_id=principal.user_id),
@@ -253,9 +261,13 @@ async def refresh_kpis(
     convention_id: UUID, pool: Pool, client: TemporalClient, principal: NetworkUser
 ):
     """Count the KPIs now, without waiting for the month's snapshot."""
-    await _convention(pool, convention_id, principal)
     return await _act(
-        client, convention_id, ConventionWorkflow.refresh, SnapshotAsk(user_id=principal.user_id)
+        pool,
+        client,
+        principal,
+        convention_id,
+        ConventionWorkflow.refresh,
+        SnapshotAsk(user_id=principal.user_id),
     )
 
 
@@ -279,9 +291,10 @@ async def review(
     client: TemporalClient,
     principal: Manager,
 ):
-    await _convention(pool, convention_id, principal)
     return await _act(
+        pool,
         client,
+        principal,
         convention_id,
         ConventionWorkflow.review,
         Review(note=data.note, user_id=principal.user_id),
@@ -298,9 +311,10 @@ async def decide(
 ):
     """After the evaluation: renew into the next phase (it then awaits its signatures) or
     close the convention."""
-    await _convention(pool, convention_id, principal)
     return await _act(
+        pool,
         client,
+        principal,
         convention_id,
         ConventionWorkflow.decide,
         Decision(**data.model_dump(), user_id=principal.user_id),
@@ -316,9 +330,10 @@ async def cancel(
     principal: Manager,
 ):
     """Abandon a phase not yet begun (awaiting signatures, or signed before its start)."""
-    await _convention(pool, convention_id, principal)
     return await _act(
+        pool,
         client,
+        principal,
         convention_id,
         ConventionWorkflow.cancel,
         Cancel(reason=data.reason, user_id=principal.user_id),
