@@ -190,17 +190,11 @@ class ConventionWorkflow:
             if st.reminders_sent >= input.escalate_after and not st.escalated:
                 st.escalated = True
                 names = ", ".join(p.organisation_name for p in st.unsigned())
-                await self._recorder.open_task(
-                    TaskOpen(
-                        key=self._recorder.key(f"escalation-{number}"),
-                        workflow_id=wid,
-                        process=ProcessKind.CONVENTION,
-                        action="chase_signatures",
-                        title=f"Signatures en retard (« {st.title} ») : {names}",
-                        assignee_organisation_id=input.network_id,
-                        assignee_role=Role.MANAGER,
-                        due_at=workflow.now() + timedelta(days=input.reminder_days),
-                    )
+                await self._manager_task(
+                    self._recorder.key(f"escalation-{number}"),
+                    "chase_signatures",
+                    f"Signatures en retard (« {st.title} ») : {names}",
+                    timedelta(days=input.reminder_days),
                 )
                 await self._recorder.record(
                     ProcessStatus.WAITING,
@@ -221,17 +215,11 @@ class ConventionWorkflow:
             if not st.review_opened and now >= mid:
                 st.review_opened = True
                 if st.reviewed_at is None:  # reviewed early: nothing to ask
-                    await self._recorder.open_task(
-                        TaskOpen(
-                            key=self._review_key(),
-                            workflow_id=st.workflow_id,
-                            process=ProcessKind.CONVENTION,
-                            action="review_convention",
-                            title=f"Revue à mi-parcours : « {st.title} » (phase {st.phase.number})",
-                            assignee_organisation_id=self._input.network_id,
-                            assignee_role=Role.MANAGER,
-                            due_at=now + timedelta(days=30),
-                        )
+                    await self._manager_task(
+                        self._review_key(),
+                        "review_convention",
+                        f"Revue à mi-parcours : « {st.title} » (phase {st.phase.number})",
+                        timedelta(days=30),
                     )
             nxt = next_snapshot_at(now, st.phase, self._input.snapshot_months)
             wake = min(nxt, mid) if not st.review_opened and mid > now else nxt
@@ -278,17 +266,11 @@ class ConventionWorkflow:
             await self._recorder.close_task(
                 self._review_key(), "reviewed" if st.reviewed_at else "phase over"
             )
-        await self._recorder.open_task(
-            TaskOpen(
-                key=self._decision_key(),
-                workflow_id=st.workflow_id,
-                process=ProcessKind.CONVENTION,
-                action="decide_convention",
-                title=f"Renouveler ou clore « {st.title} » (phase {st.phase.number} évaluée)",
-                assignee_organisation_id=self._input.network_id,
-                assignee_role=Role.MANAGER,
-                due_at=workflow.now() + timedelta(days=DECISION_DAYS),
-            )
+        await self._manager_task(
+            self._decision_key(),
+            "decide_convention",
+            f"Renouveler ou clore « {st.title} » (phase {st.phase.number} évaluée)",
+            timedelta(days=DECISION_DAYS),
         )
         for party in st.parties:
             await self._mail(
@@ -440,6 +422,21 @@ class ConventionWorkflow:
                 phase_number=st.phase.number or 1,
                 evaluation=st.evaluation,
             ),
+        )
+
+    async def _manager_task(self, key: str, action: str, title: str, due_in: timedelta) -> None:
+        """A task for the network's managers (escalation, review, decision)."""
+        await self._recorder.open_task(
+            TaskOpen(
+                key=key,
+                workflow_id=self._state.workflow_id,
+                process=ProcessKind.CONVENTION,
+                action=action,
+                title=title,
+                assignee_organisation_id=self._input.network_id,
+                assignee_role=Role.MANAGER,
+                due_at=workflow.now() + due_in,
+            )
         )
 
     async def _mail(self, party: Party, key: str, subject: str, body: str) -> None:
