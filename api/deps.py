@@ -85,6 +85,13 @@ def require(*roles: Role):
     return check
 
 
+# A member reads its own records; the network's roles, managers included (they monitor every
+# process), read everyone's.
+MemberOrNetwork = Annotated[
+    Principal, Depends(require(Role.ADMIN, Role.STAFF, Role.MANAGER, Role.MEMBER))
+]
+
+
 async def send_update(
     handle: WorkflowHandle, update: Any, arg: Any, *, closed: str, refused: str = "{}", **kwargs
 ) -> Any:

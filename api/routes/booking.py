@@ -14,6 +14,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api.deps import (
     AppSettings,
     CurrentUser,
+    MemberOrNetwork,
     Pool,
     TemporalClient,
     acting_for,
@@ -43,8 +44,6 @@ router = APIRouter(prefix="/api", tags=["réservations"])
 
 Staff = Annotated[Principal, Depends(require(Role.ADMIN, Role.STAFF))]
 Booker = Annotated[Principal, Depends(require(Role.ADMIN, Role.STAFF, Role.MEMBER))]
-# Managers monitor every process: they read what staff read, without booking for members.
-Reader = Annotated[Principal, Depends(require(Role.ADMIN, Role.STAFF, Role.MANAGER, Role.MEMBER))]
 RESERVATION_NS = uuid.UUID("a3c1f1de-3d0e-4d8b-8a8a-3e2b1c9d7f45")
 
 
@@ -152,7 +151,7 @@ async def reserve(
 @router.get("/reservations", response_model=Page[ReservationPublic])
 async def list_reservations(
     pool: Pool,
-    principal: Reader,
+    principal: MemberOrNetwork,
     active: bool = True,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,

@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 from api.deps import (
     AppSettings,
     CurrentUser,
+    MemberOrNetwork,
     Pool,
     TemporalClient,
     acting_for,
@@ -59,8 +60,6 @@ log = structlog.get_logger(__name__)
 
 Staff = Annotated[Principal, Depends(require(Role.ADMIN, Role.STAFF))]
 Requester = Annotated[Principal, Depends(require(Role.ADMIN, Role.STAFF, Role.MEMBER))]
-# Managers monitor every process: they read what staff read, without acting for members.
-Reader = Annotated[Principal, Depends(require(Role.ADMIN, Role.STAFF, Role.MANAGER, Role.MEMBER))]
 
 
 def _invalid(field: str, message: str) -> HTTPException:
@@ -226,7 +225,7 @@ async def _visible_request(pool, request_id: UUID, p: Principal) -> ServiceReque
 @router.get("/service-requests", response_model=Page[ServiceRequestPublic])
 async def list_requests(
     pool: Pool,
-    principal: Reader,
+    principal: MemberOrNetwork,
     pool_id: str | None = None,
     status_: Annotated[RequestStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
