@@ -10,7 +10,8 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.processes import OutboxMessage
+from domain.auth import Role
+from domain.processes import OutboxMessage, ProcessKind, TaskClose, TaskOpen
 from domain.recruitment import (
     CampaignClosed,
     CampaignInput,
@@ -33,6 +34,10 @@ from store.processes import ProcessRepository
 from store.recruitment import RecruitmentRepository
 
 SIGNAL_PAGE = 200
+
+
+def refer_task_key(campaign_workflow_id: str, agency_id: UUID) -> str:
+    return f"{campaign_workflow_id}:refer:{agency_id}"
 
 
 def org_recipient(organisation_id: UUID) -> str:
@@ -77,12 +82,37 @@ class RecruitmentActivities:
                     workflow_id=campaign.workflow_id,
                 )
             )
+            # The agency's standing task while applications are open: refer candidates.
+            await ProcessRepository(c).open_task(
+                TaskOpen(
+                    key=refer_task_key(campaign.workflow_id, r.agency_id),
+                    workflow_id=campaign.workflow_id,
+                    process=ProcessKind.RECRUITMENT,
+                    action="refer_candidates",
+                    title=f"Proposer des candidats : {campaign.title} ({campaign.employer_name})",
+                    assignee_organisation_id=r.agency_id,
+                    assignee_role=Role.AGENCY,
+                    due_at=campaign.deadline,
+                )
+            )
             await repo.mark_relayed(r.campaign_id, r.agency_id)
 
     @activity.defn
     async def set_campaign_status(self, s: CampaignStatusChange) -> None:
         async with self.pool.acquire() as c, c.transaction():
-            await RecruitmentRepository(c).set_status(s.campaign_id, s.status, s.at, s.reason)
+            repo = RecruitmentRepository(c)
+            await repo.set_status(s.campaign_id, s.status, s.at, s.reason)
+            if s.status != CampaignStatus.OPEN:
+                # Applications are closed: the agencies' referral tasks with them.
+                campaign = await repo.get_campaign(s.campaign_id)
+                assert campaign is not None
+                for agency_id in campaign.agency_ids:
+                    await ProcessRepository(c).close_task(
+                        TaskClose(
+                            key=refer_task_key(campaign.workflow_id, agency_id),
+                            outcome=s.status.value,
+                        )
+                    )
 
     @activity.defn
     async def count_in_interview(self, r: CampaignRef) -> int:

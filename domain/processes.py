@@ -58,6 +58,27 @@ class ProcessPublic(BaseModel):
     since: datetime
     started_at: datetime
     updated_at: datetime
+    # The earliest due date among its open tasks, and whether it has passed.
+    next_due_at: datetime | None = None
+    overdue: bool = False
+
+
+class ProcessFilter(BaseModel):
+    """What a list of processes may be narrowed to (query string of `GET /api/processes`)."""
+
+    process: ProcessKind | None = None
+    status: ProcessStatus | None = None
+    organisation_id: UUID | None = None
+    waiting_on: str | None = Field(default=None, max_length=50)
+    overdue: bool = False
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class ProcessCount(BaseModel):
+    process: ProcessKind
+    status: ProcessStatus
+    count: int
 
 
 class TaskOpen(BaseModel):
@@ -71,6 +92,9 @@ class TaskOpen(BaseModel):
     assignee_organisation_id: UUID
     assignee_role: Role
     due_at: datetime
+    # The record the task is about, when the workflow id does not say it (a member's request
+    # in a pool, a referral).
+    subject_id: str | None = None
 
 
 class TaskClose(BaseModel):
@@ -90,6 +114,29 @@ class TaskPublic(BaseModel):
     created_at: datetime
     closed_at: datetime | None
     outcome: str | None
+    subject_id: str | None = None
+    assignee_organisation_name: str | None = None
+    overdue: bool = False
+
+
+class TimelineEvent(BaseModel):
+    """One line of a process's history: an audited act, or a task opened or closed."""
+
+    at: datetime
+    kind: str  # "audit", "task_opened", "task_closed"
+    action: str
+    actor: str | None = None  # a person's name, an organisation, or None for the system
+    detail: str | None = None
+
+
+class ProcessDetail(BaseModel):
+    process: ProcessPublic
+    tasks: list[TaskPublic]
+    timeline: list[TimelineEvent]
+    # The workflow's own answer to its `state` query (None when closed long ago, unreachable,
+    # or not the caller's to read).
+    live: dict[str, Any] | None = None
+    live_error: str | None = None
 
 
 class AuditEvent(BaseModel):
@@ -99,6 +146,46 @@ class AuditEvent(BaseModel):
     entity_type: str
     entity_id: str
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxPublic(BaseModel):
+    id: UUID
+    recipient: str
+    recipients: list[str] | None
+    subject: str
+    body: str
+    workflow_id: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    failed_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+    @property
+    def status(self) -> OutboxStatus:
+        if self.sent_at:
+            return OutboxStatus.SENT
+        return OutboxStatus.FAILED if self.failed_at else OutboxStatus.QUEUED
+
+
+class OutboxBatch(BaseModel):
+    """Input of the outbox sender: how many mails one activity call may send."""
+
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class OutboxSent(BaseModel):
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    # Seconds until the next queued mail is due (None: nothing queued).
+    next_due_in: float | None = None
 
 
 class OutboxMessage(BaseModel):

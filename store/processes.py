@@ -10,13 +10,15 @@ from domain.common import Page
 from domain.processes import (
     AuditEvent,
     OutboxMessage,
-    ProcessKind,
+    OutboxPublic,
+    ProcessCount,
+    ProcessFilter,
     ProcessPublic,
-    ProcessStatus,
     StatusProjection,
     TaskClose,
     TaskOpen,
     TaskPublic,
+    TimelineEvent,
 )
 
 # Only a newer state (higher seq) replaces the stored one: retries arrive late.
@@ -31,44 +33,114 @@ SET run_id = EXCLUDED.run_id, status = EXCLUDED.status, step = EXCLUDED.step,
     started_at = CASE WHEN processes.run_id <> EXCLUDED.run_id THEN now()
                       ELSE processes.started_at END
 WHERE processes.seq < EXCLUDED.seq OR processes.run_id <> EXCLUDED.run_id"""
+# $1 process, $2 status, $3 organisation, $4 waiting on, $5 overdue only, $6 viewer: an
+# organisation sees the processes it owns and those where it was given a task.
 PROCESS_WHERE = """
 WHERE ($1::text IS NULL OR p.process = $1)
   AND ($2::text IS NULL OR p.status = $2)
-  AND ($3::uuid IS NULL OR p.organisation_id = $3)"""
-LIST_PROCESSES = f"""
+  AND ($3::uuid IS NULL OR p.organisation_id = $3)
+  AND ($4::text IS NULL OR p.waiting_on = $4)
+  AND (NOT $5::bool OR EXISTS (SELECT 1 FROM tasks t WHERE t.workflow_id = p.workflow_id
+                                 AND t.closed_at IS NULL AND t.due_at < now()))
+  AND ($6::uuid IS NULL OR p.organisation_id = $6
+       OR EXISTS (SELECT 1 FROM tasks t WHERE t.workflow_id = p.workflow_id
+                    AND t.assignee_organisation_id = $6))"""
+PROCESS_COLUMNS = """
 SELECT p.workflow_id, p.process, p.organisation_id, o.name AS organisation_name, p.title,
-       p.status, p.step, p.waiting_on, p.since, p.started_at, p.updated_at
+       p.status, p.step, p.waiting_on, p.since, p.started_at, p.updated_at, d.next_due_at,
+       coalesce(d.next_due_at < now(), false) AS overdue
 FROM processes p LEFT JOIN organisations o ON o.id = p.organisation_id
+LEFT JOIN LATERAL (SELECT min(t.due_at) AS next_due_at FROM tasks t
+                   WHERE t.workflow_id = p.workflow_id AND t.closed_at IS NULL) d ON true"""
+LIST_PROCESSES = f"""{PROCESS_COLUMNS}
 {PROCESS_WHERE}
-ORDER BY p.updated_at DESC, p.workflow_id LIMIT $4 OFFSET $5"""
+ORDER BY p.updated_at DESC, p.workflow_id LIMIT $7 OFFSET $8"""
 COUNT_PROCESSES = f"SELECT count(*) FROM processes p {PROCESS_WHERE}"
-GET_PROCESS = """
-SELECT p.workflow_id, p.process, p.organisation_id, o.name AS organisation_name, p.title,
-       p.status, p.step, p.waiting_on, p.since, p.started_at, p.updated_at
-FROM processes p LEFT JOIN organisations o ON o.id = p.organisation_id
-WHERE p.workflow_id = $1"""
+GET_PROCESS = f"{PROCESS_COLUMNS} WHERE p.workflow_id = $1"
+COUNT_BY_STATUS = """
+SELECT p.process, p.status, count(*) AS count FROM processes p
+WHERE $1::uuid IS NULL OR p.organisation_id = $1
+   OR EXISTS (SELECT 1 FROM tasks t WHERE t.workflow_id = p.workflow_id
+                AND t.assignee_organisation_id = $1)
+GROUP BY p.process, p.status ORDER BY p.process, p.status"""
+INVOLVED = """
+SELECT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = $1 AND assignee_organisation_id = $2)"""
 
 OPEN_TASK = """
 INSERT INTO tasks (id, key, workflow_id, process, action, title, assignee_organisation_id,
-                   assignee_role, due_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   assignee_role, due_at, subject_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (key) DO NOTHING"""
 CLOSE_TASK = """
 UPDATE tasks SET closed_at = now(), outcome = $2 WHERE key = $1 AND closed_at IS NULL"""
-TASK_COLUMNS = (
-    "id, workflow_id, process, action, title, assignee_organisation_id, assignee_role, due_at, "
-    "created_at, closed_at, outcome"
-)
+TASK_COLUMNS = """
+t.id, t.workflow_id, t.process, t.action, t.title, t.assignee_organisation_id,
+t.assignee_role, t.due_at, t.created_at, t.closed_at, t.outcome, t.subject_id,
+o.name AS assignee_organisation_name, (t.closed_at IS NULL AND t.due_at < now()) AS overdue"""
+TASK_FROM = "FROM tasks t JOIN organisations o ON o.id = t.assignee_organisation_id"
 OPEN_TASKS_FOR = f"""
-SELECT {TASK_COLUMNS} FROM tasks
-WHERE closed_at IS NULL AND ($1::uuid IS NULL OR assignee_organisation_id = $1)
-  AND ($2::text IS NULL OR assignee_role = $2)
-ORDER BY due_at, id LIMIT $3"""
+SELECT {TASK_COLUMNS} {TASK_FROM}
+WHERE t.closed_at IS NULL AND ($1::uuid IS NULL OR t.assignee_organisation_id = $1)
+  AND ($2::text IS NULL OR t.assignee_role = $2)
+  AND (NOT $3::bool OR t.due_at < now())
+ORDER BY t.due_at, t.id LIMIT $4"""
+GET_TASK = f"SELECT {TASK_COLUMNS} {TASK_FROM} WHERE t.id = $1"
+TASKS_OF = f"SELECT {TASK_COLUMNS} {TASK_FROM} WHERE t.workflow_id = $1 ORDER BY t.created_at, t.id"
+
+# A process's history: its audited acts (with the actor's name when a person) and its tasks.
+TIMELINE = """
+SELECT a.at, 'audit' AS kind, a.action, coalesce(u.name, a.actor) AS actor,
+       a.entity_type || ' ' || a.entity_id AS detail
+FROM audit_events a LEFT JOIN users u ON u.id::text = a.actor
+WHERE a.workflow_id = $1
+UNION ALL
+SELECT t.created_at, 'task_opened', t.action, o.name, t.title
+FROM tasks t JOIN organisations o ON o.id = t.assignee_organisation_id WHERE t.workflow_id = $1
+UNION ALL
+SELECT t.closed_at, 'task_closed', t.action, o.name, t.outcome
+FROM tasks t JOIN organisations o ON o.id = t.assignee_organisation_id
+WHERE t.workflow_id = $1 AND t.closed_at IS NOT NULL
+ORDER BY 1, 2 LIMIT 500"""
 
 ENQUEUE = """
 INSERT INTO outbox (id, dedup_key, recipient, subject, body, workflow_id)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (dedup_key) DO NOTHING"""
+
+# The outbox sender claims due mails for a while (a lease), so that two senders never send
+# the same one; a crashed sender's lease runs out and the mail is claimed again.
+CLAIM_DUE_MAIL = """
+WITH due AS (
+    SELECT id FROM outbox
+    WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
+      AND (claimed_until IS NULL OR claimed_until < now())
+    ORDER BY next_attempt_at, created_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+UPDATE outbox o SET claimed_until = now() + make_interval(secs => $2)
+FROM due WHERE o.id = due.id
+RETURNING o.id, o.dedup_key, o.recipient, o.subject, o.body, o.workflow_id, o.attempts"""
+MAIL_SENT = """
+UPDATE outbox SET sent_at = now(), recipients = $2, attempts = attempts + 1,
+                  claimed_until = NULL, last_error = NULL
+WHERE id = $1 AND sent_at IS NULL"""
+MAIL_RETRY = """
+UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL,
+                  next_attempt_at = now() + make_interval(secs => $3)
+WHERE id = $1 AND sent_at IS NULL"""
+MAIL_FAILED = """
+UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL,
+                  failed_at = now()
+WHERE id = $1 AND sent_at IS NULL"""
+NEXT_MAIL_DUE = """
+SELECT greatest(extract(epoch FROM min(next_attempt_at) - now()), 0)::float8 FROM outbox
+WHERE sent_at IS NULL AND failed_at IS NULL"""
+ORGANISATION_EMAIL = "SELECT email FROM organisations WHERE id = $1"
+OUTBOX_COLUMNS = """
+id, recipient, recipients, subject, body, workflow_id, created_at, sent_at, failed_at, attempts,
+last_error"""
+LIST_OUTBOX = f"""
+SELECT {OUTBOX_COLUMNS} FROM outbox
+WHERE ($1::text IS NULL OR workflow_id = $1)
+ORDER BY created_at DESC, id LIMIT $2"""
 
 APPEND_AUDIT = """
 INSERT INTO audit_events (actor, action, workflow_id, entity_type, entity_id, data)
@@ -94,28 +166,42 @@ class ProcessRepository:
             s.seq,
         )
 
-    async def list(
-        self,
-        *,
-        process: ProcessKind | None,
-        status: ProcessStatus | None,
-        organisation_id: UUID | None,
-        limit: int,
-        offset: int,
-    ) -> Page[ProcessPublic]:
-        args = (process, status, organisation_id)
-        rows = await self.conn.fetch(LIST_PROCESSES, *args, limit, offset)
+    async def list(self, f: ProcessFilter, viewer: UUID | None = None) -> Page[ProcessPublic]:
+        """Processes matching `f`, newest change first; `viewer` (None: all) restricts them to
+        an organisation's own and those it was given a task in."""
+        args = (f.process, f.status, f.organisation_id, f.waiting_on, f.overdue, viewer)
+        rows = await self.conn.fetch(LIST_PROCESSES, *args, f.limit, f.offset)
         total = await self.conn.fetchval(COUNT_PROCESSES, *args)
         return Page[ProcessPublic](
             items=[ProcessPublic.model_validate(dict(r)) for r in rows],
             total=total,
-            limit=limit,
-            offset=offset,
+            limit=f.limit,
+            offset=f.offset,
         )
+
+    async def counts(self, viewer: UUID | None = None) -> list[ProcessCount]:
+        rows = await self.conn.fetch(COUNT_BY_STATUS, viewer)
+        return [ProcessCount.model_validate(dict(r)) for r in rows]
 
     async def get(self, workflow_id: str) -> ProcessPublic | None:
         row = await self.conn.fetchrow(GET_PROCESS, workflow_id)
         return ProcessPublic.model_validate(dict(row)) if row else None
+
+    async def involved(self, workflow_id: str, organisation_id: UUID) -> bool:
+        """Whether the organisation was given a task in the process."""
+        return await self.conn.fetchval(INVOLVED, workflow_id, organisation_id)
+
+    async def timeline(self, workflow_id: str) -> list[TimelineEvent]:
+        rows = await self.conn.fetch(TIMELINE, workflow_id)
+        return [TimelineEvent.model_validate(dict(r)) for r in rows]
+
+    async def tasks_of(self, workflow_id: str) -> list[TaskPublic]:
+        rows = await self.conn.fetch(TASKS_OF, workflow_id)
+        return [TaskPublic.model_validate(dict(r)) for r in rows]
+
+    async def task(self, task_id: UUID) -> TaskPublic | None:
+        row = await self.conn.fetchrow(GET_TASK, task_id)
+        return TaskPublic.model_validate(dict(row)) if row else None
 
     async def open_task(self, t: TaskOpen) -> None:
         await self.conn.execute(
@@ -129,22 +215,51 @@ class ProcessRepository:
             t.assignee_organisation_id,
             t.assignee_role,
             t.due_at,
+            t.subject_id,
         )
 
     async def close_task(self, t: TaskClose) -> None:
         await self.conn.execute(CLOSE_TASK, t.key, t.outcome)
 
     async def open_tasks(
-        self, organisation_id: UUID | None, role: str | None = None, limit: int = 100
+        self,
+        organisation_id: UUID | None,
+        role: str | None = None,
+        *,
+        overdue: bool = False,
+        limit: int = 100,
     ) -> list[TaskPublic]:
-        """Open tasks of an organisation (all when None), for one role (any when None)."""
-        rows = await self.conn.fetch(OPEN_TASKS_FOR, organisation_id, role, limit)
+        """Open tasks of an organisation (all when None), for one role (any when None), the
+        overdue ones only when `overdue`; soonest due first."""
+        rows = await self.conn.fetch(OPEN_TASKS_FOR, organisation_id, role, overdue, limit)
         return [TaskPublic.model_validate(dict(r)) for r in rows]
 
     async def enqueue(self, m: OutboxMessage) -> None:
         await self.conn.execute(
             ENQUEUE, uuid4(), m.dedup_key, m.recipient, m.subject, m.body, m.workflow_id
         )
+
+    async def claim_due_mail(self, limit: int, lease_seconds: float) -> list[asyncpg.Record]:
+        return await self.conn.fetch(CLAIM_DUE_MAIL, limit, lease_seconds)
+
+    async def mail_sent(self, mail_id: UUID, recipients: list[str]) -> None:
+        await self.conn.execute(MAIL_SENT, mail_id, recipients)
+
+    async def mail_retry(self, mail_id: UUID, error: str, delay_seconds: float) -> None:
+        await self.conn.execute(MAIL_RETRY, mail_id, error, delay_seconds)
+
+    async def mail_failed(self, mail_id: UUID, error: str) -> None:
+        await self.conn.execute(MAIL_FAILED, mail_id, error)
+
+    async def next_mail_due_in(self) -> float | None:
+        return await self.conn.fetchval(NEXT_MAIL_DUE)
+
+    async def organisation_email(self, organisation_id: UUID) -> str | None:
+        return await self.conn.fetchval(ORGANISATION_EMAIL, organisation_id)
+
+    async def outbox(self, workflow_id: str | None = None, limit: int = 100) -> list[OutboxPublic]:
+        rows = await self.conn.fetch(LIST_OUTBOX, workflow_id, limit)
+        return [OutboxPublic.model_validate(dict(r)) for r in rows]
 
     async def audit(self, e: AuditEvent) -> None:
         await self.conn.execute(

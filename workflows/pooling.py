@@ -448,6 +448,7 @@ class ServicePoolWorkflow:
             assignee_organisation_id=p.member_id,
             assignee_role=Role.MEMBER,
             due_at=due,
+            subject_id=str(p.request_id),
         )
 
     def _task_close(self, p: Participant, action: str, outcome: str) -> TaskClose:

@@ -498,6 +498,7 @@ class RecruitmentReferralWorkflow:
                 assignee_organisation_id=assignee,
                 assignee_role=role,
                 due_at=workflow.now() + sla,
+                subject_id=str(self._input.referral_id),
             )
         )
 

@@ -14,6 +14,7 @@ from api.deps import TOKEN_COOKIE, Pool, current_principal
 from api.routes.processes import open_tasks_for
 from domain.convention import KPI_LABELS, PARTY_ROLE_LABELS
 from domain.organisations import OrganisationFilter
+from domain.processes import ProcessFilter
 from store.convention import ConventionRepository
 from store.organisations import OrganisationRepository
 from store.pooling import PoolingRepository
@@ -162,9 +163,7 @@ async def home(request: Request, pool: Pool):
     async with pool.acquire() as c:
         me = await UserRepository(c).get(principal.user_id)
         orgs = await OrganisationRepository(c).list(OrganisationFilter(limit=500), only_id=only)
-        procs = await ProcessRepository(c).list(
-            process=None, status=None, organisation_id=only, limit=20, offset=0
-        )
+        procs = await ProcessRepository(c).list(ProcessFilter(limit=20), only)
     tasks = await open_tasks_for(pool, principal)
     pools = None
     if principal.sees_everything:

@@ -26,7 +26,10 @@ ALLOWED: dict[str, set[str]] = {
     "POST /api/onboardings/{organisation_id}/cancel": OPERATORS,
     "GET /api/processes": ALL,
     "GET /api/processes/{workflow_id}": ALL,
+    "GET /api/processes/counts": ALL,
     "GET /api/tasks": ALL,
+    "GET /api/tasks/{task_id}": ALL,
+    "POST /api/tasks/{task_id}/complete": ALL,  # the task's assignee, by object
     "GET /api/me": ALL,
     "POST /api/campaigns": NETWORK,
     "GET /api/campaigns": ALL,

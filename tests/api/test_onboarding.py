@@ -73,7 +73,7 @@ async def test_onboarding_end_to_end_through_the_api(client, actors, db):
     actions = [r["action"] for r in await db.fetch("SELECT action FROM audit_events ORDER BY id")]
     assert actions == ["onboarding.started", "membership.activated"]
     r = await client.get(f"/api/processes/{wid}", headers=staff.headers)
-    assert r.json()["status"] == "completed"
+    assert r.json()["process"]["status"] == "completed"
 
 
 async def test_onboarding_input_and_refusals(client, actors, db):
