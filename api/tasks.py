@@ -3,6 +3,7 @@ takes, through the same code as the action's own route (same checks, same reques
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from uuid import UUID
 import asyncpg
 from fastapi import HTTPException, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
@@ -176,4 +178,6 @@ async def complete_task(a: Acting, t: TaskPublic, data: dict[str, Any]) -> dict[
     result = await action.run(a, t, body)
     if isinstance(result, BaseModel):
         return result.model_dump(mode="json")
+    if isinstance(result, JSONResponse):  # a referral's registration
+        return json.loads(bytes(result.body))
     return result if isinstance(result, dict) else None
