@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from api import errors
 from api.routes import (
@@ -20,6 +22,7 @@ from api.routes import (
     processes,
     recruitment,
 )
+from relais import metrics
 from relais.logging import configure_logging
 from relais.settings import Settings
 from relais.temporal import connect
@@ -33,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(json=settings.json_logs, level=settings.log_level)
+        metrics.install_runtime(settings)
         app.state.settings = settings
         app.state.sealer = Sealer(settings.data_key_bytes)
         app.state.pool = await create_pool(
@@ -54,6 +58,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "other")  # the template, not ids
+        attrs = {"method": request.method, "route": route, "status": str(response.status_code)}
+        metrics.counter("relais_http_requests", "API requests answered").add(1, attrs)
+        metrics.duration("relais_http_request_duration", "API response time").record(
+            timedelta(seconds=time.perf_counter() - started), attrs
+        )
+        return response
+
     app.include_router(health.router)
     app.include_router(organisations.router)
     app.include_router(onboarding.router)

@@ -196,3 +196,11 @@ class OutboxMessage(BaseModel):
     subject: str
     body: str
     workflow_id: str | None = None
+
+
+class OutboxRelayInput(BaseModel):
+    """The outbox sender's settings; carried over each continue-as-new."""
+
+    batch: int = Field(default=50, ge=1, le=500)
+    poll_seconds: float = Field(default=5, ge=0.5, le=3600)
+    rounds_per_run: int = Field(default=200, ge=1, le=1000)

@@ -52,9 +52,27 @@ class Settings(BaseSettings):
     api_port: int = 8000
     public_url: str = ""
 
+    # Mail: the outbox is sent over SMTP (in dev mode, to the embedded mailbox).
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_timeout_s: float = 20
+    mail_from: str = "Relais <ne-pas-repondre@relais.local>"
+    mail_max_attempts: int = Field(default=8, ge=1, le=50)
+    mail_poll_seconds: float = Field(default=5, ge=0.5, le=3600)
+
+    # Prometheus: the Temporal runtime's exporter (worker and client metrics, and Relais'
+    # own counters) listens here; the API's /metrics serves what it exports.
+    metrics_address: str | None = None
+
     # Embedded stack only.
     dev_temporal_port: int = 7233
     dev_temporal_ui_port: int = 8233
+    dev_smtp_port: int = 8025
+    dev_metrics_port: int = 9464
 
     payload_key: SecretStr = SecretStr(DEV_PAYLOAD_KEY)
     data_key: SecretStr = SecretStr(DEV_DATA_KEY)
@@ -100,6 +118,11 @@ class Settings(BaseSettings):
     @property
     def json_logs(self) -> bool:
         return (not self.dev_mode) if self.log_json is None else self.log_json
+
+    @property
+    def mailbox_dir(self) -> Path:
+        """Where the embedded SMTP server of `relais dev` files what it receives."""
+        return self.home / "mailbox"
 
     @property
     def base_url(self) -> str:

@@ -131,7 +131,9 @@ UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL
                   failed_at = now()
 WHERE id = $1 AND sent_at IS NULL"""
 NEXT_MAIL_DUE = """
-SELECT greatest(extract(epoch FROM min(next_attempt_at) - now()), 0)::float8 FROM outbox
+SELECT CASE WHEN count(*) > 0
+            THEN greatest(extract(epoch FROM min(next_attempt_at) - now()), 0)::float8 END
+FROM outbox
 WHERE sent_at IS NULL AND failed_at IS NULL"""
 ORGANISATION_EMAIL = "SELECT email FROM organisations WHERE id = $1"
 OUTBOX_COLUMNS = """

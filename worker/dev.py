@@ -26,13 +26,15 @@ from temporalio.client import Client
 
 from relais.binaries import temporal_cli
 from relais.logging import configure_logging
+from relais.mail import start_dev_mailbox
+from relais.metrics import install_runtime
 from relais.settings import Settings
 from relais.temporal import connect
 from store.migrate import migrate_dsn
 from store.pool import create_pool
 from worker.demo import load_demo, read_tokens, start_demo_processes
-from worker.main import build_worker
-from workflows.clients import ensure_erasure_schedule
+from worker.main import build_worker, relay_input
+from workflows.clients import ensure_erasure_schedule, ensure_outbox_relay
 from workflows.common import SEARCH_ATTRIBUTES
 
 log = structlog.get_logger("relais.dev")
@@ -205,6 +207,8 @@ def banner(settings: Settings, tokens: list[dict[str, str]], started: float) -> 
         f"  API (docs)      : {base}/docs",
         f"  Santé           : {base}/health",
         f"  Temporal UI     : http://127.0.0.1:{settings.dev_temporal_ui_port}",
+        f"  Boîte mail      : {base}/boite-mail  (SMTP 127.0.0.1:{settings.dev_smtp_port})",
+        f"  Métriques       : {base}/metrics",
         f"  Données         : {settings.home.resolve()}",
         "",
         "Jetons de démonstration (Authorization: Bearer …) :",
@@ -232,6 +236,7 @@ async def run_dev(settings: Settings) -> None:
     pg = await asyncio.to_thread(start_postgres, home)
     temporal = TemporalDevServer(settings)
     temporal.start()
+    stops: list = []
     try:
         url = await ensure_database(pg)
         await migrate_dsn(url)
@@ -239,8 +244,17 @@ async def run_dev(settings: Settings) -> None:
             update={
                 "database_url": url,
                 "temporal_address": f"127.0.0.1:{settings.dev_temporal_port}",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": settings.dev_smtp_port,
+                "smtp_starttls": False,
+                "smtp_tls": False,
+                "metrics_address": f"127.0.0.1:{settings.dev_metrics_port}",
             }
         )
+        # What the outbox sends lands in .relais/mailbox, shown at /boite-mail.
+        mailbox = start_dev_mailbox(settings.mailbox_dir, "127.0.0.1", settings.dev_smtp_port)
+        stops.append(mailbox.stop)
+        install_runtime(settings)
         pool = await create_pool(url, min_size=1, max_size=settings.db_pool_max)
         client = await connect_when_ready(settings)
         from api.app import create_app
@@ -266,6 +280,7 @@ async def run_dev(settings: Settings) -> None:
         await ensure_erasure_schedule(
             client, settings.task_queue, settings.candidate_retention_months
         )
+        await ensure_outbox_relay(client, settings.task_queue, relay_input(settings))
         await load_demo(pool, home / "demo-tokens.json")
         # The API answers once the demo's data and tokens are there: a healthy stack is a
         # usable one.
@@ -287,6 +302,8 @@ async def run_dev(settings: Settings) -> None:
         await asyncio.gather(demo, *tasks[1:], return_exceptions=True)
         await pool.close()
     finally:
+        for stop_part in stops:
+            stop_part()
         temporal.stop()
         await asyncio.to_thread(pg.cleanup)
         log.info("stopped")

@@ -16,18 +16,23 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.booking import BookingActivities
 from activities.convention import ConventionActivities
+from activities.mail import MailActivities
 from activities.onboarding import OnboardingActivities
 from activities.pooling import PoolingActivities
 from activities.processes import ProcessActivities
 from activities.recruitment import RecruitmentActivities
+from domain.processes import OutboxRelayInput
 from relais.logging import configure_logging
+from relais.mail import MailTransport, SmtpTransport
+from relais.metrics import install_runtime
 from relais.settings import Settings
 from relais.temporal import connect
 from store.pool import create_pool
 from workflows.booking import ReservationWorkflow
-from workflows.clients import ensure_erasure_schedule
+from workflows.clients import ensure_erasure_schedule, ensure_outbox_relay
 from workflows.convention import ConventionWorkflow
 from workflows.onboarding import MemberOnboardingWorkflow
+from workflows.outbox import OutboxRelayWorkflow
 from workflows.pooling import ServicePoolWorkflow
 from workflows.recruitment import (
     CandidateErasureWorkflow,
@@ -45,17 +50,22 @@ WORKFLOWS: Sequence[type] = (
     ServicePoolWorkflow,
     ReservationWorkflow,
     ConventionWorkflow,
+    OutboxRelayWorkflow,
 )
 
 
-def activities_for(pool: asyncpg.Pool, settings: Settings, client: Client) -> list[Any]:
+def activities_for(
+    pool: asyncpg.Pool, settings: Settings, client: Client, mail: MailTransport | None = None
+) -> list[Any]:
     onboarding = OnboardingActivities(pool)
+    sender = MailActivities(pool, settings, mail or SmtpTransport(settings))
     processes = ProcessActivities(pool)
     recruitment = RecruitmentActivities(pool, settings, client)
     pooling = PoolingActivities(pool)
     booking = BookingActivities(pool)
     convention = ConventionActivities(pool)
     return [
+        sender.send_due,
         convention.record_phase,
         convention.set_step,
         convention.sign,
@@ -93,6 +103,10 @@ def activities_for(pool: asyncpg.Pool, settings: Settings, client: Client) -> li
     ]
 
 
+def relay_input(settings: Settings) -> OutboxRelayInput:
+    return OutboxRelayInput(poll_seconds=settings.mail_poll_seconds)
+
+
 def workflow_runner() -> SandboxedWorkflowRunner:
     # pydantic's EmailStr validates with email_validator (and idna) inside the sandbox.
     return SandboxedWorkflowRunner(
@@ -100,12 +114,14 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings) -> Worker:
+def build_worker(
+    client: Client, pool: asyncpg.Pool, settings: Settings, mail: MailTransport | None = None
+) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities_for(pool, settings, client),
+        activities=activities_for(pool, settings, client, mail),
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
@@ -114,12 +130,14 @@ def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings) -> Work
 async def run_worker(settings: Settings) -> None:
     """`relais worker`: runs until SIGINT/SIGTERM, then drains and closes cleanly."""
     configure_logging(json=settings.json_logs, level=settings.log_level)
+    install_runtime(settings)
     pool = await create_pool(
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
     client = await connect(settings)
     worker = build_worker(client, pool, settings)
     await ensure_erasure_schedule(client, settings.task_queue, settings.candidate_retention_months)
+    await ensure_outbox_relay(client, settings.task_queue, relay_input(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -32,7 +32,7 @@ from domain.booking import ReservationInput, ReservationState, reservation_workf
 from domain.convention import ConventionInput, ConventionState, convention_workflow_id
 from domain.onboarding import MemberOnboardingInput, OnboardingState, onboarding_workflow_id
 from domain.pooling import JoinRequest, JoinResult, PoolInput
-from domain.processes import ProcessKind, ProcessStatus
+from domain.processes import OutboxRelayInput, ProcessKind, ProcessStatus
 from domain.recruitment import (
     CampaignInput,
     CampaignState,
@@ -48,6 +48,7 @@ from workflows.booking import ReservationWorkflow
 from workflows.common import SA_ORGANISATION, SA_PROCESS, SA_STATUS
 from workflows.convention import ConventionWorkflow
 from workflows.onboarding import MemberOnboardingWorkflow
+from workflows.outbox import OUTBOX_RELAY_ID, OutboxRelayWorkflow
 from workflows.pooling import ServicePoolWorkflow
 from workflows.recruitment import (
     CandidateErasureWorkflow,
@@ -238,6 +239,17 @@ async def ensure_erasure_schedule(client: Client, task_queue: str, months: int) 
         )
     except ScheduleAlreadyRunningError:
         pass
+
+
+async def ensure_outbox_relay(client: Client, task_queue: str, input: OutboxRelayInput) -> None:
+    """The outbox sender, started once per namespace (kept if it runs already)."""
+    await client.start_workflow(
+        OutboxRelayWorkflow.run,
+        input,
+        id=OUTBOX_RELAY_ID,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
 
 
 async def erase_candidate(client: Client, task_queue: str, referral_id: UUID) -> ErasureResult:

@@ -25,6 +25,7 @@ from domain.processes import (
     ProcessPublic,
     TaskPublic,
 )
+from relais import metrics
 from store.processes import ProcessRepository
 from store.users import UserRepository
 
@@ -169,6 +170,9 @@ async def complete(
         raise HTTPException(status.HTTP_409_CONFLICT, "Cette tâche est déjà close.")
     ctx = Acting(pool=pool, client=client, settings=settings, sealer=sealer, principal=principal)
     result = await complete_task(ctx, task, body.data)
+    metrics.counter("relais_tasks_completed", "Tasks completed from the inbox").add(
+        1, {"action": task.action}
+    )
     async with pool.acquire() as c:
         task = await ProcessRepository(c).task(task_id) or task
     return TaskDone(task=task, result=result)

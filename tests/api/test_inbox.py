@@ -93,7 +93,9 @@ async def test_a_referral_from_referral_to_hire_through_the_inbox(client, actors
     )
     assert r.status_code == 200, r.text
     assert r.json()["result"]["step"] == "shortlisted"
-    r = await complete(client, staff, screen, {"request_id": rid(), "retained": True, "reason": "x"})
+    r = await complete(
+        client, staff, screen, {"request_id": rid(), "retained": True, "reason": "x"}
+    )
     assert r.status_code == 409
 
     # The employer, then the agency, then the employer again.

@@ -33,6 +33,8 @@ class DevStack:
             "RELAIS_API_PORT": str(self.api_port),
             "RELAIS_DEV_TEMPORAL_PORT": str(free_port()),
             "RELAIS_DEV_TEMPORAL_UI_PORT": str(free_port()),
+            "RELAIS_DEV_SMTP_PORT": str(free_port()),
+            "RELAIS_DEV_METRICS_PORT": str(free_port()),
             "RELAIS_LOG_LEVEL": "WARNING",
         }
         self.proc: subprocess.Popen | None = None
