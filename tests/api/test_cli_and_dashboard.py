@@ -79,10 +79,12 @@ async def test_dashboard_sign_in_and_out(client, actors):
     r = await client.post("/connexion", data={"token": actors["manager"].token})
     assert r.status_code == 303 and r.headers["location"] == "/tableau-de-bord"
     page = await client.get("/tableau-de-bord")
-    assert page.status_code == 200
-    assert "Tableau de bord" in page.text and "Boulangerie du Canet" in page.text
-    # A member's dashboard lists its own organisation only.
+    assert page.status_code == 200 and "Tableau de bord" in page.text
+    page = await client.get("/annuaire")
+    assert "Boulangerie du Canet" in page.text and "Agence Nord" in page.text
+    # A member's directory lists its own organisation only; the mail page is the network's.
     client.cookies.clear()
     await client.post("/connexion", data={"token": actors["member"].token})
-    page = await client.get("/tableau-de-bord")
+    page = await client.get("/annuaire")
     assert "Boulangerie du Canet" in page.text and "Agence Nord" not in page.text
+    assert (await client.get("/boite-mail")).status_code == 403
