@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import json
 import os
+import re
+import unicodedata
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -260,7 +262,14 @@ def _create(kind, name, naf, headcount, postcode, commune, n) -> OrganisationCre
         postcode=postcode,
         commune=commune,
         territory=TERRITORY,
+        # Demo addresses (example.fr): the outbox's mail lands in the dev mailbox.
+        email=f"contact@{_slug(name)}.example.fr",
     )
+
+
+def _slug(name: str) -> str:
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return "-".join(w for w in re.split(r"[^a-z0-9]+", plain) if w)[:40]
 
 
 async def load_demo(pool: asyncpg.Pool, tokens_file: Path) -> dict[str, UUID] | None:

@@ -1,0 +1,102 @@
+"""A person's way through the dashboard in a real browser: sign in with a token, open the
+dashboard, act on a task from « Mes tâches », see the process move on. The main pages are
+saved under docs/screenshots/ (shown in the README)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.browser.conftest import SHOTS
+
+pytestmark = pytest.mark.system
+
+
+async def sign_in(browser: Browser, stack, who: str) -> Page:
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    page = await ctx.new_page()
+    await page.goto(stack.url + "/connexion")
+    await page.fill("input[name=token]", stack.tokens()[who])
+    await page.click("button[type=submit]")
+    await expect(page.locator("h1")).to_have_text("Tableau de bord")
+    return page
+
+
+async def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+
+async def test_staff_member_and_agency_move_a_referral_on_from_their_tasks(stack, browser):
+    stack.start()
+    network = "Entreprendre au Nord de Marseille"
+
+    # The manager's home: processes by kind and status, campaigns, pools, conventions. The
+    # demo's processes start once the stack is up: reload until the last ones are there.
+    manager = await sign_in(browser, stack, f"manager:{network}")
+    for _ in range(60):
+        rows = await manager.locator(".stack-chart .row").count()
+        if rows >= 5 and await manager.locator("h3", has_text="Cap Développement").count():
+            break
+        await manager.wait_for_timeout(500)
+        await manager.reload()
+    await expect(manager.locator("h2", has_text="Processus par type et statut")).to_be_visible()
+    await expect(manager.locator(".stack-chart .row", has_text="Candidatures")).to_be_visible()
+    await expect(manager.locator("h2", has_text="Recrutements en cours")).to_be_visible()
+    await expect(manager.locator("h3", has_text="Cap Développement Nord")).to_be_visible()
+    await shot(manager, "tableau-de-bord")
+
+    # The staff screens a referral from « Mes tâches ».
+    staff = await sign_in(browser, stack, f"staff:{network}")
+    await staff.click("nav >> text=Mes tâches")
+    card = staff.locator("section.task", has_text="Trier la candidature").first
+    title = (await card.locator("h2").inner_text()).strip()
+    pseudonym = re.search(r"\((C-[A-Z0-9]+)\)", title).group(1)
+    await card.locator("input[name=retained][value=true]").check()
+    await card.locator("input[name=reason]").fill("Profil conforme au poste")
+    await card.locator("button[type=submit]").click()
+    await expect(staff.locator(".ok")).to_contain_text("Trier la candidature")
+    screened = staff.locator("section.task", has_text=f"Trier la candidature ({pseudonym})")
+    await expect(screened).to_have_count(0)
+    # The network sees every task: the employer's is there now.
+    await expect(
+        staff.locator("section.task", has_text=f"Examiner le profil ({pseudonym})")
+    ).to_be_visible()
+
+    # The employer now has it, with the form to ask for an interview.
+    employer = await sign_in(browser, stack, "member:Logistique des Arnavaux")
+    await employer.click("nav >> text=Mes tâches")
+    mine = employer.locator("section.task", has_text=pseudonym)
+    await expect(mine).to_contain_text("Examiner le profil")
+    await shot(employer, "mes-taches")
+    await mine.locator("button[type=submit]").click()
+    await expect(employer.locator(".ok")).to_contain_text("Examiner le profil")
+
+    # The agency is asked for the candidate's consent and gives it from the referral's page.
+    agency = await sign_in(browser, stack, "agency:France Travail Marseille Nord")
+    await agency.click("nav >> text=Mes tâches")
+    consent = agency.locator("section.task", has_text=pseudonym)
+    await expect(consent).to_contain_text("consentement")
+    await consent.locator("h2 a").click()
+    await agency.locator("section.mine input[name=given][value=true]").check()
+    await agency.locator("section.mine button[type=submit]").click()
+    await expect(agency.locator(".ok")).to_be_visible()
+    await expect(agency.locator("section.summary")).to_contain_text("entretien")
+
+    # The network sees the referral moved on, with its history and live state.
+    await manager.goto(stack.url + "/processus?process=referral")
+    await shot(manager, "processus")
+    await manager.locator("a", has_text=f"Candidature {pseudonym}").click()
+    await expect(manager.locator("section.summary")).to_contain_text("entretien")
+    timeline = manager.locator("ol.timeline li")
+    await expect(timeline.filter(has_text="Tâche ouverte")).to_have_count(4)
+    await expect(manager.locator("h2", has_text="État en direct")).to_be_visible()
+    await shot(manager, "processus-detail")
+
+    # What the outbox sent is in the dev mailbox.
+    await manager.goto(stack.url + "/boite-mail")
+    await expect(manager.locator("details.mail").first).to_be_visible(timeout=20_000)
+    await shot(manager, "courriels")
+    assert stack.ctrl_c() == 0
