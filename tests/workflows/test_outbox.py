@@ -5,8 +5,10 @@ and the relay workflow on the dev server."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import uuid
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -20,6 +22,15 @@ from store.processes import ProcessRepository
 from tests.factories import make_org
 from worker.main import build_worker
 from workflows.outbox import OutboxRelayWorkflow
+
+HISTORIES = Path(__file__).parent.parent / "histories"
+
+
+async def _record(handle, name: str) -> None:
+    """With RELAIS_RECORD_HISTORIES=1, keep this run's history for the replay tests."""
+    if os.environ.get("RELAIS_RECORD_HISTORIES"):
+        history = await handle.fetch_history()
+        (HISTORIES / f"{name}.json").write_text(history.to_json(), "utf-8")
 
 
 def free_port() -> int:
@@ -154,4 +165,5 @@ async def test_the_relay_workflow_sends_what_is_queued(db, settings, smtp, dev_e
         assert len(read_mailbox(box)) == 4
         described = await dev_env.client.get_workflow_handle(handle.id).describe()
         assert described.run_id != handle.result_run_id  # continued as new
-        await handle.terminate("fin du test")
+        await _record(handle, "outbox_relay_continued")  # the first run, closed by then
+        await dev_env.client.get_workflow_handle(handle.id).terminate("fin du test")
