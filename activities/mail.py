@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from uuid import UUID
 
 import asyncpg
@@ -13,9 +14,11 @@ from relais.mail import MailTransport, PermanentMailError, build_message
 from relais.settings import Settings
 from store.processes import ProcessRepository
 
-# A claimed mail is left alone by other senders for this long (longer than one batch may
-# take: the activity's start-to-close timeout).
-LEASE_SECONDS = 180
+# A claimed mail is left alone by other senders for this long: longer than the activity's
+# start-to-close timeout (2 min), and a batch stops sending after BATCH_SECONDS, releasing
+# what it did not try, so that a retried activity never re-claims a mail still being sent.
+LEASE_SECONDS = 300
+BATCH_SECONDS = 80
 _ORG = re.compile(r"^org:([0-9a-f-]{36})$")
 
 
@@ -80,20 +83,24 @@ class MailActivities:
                 await repo.mail_retry(row["id"], error, retry_delay(row["attempts"] + 1))
                 out.retried += 1
 
+        started = time.monotonic()
         try:
             async with self.transport.connect() as smtp:
                 for row in claimed:
+                    if time.monotonic() - started > BATCH_SECONDS:
+                        break  # the rest is released below, for the next batch
                     activity.heartbeat()
-                    to = await self._recipients(c, row["recipient"])
-                    if not to:
-                        done.add(row["id"])
-                        await repo.mail_failed(row["id"], "aucune adresse de courriel connue")
-                        out.failed += 1
-                        continue
-                    msg = build_message(
-                        self.settings.mail_from, to, row["subject"], row["body"], row["dedup_key"]
-                    )
                     try:
+                        to = await self._recipients(c, row["recipient"])
+                        if not to:
+                            raise PermanentMailError("aucune adresse de courriel connue")
+                        msg = build_message(
+                            self.settings.mail_from,
+                            to,
+                            row["subject"],
+                            row["body"],
+                            row["dedup_key"],
+                        )
                         await smtp.send(msg)
                     except PermanentMailError as err:
                         done.add(row["id"])
@@ -101,15 +108,18 @@ class MailActivities:
                         out.failed += 1
                         continue
                     except Exception as err:
+                        # Anything else (this row's data, the session dropping) is worth a retry.
                         await retry_or_fail(row, _describe(err))
                         continue
-                    done.add(row["id"])
                     await repo.mail_sent(row["id"], to)
+                    done.add(row["id"])
                     out.sent += 1
         except Exception as err:
+            # No session could be had (or closing it failed): the rest waits for a later try.
             for row in claimed:
                 if row["id"] not in done:
                     await retry_or_fail(row, _describe(err))
+        await repo.mail_release([r["id"] for r in claimed if r["id"] not in done])
         return out
 
 

@@ -21,7 +21,7 @@ from domain import convention as conv_domain
 from domain import onboarding as onb_domain
 from domain import pooling as pool_domain
 from domain import recruitment as rec_domain
-from domain.auth import NETWORK_ROLES, Principal
+from domain.auth import NETWORK_ROLES, Principal, Role
 from domain.processes import TaskPublic
 from relais.settings import Settings
 from store.crypto import Sealer
@@ -46,6 +46,8 @@ class TaskAction:
     model: type[BaseModel]
     run: Run
     label: str  # what the person does, for forms and the list of actions
+    # The roles the action's own route lets through (its `require` does not run here).
+    roles: frozenset[Role] = frozenset(Role)
 
 
 def _after(wid: str, prefix: str) -> UUID:
@@ -77,6 +79,11 @@ def _convention(route) -> Run:
     )
 
 
+NETWORK = frozenset(NETWORK_ROLES)
+MEMBER_SIDE = frozenset({Role.ADMIN, Role.STAFF, Role.MEMBER})
+PROVIDER_SIDE = frozenset({Role.ADMIN, Role.STAFF, Role.PARTNER})
+MANAGERS = frozenset({Role.ADMIN, Role.MANAGER})
+
 ACTIONS: dict[str, TaskAction] = {
     "accept_charter": TaskAction(
         onb_domain.CharterAcceptanceCreate,
@@ -84,6 +91,7 @@ ACTIONS: dict[str, TaskAction] = {
             _after(t.workflow_id, "onboarding-"), d, a.client, a.principal
         ),
         "Accepter la charte du réseau",
+        frozenset({Role.ADMIN, Role.STAFF, Role.MEMBER}),
     ),
     "refer_candidates": TaskAction(
         rec_domain.ReferralCreate,
@@ -97,45 +105,64 @@ ACTIONS: dict[str, TaskAction] = {
             a.principal,
         ),
         "Proposer un candidat",
+        frozenset({Role.AGENCY}),
     ),
-    "screen": TaskAction(rec_domain.ScreeningCreate, _referral("screen"), "Trier la candidature"),
+    "screen": TaskAction(
+        rec_domain.ScreeningCreate, _referral("screen"), "Trier la candidature", NETWORK
+    ),
     "request_interview": TaskAction(
-        rec_domain.InterviewRequestCreate, _referral("request_interview"), "Demander un entretien"
+        rec_domain.InterviewRequestCreate,
+        _referral("request_interview"),
+        "Demander un entretien",
+        NETWORK | {Role.MEMBER},
     ),
     "consent": TaskAction(
-        rec_domain.ConsentCreate, _referral("consent"), "Transmettre le consentement du candidat"
+        rec_domain.ConsentCreate,
+        _referral("consent"),
+        "Transmettre le consentement du candidat",
+        frozenset({Role.ADMIN, Role.STAFF, Role.AGENCY}),
     ),
     "decide": TaskAction(
-        rec_domain.DecisionCreate, _referral("decide"), "Décider (embauche ou non)"
+        rec_domain.DecisionCreate,
+        _referral("decide"),
+        "Décider (embauche ou non)",
+        NETWORK | {Role.MEMBER},
     ),
     "accept_quote": TaskAction(
         pool_domain.QuoteAnswerCreate,
         lambda a, t, d: pooling.answer_quote(_subject(t), d, a.pool, a.client, a.principal),
         "Accepter ou refuser le devis",
+        MEMBER_SIDE,
     ),
     "rate": TaskAction(
         pool_domain.RatingCreate,
         lambda a, t, d: pooling.rate_service(_subject(t), d, a.pool, a.client, a.principal),
         "Évaluer le service",
+        MEMBER_SIDE,
     ),
     "confirm_order": TaskAction(
         pool_domain.ProviderAnswerCreate,
         lambda a, t, d: pooling.answer_order(t.workflow_id, d, a.pool, a.client, a.principal),
         "Confirmer ou refuser la commande",
+        PROVIDER_SIDE,
     ),
     "deliver": TaskAction(
         pool_domain.DeliveryCreate,
         lambda a, t, d: pooling.report_delivery(t.workflow_id, d, a.pool, a.client, a.principal),
         "Déclarer la livraison",
+        PROVIDER_SIDE,
     ),
     "sign_convention": TaskAction(
         conv_domain.SignatureCreate, _convention(convention.sign), "Signer la convention"
     ),
     "review_convention": TaskAction(
-        conv_domain.ReviewCreate, _convention(convention.review), "Revue à mi-parcours"
+        conv_domain.ReviewCreate, _convention(convention.review), "Revue à mi-parcours", MANAGERS
     ),
     "decide_convention": TaskAction(
-        conv_domain.DecisionCreate, _convention(convention.decide), "Renouveler ou clore"
+        conv_domain.DecisionCreate,
+        _convention(convention.decide),
+        "Renouveler ou clore",
+        MANAGERS,
     ),
 }
 # Follow-ups (relancer un employeur, des signataires) are done outside Relais: their task
@@ -168,6 +195,12 @@ async def complete_task(a: Acting, t: TaskPublic, data: dict[str, Any]) -> dict[
             else f"Cette tâche ({t.action}) ne se complète pas depuis la boîte de tâches."
         )
         raise HTTPException(status.HTTP_409_CONFLICT, reason)
+    if a.principal.role not in action.roles:
+        names = ", ".join(sorted(r.value for r in action.roles))
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"Action réservée aux rôles : {names} (votre rôle : {a.principal.role.value}).",
+        )
     try:
         body = action.model.model_validate(data)
     except ValidationError as err:

@@ -126,13 +126,17 @@ MAIL_RETRY = """
 UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL,
                   next_attempt_at = now() + make_interval(secs => $3)
 WHERE id = $1 AND sent_at IS NULL"""
+MAIL_RELEASE = """
+UPDATE outbox SET claimed_until = NULL WHERE id = ANY($1::uuid[]) AND sent_at IS NULL"""
 MAIL_FAILED = """
 UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL,
                   failed_at = now()
 WHERE id = $1 AND sent_at IS NULL"""
 NEXT_MAIL_DUE = """
 SELECT CASE WHEN count(*) > 0
-            THEN greatest(extract(epoch FROM min(next_attempt_at) - now()), 0)::float8 END
+            THEN greatest(extract(epoch FROM min(greatest(
+                next_attempt_at, coalesce(claimed_until, next_attempt_at))) - now()), 0)::float8
+       END
 FROM outbox
 WHERE sent_at IS NULL AND failed_at IS NULL"""
 ORGANISATION_EMAIL = "SELECT email FROM organisations WHERE id = $1"
@@ -249,6 +253,9 @@ class ProcessRepository:
 
     async def mail_retry(self, mail_id: UUID, error: str, delay_seconds: float) -> None:
         await self.conn.execute(MAIL_RETRY, mail_id, error, delay_seconds)
+
+    async def mail_release(self, mail_ids: list[UUID]) -> None:
+        await self.conn.execute(MAIL_RELEASE, mail_ids)
 
     async def mail_failed(self, mail_id: UUID, error: str) -> None:
         await self.conn.execute(MAIL_FAILED, mail_id, error)

@@ -444,7 +444,7 @@ async def complete_from_page(
     principal, me = found
     form = dict(await request.form())
     back = form.pop("back", "") or "/mes-taches"
-    if not back.startswith("/"):  # only back into Relais
+    if not back.startswith("/") or back.startswith(("//", "/\\")):  # only back into Relais
         back = "/mes-taches"
     try:
         task = await visible_task(pool, principal, task_id)

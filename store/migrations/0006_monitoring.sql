@@ -21,4 +21,7 @@ ALTER TABLE outbox
     ADD COLUMN last_error       text,
     ADD COLUMN failed_at        timestamptz,
     ADD COLUMN recipients       text[];
+-- Mail queued before there was a sender is not sent weeks late all at once.
+UPDATE outbox SET failed_at = now(), last_error = 'mis en file avant l''envoi des courriels'
+WHERE sent_at IS NULL AND created_at < now() - interval '2 days';
 CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
