@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -99,4 +100,12 @@ async def test_staff_member_and_agency_move_a_referral_on_from_their_tasks(stack
     await manager.goto(stack.url + "/boite-mail")
     await expect(manager.locator("details.mail").first).to_be_visible(timeout=20_000)
     await shot(manager, "courriels")
+
+    # Prometheus: the worker's Temporal metrics and Relais' own counters, on one page.
+    async with httpx.AsyncClient(timeout=10) as http:
+        metrics = (await http.get(stack.url + "/metrics")).text
+    assert "temporal_workflow_task_execution_latency" in metrics
+    assert 'relais_http_requests_total{method="POST",route="/mes-taches/{task_id}"' in metrics
+    assert 'relais_tasks_completed_total{action="screen"' in metrics
+    assert "relais_mails_sent_total" in metrics
     assert stack.ctrl_c() == 0
