@@ -23,6 +23,7 @@ from domain import pooling as pool_domain
 from domain import recruitment as rec_domain
 from domain.auth import NETWORK_ROLES, Principal, Role
 from domain.processes import TaskPublic
+from relais import metrics
 from relais.settings import Settings
 from store.crypto import Sealer
 
@@ -91,7 +92,7 @@ ACTIONS: dict[str, TaskAction] = {
             _after(t.workflow_id, "onboarding-"), d, a.client, a.principal
         ),
         "Accepter la charte du réseau",
-        frozenset({Role.ADMIN, Role.STAFF, Role.MEMBER}),
+        MEMBER_SIDE,
     ),
     "refer_candidates": TaskAction(
         rec_domain.ReferralCreate,
@@ -181,6 +182,10 @@ def may_complete(p: Principal, t: TaskPublic) -> bool:
 
 
 async def complete_task(a: Acting, t: TaskPublic, data: dict[str, Any]) -> dict[str, Any] | None:
+    """Carry out an open task the caller may see (API and dashboard alike): who may act, the
+    action's data, then its route's code."""
+    if t.closed_at is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "Cette tâche est déjà close.")
     if not may_complete(a.principal, t):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
@@ -209,6 +214,9 @@ async def complete_task(a: Acting, t: TaskPublic, data: dict[str, Any]) -> dict[
             [{**e, "loc": ("body", "data", *e["loc"])} for e in err.errors()]
         ) from None
     result = await action.run(a, t, body)
+    metrics.counter("relais_tasks_completed", "Tasks completed from the inbox").add(
+        1, {"action": t.action}
+    )
     if isinstance(result, BaseModel):
         return result.model_dump(mode="json")
     if isinstance(result, JSONResponse):  # a referral's registration

@@ -33,6 +33,11 @@ class Principal(BaseModel):
     def sees_everything(self) -> bool:
         return self.role in NETWORK_ROLES
 
+    @property
+    def scope(self) -> UUID | None:
+        """The organisation the caller's lists are narrowed to (None: the network sees all)."""
+        return None if self.sees_everything else self.organisation_id
+
     def may_see(self, organisation_id: UUID) -> bool:
         return self.sees_everything or organisation_id == self.organisation_id
 

@@ -157,7 +157,7 @@ async def list_reservations(
     offset: Annotated[int, Query(ge=0)] = 0,
 ):
     """My organisation's reservations (every one, for the network's staff)."""
-    member = None if principal.sees_everything else principal.organisation_id
+    member = principal.scope
     async with pool.acquire() as c:
         return await BookingRepository(c).list(
             member_id=member, resource_id=None, active_only=active, limit=limit, offset=offset

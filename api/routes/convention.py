@@ -172,7 +172,7 @@ async def list_conventions(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
-    party = None if principal.sees_everything else principal.organisation_id
+    party = principal.scope
     async with pool.acquire() as c:
         return await ConventionRepository(c).list(party, status_, limit, offset)
 
@@ -524,7 +524,7 @@ async def list_visits(
 ):
     """Visits: every one for the network; an adviser's organisation sees its own, a member
     company the visits it received."""
-    mine = None if principal.sees_everything else principal.organisation_id
+    mine = principal.scope
     async with pool.acquire() as c:
         return await ConventionRepository(c).visits(
             organisation_id=mine,

@@ -29,7 +29,6 @@ from domain.auth import Principal, Role, UserPublic
 from domain.convention import KPI_LABELS, PARTY_ROLE_LABELS
 from domain.organisations import OrganisationFilter
 from domain.processes import ProcessCount, ProcessFilter, ProcessKind, ProcessStatus, TaskPublic
-from relais import metrics
 from relais.mail import read_mailbox
 from store.convention import ConventionRepository
 from store.organisations import OrganisationRepository
@@ -223,17 +222,11 @@ async def home(request: Request, pool: Pool):
     if found is None:
         return _to_login()
     principal, me = found
-    network = principal.sees_everything
-    viewer = None if network else principal.organisation_id
+    network, viewer = principal.sees_everything, principal.scope
+    overdue = await open_tasks_for(pool, principal, overdue=True, limit=10)
     async with pool.acquire() as c:
         procs = await ProcessRepository(c).list(ProcessFilter(limit=10), viewer)
         counts = await ProcessRepository(c).counts(viewer)
-        overdue = await ProcessRepository(c).open_tasks(
-            None if network else principal.organisation_id,
-            None if network else principal.role.value,
-            overdue=True,
-            limit=10,
-        )
         campaigns, _ = await RecruitmentRepository(c).list_campaigns(
             employer_id=None if network or principal.role != Role.MEMBER else viewer,
             agency_id=viewer if principal.role == Role.AGENCY else None,
@@ -275,7 +268,7 @@ async def directory(request: Request, pool: Pool):
     if found is None:
         return _to_login()
     principal, me = found
-    only = None if principal.sees_everything else principal.organisation_id
+    only = principal.scope
     async with pool.acquire() as c:
         orgs = await OrganisationRepository(c).list(OrganisationFilter(limit=500), only_id=only)
     return templates.TemplateResponse(request, "directory.html", {"me": me, "orgs": orgs})
@@ -294,9 +287,7 @@ async def process_list(request: Request, pool: Pool):
     except ValidationError:
         f, error = ProcessFilter(), "Filtre invalide : la liste complète est affichée."
     async with pool.acquire() as c:
-        page = await ProcessRepository(c).list(
-            f, None if principal.sees_everything else principal.organisation_id
-        )
+        page = await ProcessRepository(c).list(f, principal.scope)
     query = {k: v for k, v in raw.items() if k != "offset"}
     return templates.TemplateResponse(
         request,
@@ -448,17 +439,12 @@ async def complete_from_page(
         back = "/mes-taches"
     try:
         task = await visible_task(pool, principal, task_id)
-        if task.closed_at is not None:
-            raise HTTPException(status.HTTP_409_CONFLICT, "Cette tâche est déjà close.")
         acting = Acting(pool, client, settings, sealer, principal)
         await complete_task(acting, task, form_data(task.action, form))
     except RequestValidationError as err:
         return _task_error(request, me, back, _sentence(err))
     except HTTPException as err:
         return _task_error(request, me, back, str(err.detail), err.status_code)
-    metrics.counter("relais_tasks_completed", "Tasks completed from the inbox").add(
-        1, {"action": task.action}
-    )
     sep = "&" if "?" in back else "?"
     return RedirectResponse(
         f"{back}{sep}{urlencode({'fait': task.title})}", status.HTTP_303_SEE_OTHER

@@ -44,7 +44,7 @@ async def create_organisation(data: OrganisationCreate, pool: Pool, _: Editor):
 async def list_organisations(
     f: Annotated[OrganisationFilter, Query()], pool: Pool, principal: CurrentUser
 ):
-    only = None if principal.sees_everything else principal.organisation_id
+    only = principal.scope
     async with pool.acquire() as c:
         return await OrganisationRepository(c).list(f, only_id=only)
 

@@ -231,7 +231,7 @@ async def list_requests(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ):
-    member = None if principal.sees_everything else principal.organisation_id
+    member = principal.scope
     async with pool.acquire() as c:
         return await PoolingRepository(c).requests(
             member_id=member, pool_id=pool_id, status=status_, limit=limit, offset=offset
@@ -336,7 +336,7 @@ async def list_pools(
             "Les regroupements sont suivis par le réseau ; chaque entreprise suit ses demandes "
             "(/api/service-requests).",
         )
-    provider = None if principal.sees_everything else principal.organisation_id
+    provider = principal.scope
     async with pool.acquire() as c:
         return await PoolingRepository(c).pools(
             status=status_, service_code=service, provider_id=provider, limit=limit, offset=offset

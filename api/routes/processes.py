@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
@@ -25,7 +25,6 @@ from domain.processes import (
     ProcessPublic,
     TaskPublic,
 )
-from relais import metrics
 from store.processes import ProcessRepository
 from store.users import UserRepository
 
@@ -35,10 +34,6 @@ router = APIRouter(prefix="/api", tags=["processus"])
 LIVE_TIMEOUT = timedelta(seconds=5)
 
 
-def _viewer(p: Principal) -> UUID | None:
-    return None if p.sees_everything else p.organisation_id
-
-
 @router.get("/processes", response_model=Page[ProcessPublic])
 async def list_processes(
     pool: Pool, principal: CurrentUser, f: Annotated[ProcessFilter, Query()]
@@ -46,14 +41,14 @@ async def list_processes(
     """Every process the caller may see (the network: all; an organisation: its own and those
     it has a task in), newest change first. `overdue`: those with an open task past due."""
     async with pool.acquire() as c:
-        return await ProcessRepository(c).list(f, _viewer(principal))
+        return await ProcessRepository(c).list(f, principal.scope)
 
 
 @router.get("/processes/counts", response_model=list[ProcessCount])
 async def count_processes(pool: Pool, principal: CurrentUser) -> list[ProcessCount]:
     """How many processes of each kind stand at each status (what the caller may see)."""
     async with pool.acquire() as c:
-        return await ProcessRepository(c).counts(_viewer(principal))
+        return await ProcessRepository(c).counts(principal.scope)
 
 
 async def visible_process(pool, p: Principal, workflow_id: str) -> tuple[ProcessPublic, bool]:
@@ -144,7 +139,7 @@ async def get_task(task_id: UUID, pool: Pool, principal: CurrentUser) -> TaskPub
 class TaskCompletion(BaseModel):
     """The answer to a task: `data` is what the task's own action takes (the same body as
     its dedicated route, e.g. `{"request_id": "…", "hired": true}` for an employer's
-    decision); `GET /api/tasks/actions` lists them."""
+    decision)."""
 
     data: dict[str, Any] = Field(default_factory=dict)
 
@@ -166,13 +161,8 @@ async def complete(
 ) -> TaskDone:
     """Carry out the task: the matching update goes to its workflow, which closes the task."""
     task = await visible_task(pool, principal, task_id)
-    if task.closed_at is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "Cette tâche est déjà close.")
     ctx = Acting(pool=pool, client=client, settings=settings, sealer=sealer, principal=principal)
     result = await complete_task(ctx, task, body.data)
-    metrics.counter("relais_tasks_completed", "Tasks completed from the inbox").add(
-        1, {"action": task.action}
-    )
     async with pool.acquire() as c:
         task = await ProcessRepository(c).task(task_id) or task
     return TaskDone(task=task, result=result)

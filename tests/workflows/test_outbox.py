@@ -5,10 +5,7 @@ and the relay workflow on the dev server."""
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import uuid
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -20,23 +17,10 @@ from domain.processes import OutboxBatch, OutboxMessage, OutboxRelayInput
 from relais.mail import MaildirHandler, SmtpTransport, message_id, read_mailbox
 from store.processes import ProcessRepository
 from tests.factories import make_org
+from tests.system.conftest import free_port
+from tests.workflows.test_onboarding import _record
 from worker.main import build_worker
 from workflows.outbox import OutboxRelayWorkflow
-
-HISTORIES = Path(__file__).parent.parent / "histories"
-
-
-async def _record(handle, name: str) -> None:
-    """With RELAIS_RECORD_HISTORIES=1, keep this run's history for the replay tests."""
-    if os.environ.get("RELAIS_RECORD_HISTORIES"):
-        history = await handle.fetch_history()
-        (HISTORIES / f"{name}.json").write_text(history.to_json(), "utf-8")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RefusingHandler(MaildirHandler):
