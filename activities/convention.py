@@ -17,7 +17,6 @@ from domain.convention import (
     PhaseStepRecord,
     SignatureRecord,
     SnapshotRequest,
-    aggregate_kpis,
 )
 from domain.processes import AuditEvent
 from store.convention import ConventionRepository
@@ -108,12 +107,11 @@ class ConventionActivities:
         """Count the territory's activity since the phase began, and keep it."""
         async with self.pool.acquire() as c, c.transaction():
             repo = ConventionRepository(c)
-            facts = await repo.facts(r.territory, r.starts_on, r.as_of)
             snapshot = KpiSnapshot(
                 phase_number=r.phase_number,
                 as_of=r.as_of,
                 taken_at=r.taken_at,
-                actuals=aggregate_kpis(facts, r.starts_on, r.as_of),
+                actuals=await repo.kpis(r.territory, r.starts_on, r.as_of),
             )
             await repo.save_snapshot(r.convention_id, snapshot)
         return snapshot

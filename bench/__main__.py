@@ -7,7 +7,7 @@ import asyncio
 import os
 import platform
 
-from bench import monitoring, onboarding, pooling, recruitment
+from bench import convention, monitoring, onboarding, pooling, recruitment
 from bench.harness import stack, table
 from relais.logging import configure_logging
 
@@ -22,6 +22,8 @@ async def main(rounds: int, large: int, only: str | None = None) -> None:
             figures += await recruitment.run(s, rounds, large)
         if only in (None, "pooling"):
             figures += await pooling.run(s, rounds)
+        if only in (None, "convention"):
+            figures += await convention.run(s, rounds)
         if only in (None, "monitoring"):
             figures += await monitoring.run(s, rounds)
     print(
@@ -41,7 +43,9 @@ if __name__ == "__main__":
         help="referrals in the one-campaign pass (0 to skip)",
     )
     p.add_argument(
-        "--only", choices=["onboarding", "recruitment", "pooling", "monitoring"], default=None
+        "--only",
+        choices=["onboarding", "recruitment", "pooling", "convention", "monitoring"],
+        default=None,
     )
     args = p.parse_args()
     asyncio.run(main(args.rounds, args.large, args.only))

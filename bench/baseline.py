@@ -118,3 +118,24 @@ class PoolBaselineWorkflow:
     async def reached(self, phase: int) -> int:
         await workflow.wait_condition(lambda: self.phase >= phase)
         return self.phase
+
+
+@workflow.defn
+class ReportBaselineWorkflow:
+    """A standing workflow answering each `refresh` update after one no-op activity: the
+    floor of a figure computed on demand (a convention's KPI snapshot) through an update."""
+
+    def __init__(self) -> None:
+        self.stop = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self.stop)
+
+    @workflow.update
+    async def refresh(self, step: int) -> int:
+        return await workflow.execute_activity(noop, step, **LOCAL)
+
+    @workflow.signal
+    def done(self) -> None:
+        self.stop = True

@@ -17,7 +17,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from bench.baseline import BASELINE_QUEUE, BaselineWorkflow, PoolBaselineWorkflow, noop
+from bench.baseline import (
+    BASELINE_QUEUE,
+    BaselineWorkflow,
+    PoolBaselineWorkflow,
+    ReportBaselineWorkflow,
+    noop,
+)
 from relais.binaries import temporal_cli
 from relais.settings import Settings
 from relais.temporal import data_converter
@@ -81,7 +87,7 @@ async def serving(s: Stack) -> AsyncIterator[httpx.AsyncClient]:
         Worker(
             s.env.client,
             task_queue=BASELINE_QUEUE,
-            workflows=[BaselineWorkflow, PoolBaselineWorkflow],
+            workflows=[BaselineWorkflow, PoolBaselineWorkflow, ReportBaselineWorkflow],
             activities=[noop],
         ),
         httpx.AsyncClient(

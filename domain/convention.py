@@ -31,7 +31,7 @@ PARTY_ROLE_LABELS = {"funder": "financeur", "operator": "opérateur", "partner":
 
 
 class KpiKey(StrEnum):
-    """What a phase can be measured on. Add a key here and in `aggregate_kpis`."""
+    """What a phase can be measured on. Add a key here and in the store's `COUNT_KPIS`."""
 
     COMPANIES_MET = "companies_met"
     VISITS = "visits"
@@ -288,50 +288,6 @@ class SnapshotAsk(BaseModel):
 
 
 # --- KPIs -----------------------------------------------------------------------------------
-
-
-class VisitFact(BaseModel):
-    company_key: str  # the SIRET: a company met twice counts once
-    visited_on: date
-
-
-class ProjectFact(BaseModel):
-    kind: str
-    status: str
-    investment_cents: int = 0
-    on: date
-
-
-class ActivityFacts(BaseModel):
-    """What happened on a territory, read from the store; `aggregate_kpis` counts it."""
-
-    visits: list[VisitFact] = Field(default_factory=list)
-    projects: list[ProjectFact] = Field(default_factory=list)
-    campaigns: list[date] = Field(default_factory=list)
-    hires: list[date] = Field(default_factory=list)
-    deliveries: list[date] = Field(default_factory=list)
-
-
-def aggregate_kpis(facts: ActivityFacts, starts_on: date, until: date) -> dict[KpiKey, int]:
-    """Every KPI over [starts_on, until]. Abandoned action projects do not count."""
-
-    def inside(d: date) -> bool:
-        return starts_on <= d <= until
-
-    visits = [v for v in facts.visits if inside(v.visited_on)]
-    projects = [p for p in facts.projects if inside(p.on) and p.status != "abandoned"]
-    investments = [p for p in projects if p.kind == "investment"]
-    return {
-        KpiKey.COMPANIES_MET: len({v.company_key for v in visits}),
-        KpiKey.VISITS: len(visits),
-        KpiKey.ACTION_PROJECTS: len(projects),
-        KpiKey.CAMPAIGNS: sum(1 for d in facts.campaigns if inside(d)),
-        KpiKey.RECRUITMENTS: sum(1 for d in facts.hires if inside(d)),
-        KpiKey.INVESTMENT_PROJECTS: len(investments),
-        KpiKey.INVESTMENT_CENTS: sum(p.investment_cents for p in investments),
-        KpiKey.TRAININGS: sum(1 for p in projects if p.kind == "training"),
-        KpiKey.SERVICES_DELIVERED: sum(1 for d in facts.deliveries if inside(d)),
-    }
 
 
 class SnapshotRequest(BaseModel):

@@ -14,12 +14,12 @@ from domain.convention import (
     ActionProjectCreate,
     ActionProjectPublic,
     ActionProjectUpdate,
-    ActivityFacts,
     AmendmentRecord,
     ConventionPublic,
     ConventionStep,
     EvaluationRecord,
     ExpenseRecord,
+    KpiKey,
     KpiSnapshot,
     Party,
     PartyCreate,
@@ -27,11 +27,9 @@ from domain.convention import (
     PhaseRecord,
     PhaseSpec,
     PhaseStepRecord,
-    ProjectFact,
     Signature,
     SignatureRecord,
     VisitCreate,
-    VisitFact,
     VisitPublic,
     phase_budget_cents,
 )
@@ -125,28 +123,35 @@ SIGNATORY_OF = """
 SELECT u.id, u.organisation_id, u.role, u.name, o.name AS organisation_name, o.email
 FROM users u JOIN organisations o ON o.id = u.organisation_id WHERE u.id = $1"""
 
-# --- activity facts, by the territory of the company concerned --------------------------------
-FACT_VISITS = """
-SELECT company_siret AS company_key, visited_on FROM company_visits
-WHERE territory = $1 AND visited_on BETWEEN $2 AND $3"""
-FACT_PROJECTS = """
-SELECT a.kind, a.status, coalesce(a.investment_cents, 0) AS investment_cents, v.visited_on AS on
-FROM action_projects a JOIN company_visits v ON v.id = a.visit_id
-WHERE v.territory = $1 AND v.visited_on BETWEEN $2 AND $3"""
-FACT_CAMPAIGNS = """
-SELECT (c.created_at AT TIME ZONE 'UTC')::date AS on FROM campaigns c
-JOIN organisations o ON o.id = c.employer_id
-WHERE o.territory = $1 AND c.status <> 'cancelled'
-  AND (c.created_at AT TIME ZONE 'UTC')::date BETWEEN $2 AND $3"""
-FACT_HIRES = """
-SELECT (r.decided_at AT TIME ZONE 'UTC')::date AS on FROM referrals r
-JOIN campaigns c ON c.id = r.campaign_id JOIN organisations o ON o.id = c.employer_id
-WHERE r.status = 'hired' AND o.territory = $1
-  AND (r.decided_at AT TIME ZONE 'UTC')::date BETWEEN $2 AND $3"""
-FACT_DELIVERIES = """
-SELECT (i.created_at AT TIME ZONE 'UTC')::date AS on FROM invoice_lines i
-JOIN organisations o ON o.id = i.member_id
-WHERE o.territory = $1 AND (i.created_at AT TIME ZONE 'UTC')::date BETWEEN $2 AND $3"""
+# --- KPIs, counted where the rows are, by the territory of the company concerned -----------
+# One statement for every KPI over [starts_on, until] ($2, $3): a snapshot reads nine numbers,
+# not the phase's rows (bench/convention.py). Abandoned action projects do not count, nor do
+# cancelled campaigns; a company visited twice is met once. An action project dates from its
+# visit. Add a KpiKey here and in `domain.convention.KpiKey`.
+COUNT_KPIS = """
+WITH v AS (
+    SELECT id, company_siret FROM company_visits
+    WHERE territory = $1 AND visited_on BETWEEN $2 AND $3),
+p AS (
+    SELECT a.kind, coalesce(a.investment_cents, 0) AS cents
+    FROM action_projects a JOIN v ON v.id = a.visit_id WHERE a.status <> 'abandoned'),
+orgs AS (SELECT id FROM organisations WHERE territory = $1)
+SELECT
+    (SELECT count(*) FROM (SELECT DISTINCT company_siret FROM v) d) AS companies_met,
+    (SELECT count(*) FROM v) AS visits,
+    (SELECT count(*) FROM p) AS action_projects,
+    (SELECT count(*) FROM campaigns c JOIN orgs o ON o.id = c.employer_id
+     WHERE c.status <> 'cancelled'
+       AND (c.created_at AT TIME ZONE 'UTC')::date BETWEEN $2 AND $3) AS campaigns,
+    (SELECT count(*) FROM referrals r JOIN campaigns c ON c.id = r.campaign_id
+     JOIN orgs o ON o.id = c.employer_id
+     WHERE r.status = 'hired'
+       AND (r.decided_at AT TIME ZONE 'UTC')::date BETWEEN $2 AND $3) AS recruitments,
+    (SELECT count(*) FROM p WHERE kind = 'investment') AS investment_projects,
+    (SELECT coalesce(sum(cents), 0)::bigint FROM p WHERE kind = 'investment') AS investment_cents,
+    (SELECT count(*) FROM p WHERE kind = 'training') AS trainings,
+    (SELECT count(*) FROM invoice_lines i JOIN orgs o ON o.id = i.member_id
+     WHERE (i.created_at AT TIME ZONE 'UTC')::date BETWEEN $2 AND $3) AS services_delivered"""
 
 # --- visits ---------------------------------------------------------------------------------
 INSERT_VISIT = """
@@ -319,17 +324,10 @@ class ConventionRepository:
             SET_EVALUATION, r.convention_id, r.phase_number, r.evaluation.model_dump(mode="json")
         )
 
-    async def facts(self, territory: str, starts_on: date, until: date) -> ActivityFacts:
-        args = (territory, starts_on, until)
-        visits = await self.conn.fetch(FACT_VISITS, *args)
-        projects = await self.conn.fetch(FACT_PROJECTS, *args)
-        return ActivityFacts(
-            visits=[VisitFact.model_validate(dict(r)) for r in visits],
-            projects=[ProjectFact.model_validate(dict(r)) for r in projects],
-            campaigns=[r["on"] for r in await self.conn.fetch(FACT_CAMPAIGNS, *args)],
-            hires=[r["on"] for r in await self.conn.fetch(FACT_HIRES, *args)],
-            deliveries=[r["on"] for r in await self.conn.fetch(FACT_DELIVERIES, *args)],
-        )
+    async def kpis(self, territory: str, starts_on: date, until: date) -> dict[KpiKey, int]:
+        """Every KPI of the territory's activity over [starts_on, until], days included."""
+        row = await self.conn.fetchrow(COUNT_KPIS, territory, starts_on, until)
+        return {KpiKey(k): int(v) for k, v in row.items()}
 
     # --- read by the API ---------------------------------------------------------------------
 

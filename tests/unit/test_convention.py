@@ -1,9 +1,8 @@
 """Pure convention rules: the phase calendar (snapshot dates, midpoint, budget of a phase)
-and KPI aggregation on a territory's realistic year of activity."""
+and the evaluation of a phase against its targets."""
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -12,14 +11,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from domain.convention import (
-    ActivityFacts,
     KpiKey,
     KpiSnapshot,
     PhaseSpec,
-    ProjectFact,
-    VisitFact,
     add_months,
-    aggregate_kpis,
     evaluate,
     midpoint,
     next_snapshot_at,
@@ -91,68 +86,6 @@ def test_phase_dates_are_checked():
         PhaseSpec(starts_on=date(2025, 1, 1), ends_on=date(2035, 1, 1), annual_budget_cents=0)
     with pytest.raises(ValidationError):
         PhaseSpec(starts_on=date(2025, 1, 1), ends_on=date(2026, 1, 1), annual_budget_cents=-5)
-
-
-def _year_of_activity(seed: int = 7) -> ActivityFacts:
-    """A CMA delegation's year: 150 companies, some met several times; projects of each kind,
-    some abandoned; hires and deliveries spread over the year, a few outside it."""
-    rnd = random.Random(seed)
-    days = [date(2025, 1, 1) + timedelta(days=d) for d in range(365)]
-    companies = [f"{80000000000000 + i}" for i in range(150)]
-    visits = [
-        VisitFact(company_key=rnd.choice(companies), visited_on=rnd.choice(days))
-        for _ in range(260)
-    ]
-    visits += [VisitFact(company_key=companies[0], visited_on=date(2024, 12, 31))]  # before
-    kinds = [
-        "recruitment",
-        "pooled_service",
-        "training",
-        "investment",
-        "digital",
-        "funding",
-        "other",
-    ]
-    projects = [
-        ProjectFact(
-            kind=rnd.choice(kinds),
-            status=rnd.choice(["identified", "in_progress", "done", "abandoned"]),
-            investment_cents=rnd.randrange(0, 10_000_000),
-            on=rnd.choice(days),
-        )
-        for _ in range(120)
-    ]
-    return ActivityFacts(
-        visits=visits,
-        projects=projects,
-        campaigns=[rnd.choice(days) for _ in range(9)],
-        hires=[rnd.choice(days) for _ in range(40)] + [date(2026, 1, 5)],  # one after
-        deliveries=[rnd.choice(days) for _ in range(33)],
-    )
-
-
-def test_kpi_aggregation_on_a_year_of_activity():
-    facts = _year_of_activity()
-    k = aggregate_kpis(facts, date(2025, 1, 1), date(2025, 12, 31))
-    inside = [v for v in facts.visits if v.visited_on.year == 2025]
-    kept = [p for p in facts.projects if p.status != "abandoned"]
-    assert k[KpiKey.VISITS] == 260
-    assert k[KpiKey.COMPANIES_MET] == len({v.company_key for v in inside}) <= 150
-    assert k[KpiKey.ACTION_PROJECTS] == len(kept)
-    assert k[KpiKey.INVESTMENT_PROJECTS] == sum(p.kind == "investment" for p in kept)
-    assert k[KpiKey.INVESTMENT_CENTS] == sum(
-        p.investment_cents for p in kept if p.kind == "investment"
-    )
-    assert k[KpiKey.TRAININGS] == sum(p.kind == "training" for p in kept)
-    assert (k[KpiKey.CAMPAIGNS], k[KpiKey.RECRUITMENTS], k[KpiKey.SERVICES_DELIVERED]) == (
-        9,
-        40,
-        33,
-    )
-    # Counting up to a day only ever adds: figures never fall as the phase goes on.
-    first_half = aggregate_kpis(facts, date(2025, 1, 1), date(2025, 6, 30))
-    assert all(first_half[key] <= k[key] for key in KpiKey)
-    assert set(k) == set(KpiKey)  # every KPI is counted
 
 
 def test_evaluation_puts_targets_first_with_percentages_and_budget():
