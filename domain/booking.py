@@ -120,8 +120,8 @@ class ReservationPublic(BaseModel):
     id: UUID
     resource_id: UUID
     resource_name: str
-    member_id: UUID
-    member_name: str | None  # hidden from other members
+    member_id: UUID | None  # hidden from other members, like the name: a busy slot only
+    member_name: str | None
     starts_at: datetime
     ends_at: datetime
     status: ReservationStatus

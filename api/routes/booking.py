@@ -60,10 +60,10 @@ async def create_resource(data: ResourceCreate, pool: Pool, principal: Staff):
 
 
 def _shown(r: ReservationPublic, p: Principal) -> ReservationPublic:
-    """Another member's reservation shows as a busy slot, without its name."""
+    """Another member's reservation shows as a busy slot: not who, nor why."""
     if p.sees_everything or r.member_id == p.organisation_id:
         return r
-    return r.model_copy(update={"member_name": None, "reason": None})
+    return r.model_copy(update={"member_id": None, "member_name": None, "reason": None})
 
 
 @router.get("/resources/{resource_id}/reservations", response_model=Page[ReservationPublic])

@@ -544,10 +544,12 @@ async def get_visit(visit_id: UUID, pool: Pool, principal: CurrentUser):
 
 async def _project(pool, project_id: UUID, p: Principal) -> tuple[ActionProjectPublic, VisitPublic]:
     async with pool.acquire() as c:
-        project = await ConventionRepository(c).project(project_id)
-    if project is None:
+        repo = ConventionRepository(c)
+        project = await repo.project(project_id)
+        visit = await repo.visit(project.visit_id) if project else None
+    # Another organisation's project answers like a missing one (not "Visite introuvable").
+    if project is None or visit is None:
         raise not_found("Projet d'action")
-    visit = await _visit(pool, project.visit_id, p)
     if not (p.sees_everything or p.organisation_id == visit.adviser_organisation_id):
         raise not_found("Projet d'action")  # the company sees its projects, advisers act
     return project, visit

@@ -2,7 +2,7 @@
 declared here route by route from the design, and checked against the running app. A new
 route must be declared (the test lists the API's OpenAPI operations). Refusals by object
 (another organisation's campaign, request, convention… answered 404, like a missing one) are
-tested with each process."""
+in `test_object_access.py`, route by route."""
 
 from __future__ import annotations
 
