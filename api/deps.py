@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
 from fastapi import Cookie, Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.auth import Principal, Role
@@ -101,11 +104,26 @@ async def send_update(
     try:
         return await update_with_retry(handle, update, arg, **kwargs)
     except WorkflowUpdateFailedError as err:
-        raise HTTPException(status.HTTP_409_CONFLICT, refused.format(err.cause or err)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, refused.format(refusal(err))) from None
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
         raise HTTPException(status.HTTP_409_CONFLICT, closed) from None
+
+
+def refusal(err: WorkflowUpdateFailedError) -> str:
+    """The workflow's own sentence for a refused update: its exception's message, without the
+    exception's type that the SDK's text puts first ("ValueError: …")."""
+    cause = err.cause
+    return cause.message if isinstance(cause, FailureError) else str(cause or err)
+
+
+def act_id(action: str, arg: BaseModel) -> str:
+    """The update id of an act that carries no request id (a convention's decision, a
+    cancellation): the same act by the same person, sent again — at once, or once the
+    workflow has ended — is one update, and Temporal answers every copy with the first one's
+    outcome instead of a 409 "closed"."""
+    return f"{action}-{hashlib.sha256(arg.model_dump_json().encode()).hexdigest()[:32]}"
 
 
 def acting_for(p: Principal, member_id: UUID | None, *, own: str, name_it: str) -> UUID:

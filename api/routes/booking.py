@@ -17,6 +17,7 @@ from api.deps import (
     MemberOrNetwork,
     Pool,
     TemporalClient,
+    act_id,
     acting_for,
     not_found,
     require,
@@ -182,9 +183,10 @@ async def cancel_reservation(
     await send_update(
         handle,
         ReservationWorkflow.cancel,
-        ReservationCancel(
+        act := ReservationCancel(
             organisation_id=principal.organisation_id, role=principal.role, reason=data.reason
         ),
+        id=act_id("cancel", act),
         closed="Cette réservation est close.",
         refused="Annulation refusée : {}.",
     )

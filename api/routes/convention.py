@@ -23,6 +23,7 @@ from api.deps import (
     CurrentUser,
     Pool,
     TemporalClient,
+    act_id,
     not_found,
     require,
     send_update,
@@ -106,17 +107,20 @@ def _handle(client, convention_id: UUID):
     )
 
 
-async def _act(pool, client, p: Principal, convention_id: UUID, update: Any, arg: Any) -> Any:
+async def _act(
+    pool, client, p: Principal, convention_id: UUID, update: Any, arg: Any, **kwargs: Any
+) -> Any:
     """An action on a convention the caller may see (404 otherwise), sent to its workflow."""
     await _convention(pool, convention_id, p)
-    return await _send(client, convention_id, update, arg)
+    return await _send(client, convention_id, update, arg, **kwargs)
 
 
-async def _send(client, convention_id: UUID, update: Any, arg: Any) -> Any:
+async def _send(client, convention_id: UUID, update: Any, arg: Any, **kwargs: Any) -> Any:
     return await send_update(
         _handle(client, convention_id),
         update,
         arg,
+        **kwargs,
         closed=CLOSED,
         refused="Action impossible : {}.",
     )
@@ -317,7 +321,8 @@ async def decide(
         principal,
         convention_id,
         ConventionWorkflow.decide,
-        Decision(**data.model_dump(), user_id=principal.user_id),
+        decision := Decision(**data.model_dump(), user_id=principal.user_id),
+        id=act_id("decide", decision),
     )
 
 
@@ -336,7 +341,8 @@ async def cancel(
         principal,
         convention_id,
         ConventionWorkflow.cancel,
-        Cancel(reason=data.reason, user_id=principal.user_id),
+        act := Cancel(reason=data.reason, user_id=principal.user_id),
+        id=act_id("cancel", act),
     )
 
 

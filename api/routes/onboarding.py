@@ -11,7 +11,15 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import AppSettings, CurrentUser, Pool, TemporalClient, not_found, require
+from api.deps import (
+    AppSettings,
+    CurrentUser,
+    Pool,
+    TemporalClient,
+    not_found,
+    refusal,
+    require,
+)
 from domain.auth import Principal, Role
 from domain.onboarding import (
     CharterAcceptance,
@@ -100,7 +108,7 @@ async def _update(handle: WorkflowHandle, update, arg, update_id: str) -> Onboar
     try:
         return await update_with_retry(handle, update, arg, id=update_id)
     except WorkflowUpdateFailedError as err:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(err.cause or err)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, refusal(err)) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             # Closed already: a replayed request reads the outcome instead of failing.

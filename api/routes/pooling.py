@@ -23,6 +23,7 @@ from api.deps import (
     TemporalClient,
     acting_for,
     not_found,
+    refusal,
     require,
     send_update,
 )
@@ -188,7 +189,7 @@ async def request_service(
         if known := await _answered(pool, request_id):  # its own retry won the race
             return known
         raise HTTPException(
-            status.HTTP_409_CONFLICT, f"Demande impossible : {err.cause}."
+            status.HTTP_409_CONFLICT, f"Demande impossible : {refusal(err)}."
         ) from None
     except WorkflowAlreadyStartedError:
         raise HTTPException(
