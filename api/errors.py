@@ -13,14 +13,69 @@ def _field(loc: tuple) -> str:
     return ".".join(parts) or str(loc[0] if loc else "requête")
 
 
-def _message(err: dict) -> str:
-    msg = err.get("msg", "valeur invalide")
-    return msg.removeprefix("Value error, ")
+# Pydantic's messages, in French, by error type ({…} from the error's context). Our own
+# validators already speak French (value_error); an unlisted type keeps pydantic's text.
+FRENCH = {
+    "missing": "champ obligatoire",
+    "extra_forbidden": "champ inconnu",
+    "string_type": "un texte est attendu",
+    "string_too_short": "au moins {min_length} caractère(s)",
+    "string_too_long": "au plus {max_length} caractères",
+    "string_pattern_mismatch": "format invalide",
+    "int_type": "un nombre entier est attendu",
+    "int_parsing": "un nombre entier est attendu",
+    "int_from_float": "un nombre entier est attendu",
+    "float_type": "un nombre est attendu",
+    "float_parsing": "un nombre est attendu",
+    "bool_type": "vrai ou faux est attendu",
+    "bool_parsing": "vrai ou faux est attendu",
+    "greater_than": "doit être supérieur à {gt}",
+    "greater_than_equal": "doit être supérieur ou égal à {ge}",
+    "less_than": "doit être inférieur à {lt}",
+    "less_than_equal": "doit être inférieur ou égal à {le}",
+    "date_type": "une date est attendue (AAAA-MM-JJ)",
+    "date_parsing": "une date est attendue (AAAA-MM-JJ)",
+    "date_from_datetime_parsing": "une date est attendue (AAAA-MM-JJ)",
+    "date_from_datetime_inexact": "une date sans heure est attendue (AAAA-MM-JJ)",
+    "datetime_type": "une date et une heure sont attendues (AAAA-MM-JJTHH:MM)",
+    "datetime_parsing": "une date et une heure sont attendues (AAAA-MM-JJTHH:MM)",
+    "datetime_from_date_parsing": "une date et une heure sont attendues (AAAA-MM-JJTHH:MM)",
+    "timezone_aware": "une heure avec son fuseau est attendue (ex. +01:00)",
+    "uuid_type": "un identifiant (UUID) est attendu",
+    "uuid_parsing": "un identifiant (UUID) est attendu",
+    "enum": "valeurs possibles : {expected}",
+    "literal_error": "valeurs possibles : {expected}",
+    "list_type": "une liste est attendue",
+    "too_short": "au moins {min_length} élément(s)",
+    "too_long": "au plus {max_length} éléments",
+    "dict_type": "un objet est attendu",
+    "model_type": "un objet est attendu",
+    "model_attributes_type": "un objet est attendu",
+    "json_invalid": "JSON invalide",
+    "json_type": "JSON invalide",
+    "url_parsing": "une adresse web est attendue",
+    "url_scheme": "une adresse web http(s) est attendue",
+}
+
+
+def message(err: dict) -> str:
+    """One validation error in French."""
+    french = FRENCH.get(err.get("type", ""))
+    if french is not None:
+        ctx = {k: str(v).replace(" or ", " ou ") for k, v in (err.get("ctx") or {}).items()}
+        try:
+            return french.format(**ctx)
+        except (KeyError, IndexError):
+            pass  # a context unlike pydantic's: its own text below
+    msg = str(err.get("msg", "valeur invalide")).removeprefix("Value error, ")
+    if msg.startswith("value is not a valid email address"):  # EmailStr's own text
+        return "adresse e-mail invalide"
+    return msg
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = [
-        {"field": _field(tuple(e.get("loc", ()))), "message": _message(e), "type": e.get("type")}
+        {"field": _field(tuple(e.get("loc", ()))), "message": message(e), "type": e.get("type")}
         for e in exc.errors()
     ]
     summary = "; ".join(f"{e['field']} : {e['message']}" for e in errors)

@@ -23,6 +23,7 @@ from api.deps import (
     TemporalClient,
     current_principal,
 )
+from api.errors import message
 from api.routes.processes import get_process, open_tasks_for, visible_task
 from api.tasks import ACTIONS, Acting, complete_task, may_complete
 from domain.auth import Principal, Role, UserPublic
@@ -453,8 +454,7 @@ async def complete_from_page(
 
 def _sentence(err: RequestValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'][2:]) or 'formulaire'} : "
-        f"{str(e.get('msg', '')).removeprefix('Value error, ')}"
+        f"{'.'.join(str(p) for p in e['loc'][2:]) or 'formulaire'} : {message(e)}"
         for e in err.errors()
     )
 

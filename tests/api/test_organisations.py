@@ -47,9 +47,11 @@ async def test_siret_is_normalised_and_a_second_creation_conflicts(client, actor
         ("siret", "12345678901234", "Luhn"),
         ("siret", "1234", "14 chiffres"),
         ("postcode", "1300", "5 chiffres"),
-        ("headcount", -1, "greater than or equal to 0"),
-        ("kind", "bank", "member"),
-        ("email", "pas-un-mail", "email"),
+        ("headcount", -1, "headcount : doit être supérieur ou égal à 0"),
+        ("headcount", "douze", "headcount : un nombre entier est attendu"),
+        ("kind", "bank", "kind : valeurs possibles : 'member', "),
+        ("email", "pas-un-mail", "email : adresse e-mail invalide"),
+        ("name", "", "name : au moins 2 caractère(s)"),
     ],
 )
 async def test_bad_input_is_a_422_naming_the_field(client, actors, field, value, expected):
@@ -71,10 +73,12 @@ async def test_unknown_fields_and_missing_fields_are_refused(client, actors):
         headers=actors["staff"].headers,
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "cheat"
+    assert r.json()["detail"] == "Données invalides — cheat : champ inconnu"
     r = await client.post(
         "/api/organisations", json={"kind": "member"}, headers=actors["staff"].headers
     )
     assert {e["field"] for e in r.json()["errors"]} == {"name", "siret", "postcode"}
+    assert {e["message"] for e in r.json()["errors"]} == {"champ obligatoire"}
 
 
 async def test_search_by_name_kind_territory_with_pagination(client, actors):
