@@ -62,7 +62,9 @@ def message(err: dict) -> str:
     """One validation error in French."""
     french = FRENCH.get(err.get("type", ""))
     if french is not None:
-        ctx = {k: str(v).replace(" or ", " ou ") for k, v in (err.get("ctx") or {}).items()}
+        ctx = {k: str(v) for k, v in (err.get("ctx") or {}).items()}
+        if "expected" in ctx:  # "'a', 'b' or 'c'": only the last separator is pydantic's
+            ctx["expected"] = " ou ".join(ctx["expected"].rsplit(" or ", 1))
         try:
             return french.format(**ctx)
         except (KeyError, IndexError):

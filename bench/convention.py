@@ -148,6 +148,8 @@ async def run(s: Stack, rounds: int) -> list[Figure]:
             if r.json()["step"] == "active":
                 break
             await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError(f"the convention never became active: {r.text}")
         for _ in range(3):  # warm both
             await subject()
             await base()

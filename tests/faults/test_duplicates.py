@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import httpx
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from domain.auth import Role
 from domain.organisations import OrganisationStatus
@@ -122,9 +122,21 @@ async def executions(temporal: Client, workflow_id: str) -> int:
     for _ in range(100):
         runs = [w async for w in temporal.list_workflows(f"WorkflowId = '{workflow_id}'")]
         if runs:
-            return len(runs)
+            # A second run would be visible by now too, or describe() would name a later one.
+            first = (await temporal.get_workflow_handle(workflow_id).describe()).run_id
+            return len(runs) + (first not in {r.run_id for r in runs})
         await asyncio.sleep(0.05)
     return 0
+
+
+async def completed(temporal: Client, workflow_id: str) -> None:
+    """Wait until the workflow's run has ended (its row in Postgres is written before)."""
+    handle = temporal.get_workflow_handle(workflow_id)
+    for _ in range(200):
+        if (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{workflow_id} never completed")
 
 
 async def tasks_of(db, workflow_id: str) -> dict[str, tuple[int, int]]:
@@ -455,6 +467,7 @@ async def test_reservations_sent_eight_times_at_once_hold_one_slot(client, actor
     statuses = dict(await db.fetch("SELECT id::text, status FROM reservations"))
     assert statuses == {held["id"]: "cancelled", waits["id"]: "confirmed"}
     assert await mails(db, "Réservation confirmée") == 1
+    await completed(dev_env.client, await db.fetchval(wid_of, UUID(held["id"])))
     late = await client.post(
         f"/api/reservations/{held['id']}/cancel",
         json={"reason": "réunion reportée"},
@@ -713,7 +726,9 @@ async def test_one_member_asking_at_once_under_eight_request_ids_makes_one_reque
     assert await db.fetchval("SELECT count(*) FROM pools") == 1
 
 
-async def test_convention_actions_out_of_order_are_refused_and_repeats_act_once(client, actors, db):
+async def test_convention_actions_out_of_order_are_refused_and_repeats_act_once(
+    client, actors, db, dev_env
+):
     manager, partner = actors["manager"], actors["partner"]
     await db.execute(
         "UPDATE organisations SET email = 'contact-' || id || '@example.fr' WHERE id = ANY($1)",
@@ -762,6 +777,7 @@ async def test_convention_actions_out_of_order_are_refused_and_repeats_act_once(
     # the workflow has ended, gets the outcome (Temporal keeps a completed update's answer).
     assert same(rs, 200, "step")["step"] == "closed"
     await settled(db, wid, "closed")
+    await completed(dev_env.client, wid)
     late = await client.post(f"{url}/decision", json=close, headers=manager.headers)
     assert late.status_code == 200 and late.json()["step"] == "closed", late.text
     other_act = {"close_reason": "un autre motif"}

@@ -35,8 +35,11 @@ async def _year(db, rnd: random.Random) -> dict[KpiKey, int]:
     visits, projects, met = [], [], set()
     expected = dict.fromkeys(KpiKey, 0)
     for i in range(300):
-        # 260 on the territory in 2025; 20 the day before the year; 20 on another territory
-        on = rnd.choice(YEAR) if i < 280 else date(2024, 12, 31)
+        # 260 on the territory in 2025 (its first and last days among them); 20 on another
+        # territory; 10 the day before the year, 10 the day after
+        on = {0: YEAR[0], 1: YEAR[-1]}.get(i) or (
+            rnd.choice(YEAR) if i < 280 else date(2024, 12, 31) if i < 290 else date(2026, 1, 1)
+        )
         territory = "La Ciotat" if 260 <= i < 280 else TERRITORY
         counted = i < 260
         siret = rnd.choice(sirets)
@@ -48,14 +51,14 @@ async def _year(db, rnd: random.Random) -> dict[KpiKey, int]:
         for ord_ in range(rnd.choice([0, 1, 1, 2])):
             kind = rnd.choice(KINDS)
             status = rnd.choice(["identified", "in_progress", "done", "abandoned"])
-            cents = rnd.randrange(0, 10_000_000) if kind == "investment" else None
+            cents = rnd.choice([None, rnd.randrange(0, 10_000_000)])  # only investments add
             projects.append((uuid.uuid4(), vid, ord_, kind, "Projet", status, cents))
             if counted and status != "abandoned":
                 expected[KpiKey.ACTION_PROJECTS] += 1
                 expected[KpiKey.TRAININGS] += kind == "training"
                 if kind == "investment":
                     expected[KpiKey.INVESTMENT_PROJECTS] += 1
-                    expected[KpiKey.INVESTMENT_CENTS] += cents
+                    expected[KpiKey.INVESTMENT_CENTS] += cents or 0
     expected[KpiKey.COMPANIES_MET] = len(met)
     async with db.acquire() as c:
         await c.copy_records_to_table(
@@ -77,11 +80,12 @@ async def _year(db, rnd: random.Random) -> dict[KpiKey, int]:
             records=projects,
             columns=["id", "visit_id", "ord", "kind", "title", "status", "investment_cents"],
         )
-        # Campaigns: 9 counted; one cancelled, one of a company elsewhere, one before the year.
+        # Campaigns: 9 counted; one cancelled, one of a company elsewhere, one the day before
+        # the year, one the day after.
         campaigns = []
-        for i in range(12):
+        for i in range(13):
             employer = away if i == 10 else rnd.choice(here)
-            on = date(2024, 12, 31) if i == 11 else rnd.choice(YEAR)
+            on = {11: date(2024, 12, 31), 12: date(2026, 1, 1)}.get(i) or rnd.choice(YEAR)
             cid = uuid.uuid4()
             await c.execute(
                 """INSERT INTO campaigns (id, workflow_id, employer_id, network_id, created_by,
@@ -98,10 +102,11 @@ async def _year(db, rnd: random.Random) -> dict[KpiKey, int]:
             )
             expected[KpiKey.CAMPAIGNS] += i < 9
             campaigns.append(cid)
-        # Hires: 40 in the year; one decided after it, one rejected, one hired elsewhere.
-        for i in range(43):
+        # Hires: 40 in the year; one decided after it, one rejected, one hired elsewhere, one
+        # decided before it.
+        for i in range(44):
             cid = campaigns[10] if i == 42 else rnd.choice(campaigns[:9])
-            on = date(2026, 1, 5) if i == 40 else rnd.choice(YEAR)
+            on = {40: date(2026, 1, 1), 43: date(2024, 12, 31)}.get(i) or rnd.choice(YEAR)
             rid = uuid.uuid4()
             await c.execute(
                 """INSERT INTO referrals (id, campaign_id, agency_id, workflow_id, pseudonym,
@@ -116,7 +121,8 @@ async def _year(db, rnd: random.Random) -> dict[KpiKey, int]:
                 _at(on),
             )
             expected[KpiKey.RECRUITMENTS] += i < 40
-        # Deliveries: an invoice line per member served; 33 here in the year, 2 elsewhere.
+        # Deliveries: an invoice line per member served; 33 here in the year, 2 elsewhere, one
+        # here the day before the year and one the day after.
         service = uuid.uuid4()
         await c.execute(
             """INSERT INTO services (id, network_id, code, name, unit, min_participants,
@@ -128,10 +134,10 @@ async def _year(db, rnd: random.Random) -> dict[KpiKey, int]:
             network.id,
             agency.id,
         )
-        for i in range(35):
+        for i in range(37):
             pool_id = f"pool-compta-{i}"
-            member = away if i >= 33 else rnd.choice(here)
-            on = rnd.choice(YEAR)
+            member = away if i in (33, 34) else rnd.choice(here)
+            on = {35: date(2024, 12, 31), 36: date(2026, 1, 1)}.get(i) or rnd.choice(YEAR)
             await c.execute(
                 """INSERT INTO pools (id, service_id, period, status, closes_at)
                    VALUES ($1, $2, $1, 'invoiced', $3)""",
@@ -167,6 +173,9 @@ async def test_kpis_are_counted_over_the_phase_on_the_territory(db):
     expected = await _year(db, random.Random(7))
     assert expected[KpiKey.VISITS] == 260 and expected[KpiKey.CAMPAIGNS] == 9
     async with db.acquire() as c:
+        # Days of campaigns, hires and invoices are UTC days (stored at 23:30 UTC, the next day
+        # in Paris): the count must not follow the session's time zone.
+        await c.execute("SET TimeZone = 'Europe/Paris'")
         repo = ConventionRepository(c)
         year = await repo.kpis(TERRITORY, date(2025, 1, 1), date(2025, 12, 31))
         assert year == expected
