@@ -12,12 +12,12 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from bench.baseline import BASELINE_QUEUE, ReportBaselineWorkflow
-from bench.harness import Figure, Stack, percentile, serving
+from bench.harness import Figure, Stack, alternating_ms, percentile, serving
 from domain.auth import Role
 from domain.convention import KpiKey
 from domain.organisations import OrganisationKind
 from store.convention import ConventionRepository
-from tests.factories import make_org, make_user
+from tests.factories import make_org, make_user, store_visits
 
 VISITS = 20_000  # on the convention's territory, inside the phase
 COMPANIES = 8_000  # a company visited more than once counts once
@@ -59,25 +59,7 @@ async def _populate(s: Stack, adviser, network_id, starts_on: date, today: date)
                 expected[KpiKey.ACTION_PROJECTS] += 1
     expected[KpiKey.COMPANIES_MET] = len(met)
     async with s.pool.acquire() as c:
-        await c.copy_records_to_table(
-            "company_visits",
-            records=visits,
-            columns=[
-                "id",
-                "adviser_id",
-                "adviser_organisation_id",
-                "company_siret",
-                "company_name",
-                "postcode",
-                "territory",
-                "visited_on",
-            ],
-        )
-        await c.copy_records_to_table(
-            "action_projects",
-            records=projects,
-            columns=["id", "visit_id", "ord", "kind", "title", "status", "investment_cents"],
-        )
+        await store_visits(c, visits, projects)
         await c.execute("ANALYZE company_visits; ANALYZE action_projects")
     return expected
 
@@ -153,12 +135,7 @@ async def run(s: Stack, rounds: int) -> list[Figure]:
         for _ in range(3):  # warm both
             await subject()
             await base()
-        a, b = [], []
-        for _ in range(calls):
-            for fn, out in ((base, b), (subject, a)):
-                t1 = time.perf_counter()
-                await fn()
-                out.append(1000 * (time.perf_counter() - t1))
+        a, b = await alternating_ms(calls, subject, base)
         await baseline.signal(ReportBaselineWorkflow.done)
 
     async with s.pool.acquire() as c:  # the counting alone, in the activity's own terms

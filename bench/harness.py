@@ -124,6 +124,19 @@ async def timed_rounds(
     return statistics.median(subject_rates), statistics.median(base_rates), ratios
 
 
+async def alternating_ms(
+    calls: int, subject: Callable[[], Awaitable[None]], baseline: Callable[[], Awaitable[None]]
+) -> tuple[list[float], list[float]]:
+    """`calls` alternating calls of baseline then subject; milliseconds each."""
+    s, b = [], []
+    for _ in range(calls):
+        for fn, out in ((baseline, b), (subject, s)):
+            t0 = time.perf_counter()
+            await fn()
+            out.append(1000 * (time.perf_counter() - t0))
+    return s, b
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

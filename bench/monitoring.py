@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from bench.harness import Figure, Stack, percentile, serving
+from bench.harness import Figure, Stack, alternating_ms, percentile, serving
 from domain.auth import Role
 from domain.organisations import OrganisationKind
 from tests.factories import make_org, make_user
@@ -88,17 +88,6 @@ async def _visible(s: Stack, n: int) -> None:
     raise RuntimeError("visibility never caught up")
 
 
-async def _latencies(rounds: int, api, temporal) -> tuple[list[float], list[float]]:
-    """Alternating calls; milliseconds each."""
-    a, t = [], []
-    for _ in range(rounds):
-        for fn, out in ((temporal, t), (api, a)):
-            t0 = time.perf_counter()
-            await fn()
-            out.append(1000 * (time.perf_counter() - t0))
-    return a, t
-
-
 async def run(s: Stack, rounds: int, n: int = N) -> list[Figure]:
     network = await make_org(s.pool, OrganisationKind.ASSOCIATION, name="Réseau (bench)")
     orgs = [network.id] + [(await make_org(s.pool)).id for _ in range(19)]
@@ -146,7 +135,7 @@ async def run(s: Stack, rounds: int, n: int = N) -> list[Figure]:
             for _ in range(5):  # warm both (connections, caches)
                 await api()
                 await temporal()
-            a, t = await _latencies(calls, api, temporal)
+            a, t = await alternating_ms(calls, api, temporal)
             for q, label in ((0.5, "p50"), (0.99, "p99")):
                 figures.append(
                     Figure(

@@ -58,3 +58,25 @@ async def make_user(pool: asyncpg.Pool, org_id: UUID, role: Role) -> tuple[UUID,
         users = UserRepository(c)
         user_id = await users.create_user(org_id, role, f"Utilisateur {role.value}")
         return user_id, await users.issue_token(user_id, "test")
+
+
+VISIT_COLUMNS = [
+    "id",
+    "adviser_id",
+    "adviser_organisation_id",
+    "company_siret",
+    "company_name",
+    "postcode",
+    "territory",
+    "visited_on",
+]
+PROJECT_COLUMNS = ["id", "visit_id", "ord", "kind", "title", "status", "investment_cents"]
+
+
+async def store_visits(
+    conn: asyncpg.Connection, visits: list[tuple], projects: list[tuple]
+) -> None:
+    """Company visits and their action projects in bulk (COPY), as rows of VISIT_COLUMNS and
+    PROJECT_COLUMNS: a territory's activity for KPI counts."""
+    await conn.copy_records_to_table("company_visits", records=visits, columns=VISIT_COLUMNS)
+    await conn.copy_records_to_table("action_projects", records=projects, columns=PROJECT_COLUMNS)

@@ -13,7 +13,7 @@ from domain.auth import Role
 from domain.convention import KpiKey
 from domain.organisations import OrganisationKind
 from store.convention import ConventionRepository
-from tests.factories import make_org, make_user
+from tests.factories import make_org, make_user, store_visits
 
 TERRITORY = "Aubagne"
 YEAR = [date(2025, 1, 1) + timedelta(days=d) for d in range(365)]
@@ -61,25 +61,7 @@ async def _year(db, rnd: random.Random) -> dict[KpiKey, int]:
                     expected[KpiKey.INVESTMENT_CENTS] += cents or 0
     expected[KpiKey.COMPANIES_MET] = len(met)
     async with db.acquire() as c:
-        await c.copy_records_to_table(
-            "company_visits",
-            records=visits,
-            columns=[
-                "id",
-                "adviser_id",
-                "adviser_organisation_id",
-                "company_siret",
-                "company_name",
-                "postcode",
-                "territory",
-                "visited_on",
-            ],
-        )
-        await c.copy_records_to_table(
-            "action_projects",
-            records=projects,
-            columns=["id", "visit_id", "ord", "kind", "title", "status", "investment_cents"],
-        )
+        await store_visits(c, visits, projects)
         # Campaigns: 9 counted; one cancelled, one of a company elsewhere, one the day before
         # the year, one the day after.
         campaigns = []
