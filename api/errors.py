@@ -1,4 +1,5 @@
-"""Errors a person understands: every refusal is a 4xx with a message naming the field."""
+"""Errors a person understands: every refusal is a 4xx with a message naming the field; the
+process engine out of reach is a 503 saying that nothing was recorded."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import asyncpg
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.clients import UpdateNotRun
 
 
 def _field(loc: tuple) -> str:
@@ -104,7 +108,39 @@ async def data_error(request: Request, exc: asyncpg.DataError) -> JSONResponse:
     )
 
 
+NOT_RUN = (
+    "Le moteur de processus n'a pas pu traiter cette action pour l'instant ; rien n'a été "
+    "enregistré. Réessayez dans un instant."
+)
+UNREACHABLE = (
+    "Le moteur de processus ne répond pas pour l'instant. Réessayez dans un instant : une "
+    "demande déjà reçue ne sera pas enregistrée deux fois."
+)
+# Temporal's answers meaning "not now": the server is out of reach or too slow to answer.
+TRANSIENT = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
+
+
+def _unavailable(detail: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": detail},
+        headers={"Retry-After": "5"},
+    )
+
+
+async def update_not_run(request: Request, exc: UpdateNotRun) -> JSONResponse:
+    return _unavailable(NOT_RUN)
+
+
+async def rpc_error(request: Request, exc: RPCError) -> JSONResponse:
+    if exc.status in TRANSIENT:
+        return _unavailable(UNREACHABLE)
+    raise exc  # anything else is our defect: a 500, logged
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(asyncpg.UniqueViolationError, unique_violation)
     app.add_exception_handler(asyncpg.DataError, data_error)
+    app.add_exception_handler(UpdateNotRun, update_not_run)
+    app.add_exception_handler(RPCError, rpc_error)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import structlog
 from temporalio.client import (
     Client,
     Schedule,
@@ -19,6 +20,7 @@ from temporalio.client import (
     ScheduleSpec,
     WithStartWorkflowOperation,
     WorkflowHandle,
+    WorkflowUpdateFailedError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -26,6 +28,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.booking import ReservationInput, ReservationState, reservation_workflow_id
@@ -202,19 +205,46 @@ async def start_convention(
     )
 
 
+log = structlog.get_logger(__name__)
+
+# The failure type of an update the server rejected because no worker processed it.
+UNPROCESSED = "UnprocessedUpdate"
+
+
+class UpdateNotRun(Exception):
+    """An update the server never ran, after every attempt of `update_with_retry`: nothing
+    was recorded and the same act may be sent again later (the API answers 503)."""
+
+
+def _never_ran(err: Exception) -> bool:
+    if isinstance(err, RPCError):
+        return err.status == RPCStatusCode.FAILED_PRECONDITION
+    cause = err.cause if isinstance(err, WorkflowUpdateFailedError) else None
+    return isinstance(cause, ApplicationError) and cause.type == UNPROCESSED
+
+
 async def update_with_retry(
     handle: WorkflowHandle, update: Any, arg: Any, attempts: int = 6, **kwargs: Any
 ) -> Any:
-    """Send an update, sending it again while the server answers that the workflow is not
-    ready (FAILED_PRECONDITION: a workflow task failed, e.g. while a worker that died is
-    replaced). Only for updates whose handlers answer a repeat as the first time."""
+    """Send an update, sending it again while the server says it never ran: the workflow is
+    not ready (FAILED_PRECONDITION: a workflow task failed, e.g. while a worker that died is
+    replaced), or the server rejected it as unprocessed ("UnprocessedUpdate": the workflow
+    task that carried it was completed without it, seen when a worker is killed while
+    updates queue). Only for updates whose handlers answer a repeat as the first time.
+    Raises `UpdateNotRun` when every attempt was refused so."""
     for attempt in range(attempts):
         try:
             return await handle.execute_update(update, arg, **kwargs)
-        except RPCError as err:
-            if err.status != RPCStatusCode.FAILED_PRECONDITION or attempt == attempts - 1:
+        except (RPCError, WorkflowUpdateFailedError) as err:
+            if not _never_ran(err):
                 raise
-            await asyncio.sleep(0.2 * 2**attempt)
+            if attempt == attempts - 1:
+                raise UpdateNotRun(handle.id) from err
+            reason = err.cause if isinstance(err, WorkflowUpdateFailedError) else err
+            log.warning(
+                "update_not_run", workflow_id=handle.id, attempt=attempt + 1, reason=str(reason)
+            )
+        await asyncio.sleep(0.2 * 2**attempt)
     raise AssertionError("unreachable")
 
 

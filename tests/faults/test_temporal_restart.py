@@ -1,18 +1,23 @@
 """`kill -9` of the Temporal dev server, restarted on the same SQLite file (WAL, as `relais
 dev` runs it): the open processes are listed again and resume, and the timers that fell due
-while it was down fire — once."""
+while it was down fire — once. Meanwhile the API answers 503 in French, and the same request
+sent again once the server is back goes through."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.client import Client
 
+from api.app import create_app
+from api.errors import UNREACHABLE
 from domain.auth import Role
 from domain.onboarding import (
     CharterAcceptance,
@@ -92,10 +97,17 @@ async def test_timers_due_during_a_temporal_outage_fire_after_restart(db, settin
     short, long_ = [], []
     for i in range(SHORT + LONG):
         org = await make_org(db, name=f"Atelier {i}", status=OrganisationStatus.PENDING)
-        user, _ = await make_user(db, org.id, Role.MEMBER)
+        user, token = await make_user(db, org.id, Role.MEMBER)
         (short if i < SHORT else long_).append((org, user))
+    app = create_app(settings.model_copy(update={"temporal_address": server.address}))
+    charter = f"/api/onboardings/{org.id}/charter"  # the last of the long ones
+    member = {"Authorization": f"Bearer {token}"}
     try:
-        async with build_worker(client, db, settings):
+        async with (
+            build_worker(client, db, settings),
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as api,
+        ):
             for i, (org, _) in enumerate(short + long_):
                 await start_onboarding(
                     client,
@@ -122,7 +134,13 @@ async def test_timers_due_during_a_temporal_outage_fire_after_restart(db, settin
             assert rows == SHORT + LONG
 
             server.kill9()
-            await asyncio.sleep(10)  # both timers of the short ones fall due meanwhile
+            down = time.monotonic()
+            # The API tells the member to try again, in French, and records nothing.
+            r = await api.post(charter, headers=member, json={"request_id": "pendant-panne"})
+            assert r.status_code == 503, r.text
+            assert r.json()["detail"] == UNREACHABLE and r.headers["Retry-After"] == "5"
+            # Both timers of the short ones fall due while the server is down.
+            await asyncio.sleep(max(0.0, 10 - (time.monotonic() - down)))
             server.start()
             client = await _connect(server, settings)
 
@@ -142,7 +160,10 @@ async def test_timers_due_during_a_temporal_outage_fire_after_restart(db, settin
                     break
                 await asyncio.sleep(0.1)
             assert await _steps(db, [o.id for o, _ in short]) == {"expired"}
-            for i, (org, user) in enumerate(long_):
+            # The same request, sent again, goes through.
+            r = await api.post(charter, headers=member, json={"request_id": "pendant-panne"})
+            assert r.status_code == 200 and r.json()["step"] == "active", r.text
+            for i, (org, user) in enumerate(long_[:-1]):
                 handle = client.get_workflow_handle_for(
                     MemberOnboardingWorkflow.run, onboarding_workflow_id(org.id)
                 )
