@@ -4,6 +4,7 @@ attributes. Used by the API and the demo loader; never imported by a workflow.""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -76,19 +77,39 @@ def _indexed(
     )
 
 
-def _start_once(
-    run: Any, input: Any, *, id: str, task_queue: str, search_attributes: TypedSearchAttributes
-) -> WithStartWorkflowOperation:
-    """The start sent with an update: joins the workflow if it runs (a retry, a race), and
-    never starts a closed one again (the same business process must not happen twice)."""
-    return WithStartWorkflowOperation(
-        run,
-        input,
-        id=id,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=search_attributes,
+async def _update_with_start(
+    client: Client,
+    update: Any,
+    arg: Any,
+    *,
+    update_id: str,
+    run: Any,
+    input: Any,
+    id: str,
+    task_queue: str,
+    search_attributes: TypedSearchAttributes,
+) -> Any:
+    """An update sent with the start of its workflow: joins the workflow if it runs (a retry,
+    a race), and never starts a closed one again (the same business process must not happen
+    twice). Sent again while the server says it never ran (see `update_with_retry`), with a
+    new start operation each time (one cannot be sent twice)."""
+    return await _until_run(
+        lambda: client.execute_update_with_start_workflow(
+            update,
+            arg,
+            id=update_id,
+            start_workflow_operation=WithStartWorkflowOperation(
+                run,
+                input,
+                id=id,
+                task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=search_attributes,
+            ),
+        ),
+        id,
+        ATTEMPTS,
     )
 
 
@@ -110,17 +131,16 @@ async def start_campaign(
 ) -> CampaignState:
     """Start (or find again, for a retried request) a campaign; answers once it is open.
     Raises WorkflowAlreadyStartedError when the campaign exists and is already closed."""
-    return await client.execute_update_with_start_workflow(
+    return await _update_with_start(
+        client,
         RecruitmentCampaignWorkflow.opened,
         RegisterRequest(request_id=request_id),
-        id=f"open-{request_id}",
-        start_workflow_operation=_start_once(
-            RecruitmentCampaignWorkflow.run,
-            input,
-            id=campaign_workflow_id(input.campaign_id),
-            task_queue=task_queue,
-            search_attributes=_indexed(ProcessKind.RECRUITMENT, input.spec.employer_id, indexed),
-        ),
+        update_id=f"open-{request_id}",
+        run=RecruitmentCampaignWorkflow.run,
+        input=input,
+        id=campaign_workflow_id(input.campaign_id),
+        task_queue=task_queue,
+        search_attributes=_indexed(ProcessKind.RECRUITMENT, input.spec.employer_id, indexed),
     )
 
 
@@ -132,17 +152,16 @@ async def refer(
     Raises WorkflowAlreadyStartedError when that referral's workflow is already closed: the
     caller answers from the store."""
     request_id = input.request_id
-    return await client.execute_update_with_start_workflow(
+    return await _update_with_start(
+        client,
         RecruitmentReferralWorkflow.register,
         RegisterRequest(request_id=request_id),
-        id=f"register-{request_id}",
-        start_workflow_operation=_start_once(
-            RecruitmentReferralWorkflow.run,
-            input,
-            id=referral_workflow_id(input.campaign_id, input.agency_id, request_id),
-            task_queue=task_queue,
-            search_attributes=_indexed(ProcessKind.REFERRAL, input.agency_id, indexed),
-        ),
+        update_id=f"register-{request_id}",
+        run=RecruitmentReferralWorkflow.run,
+        input=input,
+        id=referral_workflow_id(input.campaign_id, input.agency_id, request_id),
+        task_queue=task_queue,
+        search_attributes=_indexed(ProcessKind.REFERRAL, input.agency_id, indexed),
     )
 
 
@@ -153,17 +172,16 @@ async def join_pool(
     first: concurrent first requests meet in one workflow (the pool's id). Raises
     WorkflowUpdateFailedError when the pool no longer takes requests, and
     WorkflowAlreadyStartedError when it has ended."""
-    return await client.execute_update_with_start_workflow(
+    return await _update_with_start(
+        client,
         ServicePoolWorkflow.join,
         join,
-        id=f"join-{join.request_id}",
-        start_workflow_operation=_start_once(
-            ServicePoolWorkflow.run,
-            pool,
-            id=pool.pool_id,
-            task_queue=task_queue,
-            search_attributes=_indexed(ProcessKind.POOLING, pool.service.network_id, indexed),
-        ),
+        update_id=f"join-{join.request_id}",
+        run=ServicePoolWorkflow.run,
+        input=pool,
+        id=pool.pool_id,
+        task_queue=task_queue,
+        search_attributes=_indexed(ProcessKind.POOLING, pool.service.network_id, indexed),
     )
 
 
@@ -172,17 +190,16 @@ async def book(
 ) -> ReservationState:
     """Reserve a slot (confirmed or waitlisted); the same request retried finds the same
     reservation."""
-    return await client.execute_update_with_start_workflow(
+    return await _update_with_start(
+        client,
         ReservationWorkflow.book,
         RegisterRequest(request_id=str(input.reservation_id)),
-        id=f"book-{input.reservation_id}",
-        start_workflow_operation=_start_once(
-            ReservationWorkflow.run,
-            input,
-            id=reservation_workflow_id(input.reservation_id),
-            task_queue=task_queue,
-            search_attributes=_indexed(ProcessKind.BOOKING, input.member_id, indexed),
-        ),
+        update_id=f"book-{input.reservation_id}",
+        run=ReservationWorkflow.run,
+        input=input,
+        id=reservation_workflow_id(input.reservation_id),
+        task_queue=task_queue,
+        search_attributes=_indexed(ProcessKind.BOOKING, input.member_id, indexed),
     )
 
 
@@ -191,17 +208,16 @@ async def start_convention(
 ) -> ConventionState:
     """Start (or find again, for a retried request) a convention; answers once its phase is
     stored. Raises WorkflowAlreadyStartedError when that convention has ended."""
-    return await client.execute_update_with_start_workflow(
+    return await _update_with_start(
+        client,
         ConventionWorkflow.opened,
         RegisterRequest(request_id=request_id),
-        id=f"open-{request_id}",
-        start_workflow_operation=_start_once(
-            ConventionWorkflow.run,
-            input,
-            id=convention_workflow_id(input.convention_id),
-            task_queue=task_queue,
-            search_attributes=_indexed(ProcessKind.CONVENTION, input.network_id, indexed),
-        ),
+        update_id=f"open-{request_id}",
+        run=ConventionWorkflow.run,
+        input=input,
+        id=convention_workflow_id(input.convention_id),
+        task_queue=task_queue,
+        search_attributes=_indexed(ProcessKind.CONVENTION, input.network_id, indexed),
     )
 
 
@@ -209,6 +225,7 @@ log = structlog.get_logger(__name__)
 
 # The failure type of an update the server rejected because no worker processed it.
 UNPROCESSED = "UnprocessedUpdate"
+ATTEMPTS = 6  # over about 6 s: 0.2 s, doubled each time
 
 
 class UpdateNotRun(Exception):
@@ -223,8 +240,25 @@ def _never_ran(err: Exception) -> bool:
     return isinstance(cause, ApplicationError) and cause.type == UNPROCESSED
 
 
+async def _until_run(send: Callable[[], Awaitable[Any]], workflow_id: str, attempts: int) -> Any:
+    for attempt in range(attempts):
+        try:
+            return await send()
+        except (RPCError, WorkflowUpdateFailedError) as err:
+            if not _never_ran(err):
+                raise
+            if attempt == attempts - 1:
+                raise UpdateNotRun(workflow_id) from err
+            reason = err.cause if isinstance(err, WorkflowUpdateFailedError) else err
+            log.warning(
+                "update_not_run", workflow_id=workflow_id, attempt=attempt + 1, reason=str(reason)
+            )
+        await asyncio.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
 async def update_with_retry(
-    handle: WorkflowHandle, update: Any, arg: Any, attempts: int = 6, **kwargs: Any
+    handle: WorkflowHandle, update: Any, arg: Any, attempts: int = ATTEMPTS, **kwargs: Any
 ) -> Any:
     """Send an update, sending it again while the server says it never ran: the workflow is
     not ready (FAILED_PRECONDITION: a workflow task failed, e.g. while a worker that died is
@@ -232,20 +266,9 @@ async def update_with_retry(
     task that carried it was completed without it, seen when a worker is killed while
     updates queue). Only for updates whose handlers answer a repeat as the first time.
     Raises `UpdateNotRun` when every attempt was refused so."""
-    for attempt in range(attempts):
-        try:
-            return await handle.execute_update(update, arg, **kwargs)
-        except (RPCError, WorkflowUpdateFailedError) as err:
-            if not _never_ran(err):
-                raise
-            if attempt == attempts - 1:
-                raise UpdateNotRun(handle.id) from err
-            reason = err.cause if isinstance(err, WorkflowUpdateFailedError) else err
-            log.warning(
-                "update_not_run", workflow_id=handle.id, attempt=attempt + 1, reason=str(reason)
-            )
-        await asyncio.sleep(0.2 * 2**attempt)
-    raise AssertionError("unreachable")
+    return await _until_run(
+        lambda: handle.execute_update(update, arg, **kwargs), handle.id, attempts
+    )
 
 
 ERASURE_SCHEDULE_ID = "relais-candidate-erasure"
