@@ -1,6 +1,7 @@
-"""`kill -9` of the worker while pools write to Postgres: every pool still completes, and
-nothing is recorded or mailed twice. The worker runs as `relais worker` in its own process,
-against the real dev server and Postgres; it is killed twice, at different steps."""
+"""`kill -9` of the worker while pools and a recruitment campaign write to Postgres: every
+process still completes, and nothing is recorded or mailed twice. The worker runs as `relais
+worker` in its own process, against the real dev server and Postgres; it is killed twice in
+each test, at different steps."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.service import RPCError
 
 from domain.auth import Role
 from domain.organisations import OrganisationKind
@@ -29,10 +31,25 @@ from domain.pooling import (
     SplitRule,
     pool_for,
 )
+from domain.recruitment import (
+    CampaignCreate,
+    CampaignInput,
+    CampaignStatus,
+    PositionCreate,
+    ReferralAction,
+    ReferralCreate,
+    ReferralState,
+    ReferralStep,
+    campaign_workflow_id,
+    referral_workflow_id,
+)
+from store.crypto import Sealer
 from store.pooling import PoolingRepository
+from store.recruitment import sealed_referral
 from tests.factories import make_org, make_user
-from workflows.clients import join_pool, update_with_retry
+from workflows.clients import join_pool, refer, start_campaign, update_with_retry
 from workflows.pooling import ServicePoolWorkflow
+from workflows.recruitment import RecruitmentCampaignWorkflow, RecruitmentReferralWorkflow
 
 pytestmark = pytest.mark.system
 
@@ -204,4 +221,180 @@ async def test_worker_killed_twice_mid_pools_loses_and_duplicates_nothing(
         await db.fetch("SELECT split_part(subject, ' ', 1), count(*) FROM outbox GROUP BY 1")
     )
     assert mails["Devis"] == n and mails["Facture"] == n and mails["Commande"] == n + POOLS
+    assert await db.fetchval("SELECT count(*) FROM tasks WHERE closed_at IS NULL") == 0
+
+
+HIRES, REJECTED, SPARE = 10, 2, 8  # interviewed and hired, interviewed and rejected, never screened
+DUPLICATES = 2  # referrals of a person another agency referred first
+
+
+async def _referral_result(handle) -> ReferralState:
+    for _ in range(300):
+        try:
+            return await handle.result()
+        except RPCError:  # the result's long poll cut by the failover: ask again
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{handle.id} never ended")
+
+
+async def test_worker_killed_twice_mid_campaign_loses_and_duplicates_nothing(
+    db, settings, dev_env, tmp_path
+):
+    """The seed's campaign in small: two agencies refer candidates while the worker dies,
+    then screening, interviews, consents and decisions run while it dies again; every hire
+    is recorded once, every mail sent once, the campaign ends filled."""
+    network = await make_org(db, OrganisationKind.ASSOCIATION, name="Réseau Nord")
+    employer = await make_org(db, name="Logistique des Arnavaux")
+    agencies = [
+        await make_org(db, OrganisationKind.AGENCY, name=n) for n in ("France Travail", "Massajobs")
+    ]
+    staff, _ = await make_user(db, network.id, Role.STAFF)
+    member, _ = await make_user(db, employer.id, Role.MEMBER)
+    agency_users = [(await make_user(db, a.id, Role.AGENCY))[0] for a in agencies]
+    client = dev_env.client
+    campaign_id, position_id = uuid.uuid4(), uuid.uuid4()
+    spec = CampaignCreate(
+        request_id="c-kill",
+        employer_id=employer.id,
+        title="Préparateurs de commandes",
+        positions=[
+            PositionCreate(title="Préparateur", count=HIRES, contract="cdi", place_postcode="13014")
+        ],
+        territory_postcodes=["13014", "13015"],
+        agency_ids=[a.id for a in agencies],
+        deadline=await dev_env.get_current_time() + timedelta(days=30),
+    )
+    worker = WorkerProcess(settings, client.service_client.config.target_host, tmp_path / "w.log")
+    worker.start()
+    try:
+        await start_campaign(
+            client,
+            settings.task_queue,
+            CampaignInput(
+                campaign_id=campaign_id,
+                network_id=network.id,
+                created_by=staff,
+                spec=spec,
+                position_ids=[position_id],
+            ),
+            request_id=spec.request_id,
+        )
+        sealer = Sealer(settings.data_key_bytes)
+        people = HIRES + REJECTED + SPARE
+        bodies = [
+            (
+                n % 2,
+                ReferralCreate(
+                    request_id=f"r{n}",
+                    first_name="Camille",
+                    last_name=f"N{n}",
+                    # the last ones name, at the other agency, someone referred first
+                    email=f"candidat{n - people + 1 if n >= people else n}@example.fr",
+                    postcode="13015",
+                    skills=["CACES"],
+                    experience_years=3,
+                ),
+            )
+            for n in range(people + DUPLICATES)
+        ]
+
+        async def one(a: int, body: ReferralCreate):
+            await asyncio.sleep(0.05 * int(body.request_id[1:]))  # the firsts come first
+            agency = agencies[a]
+            referral_id = uuid.uuid5(campaign_id, f"{agency.id}:{body.request_id}")
+            sealed = sealed_referral(sealer, referral_id, campaign_id, agency.id, body)
+            reg = await refer(client, settings.task_queue, sealed)
+            wid = referral_workflow_id(campaign_id, agency.id, body.request_id)
+            return a, reg, client.get_workflow_handle_for(RecruitmentReferralWorkflow.run, wid)
+
+        referrals = [asyncio.create_task(one(a, body)) for a, body in bodies]
+        await asyncio.sleep(0.6)  # the worker is recording referrals
+        assert not all(t.done() for t in referrals)
+        worker.kill9()
+        worker.start()
+        referred = await asyncio.gather(*referrals)
+        steps = [reg.step for _, reg, _ in referred]
+        assert steps.count(ReferralStep.DUPLICATE) == DUPLICATES
+        assert steps.count(ReferralStep.SCREENING) == people
+
+        def act(kind: str, a: int, n: int, **kw) -> ReferralAction:
+            user, org, role = {
+                "screen": (staff, network.id, Role.STAFF),
+                "consent": (agency_users[a], agencies[a].id, Role.AGENCY),
+            }.get(kind, (member, employer.id, Role.MEMBER))
+            return ReferralAction(
+                kind=kind,
+                request_id=f"{kind}-{n}",
+                user_id=user,
+                organisation_id=org,
+                role=role,
+                **kw,
+            )
+
+        async def interview(n: int, a: int, handle) -> None:
+            for action in (
+                act("screen", a, n, retained=True, reason="profil adapté"),
+                act("request_interview", a, n),
+                act("consent", a, n, given=True),
+            ):
+                await update_with_retry(handle, RecruitmentReferralWorkflow.act, action)
+
+        interviewed = [(n, a, h) for n, (a, _, h) in enumerate(referred[: HIRES + REJECTED])]
+        steps_done = [asyncio.create_task(interview(n, a, h)) for n, a, h in interviewed]
+        await asyncio.sleep(1.0)  # screening and interviews under way
+        assert not all(t.done() for t in steps_done)
+        worker.kill9()
+        worker.start()
+        await asyncio.gather(*steps_done)
+        for n, a, h in interviewed[HIRES:]:
+            await update_with_retry(
+                h,
+                RecruitmentReferralWorkflow.act,
+                act("decide", a, n, hired=False, reason="junior"),
+            )
+        await asyncio.gather(
+            *(
+                update_with_retry(
+                    h,
+                    RecruitmentReferralWorkflow.act,
+                    act("decide", a, n, hired=True, reason="motivé", position_id=position_id),
+                )
+                for n, a, h in interviewed[:HIRES]
+            )
+        )
+        campaign = client.get_workflow_handle_for(
+            RecruitmentCampaignWorkflow.run, campaign_workflow_id(campaign_id)
+        )
+        final = await campaign.result()
+        ends = [(await _referral_result(h)).step for _, _, h in referred]
+    finally:
+        worker.stop()
+
+    assert final.status == CampaignStatus.FILLED
+    assert ends.count(ReferralStep.HIRED) == HIRES
+    assert ends.count(ReferralStep.REJECTED) == REJECTED
+    counts = dict(await db.fetch("SELECT status, count(*) FROM referrals GROUP BY status"))
+    assert counts == {
+        "hired": HIRES,
+        "rejected": REJECTED,
+        "duplicate": DUPLICATES,
+        "not_retained": SPARE,
+    }
+    hired = "SELECT count(*) FROM referrals WHERE hired_position_id = $1"
+    assert await db.fetchval(hired, position_id) == HIRES
+    assert await db.fetchval("SELECT filled FROM campaign_positions") == HIRES
+    assert await db.fetchval("SELECT status FROM campaigns") == "filled"
+    mails = dict(
+        await db.fetch("SELECT split_part(subject, ' —', 1), count(*) FROM outbox GROUP BY 1")
+    )
+    assert mails["Candidat embauché"] == HIRES
+    assert mails["Candidature refusée"] == REJECTED
+    assert mails["Candidature en doublon"] == DUPLICATES
+    assert sum(v for k, v in mails.items() if k.startswith("Offre relayée")) == len(agencies)
+    assert sum(v for k, v in mails.items() if k.startswith("Bilan de la campagne")) == 1
+    dupes = await db.fetchval(
+        "SELECT count(*) FROM (SELECT 1 FROM outbox GROUP BY recipient, subject, body "
+        "HAVING count(*) > 1) d"
+    )
+    assert dupes == 0
     assert await db.fetchval("SELECT count(*) FROM tasks WHERE closed_at IS NULL") == 0
