@@ -1,5 +1,5 @@
 """Errors a person understands: every refusal is a 4xx with a message naming the field; the
-process engine out of reach is a 503 saying that nothing was recorded."""
+process engine out of reach, or an action it could not take, a 503 asking to try again."""
 
 from __future__ import annotations
 
@@ -120,7 +120,20 @@ UNREACHABLE = (
 TRANSIENT = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
 
 
-def _unavailable(detail: str) -> JSONResponse:
+def engine_busy(err: Exception) -> str | None:
+    """The sentence for a person when Temporal could not take their request now (an update
+    never run after every attempt, the server out of reach); None for any other error."""
+    if isinstance(err, UpdateNotRun):
+        return NOT_RUN
+    if isinstance(err, RPCError) and err.status in TRANSIENT:
+        return UNREACHABLE
+    return None
+
+
+async def engine_error(request: Request, exc: Exception) -> JSONResponse:
+    detail = engine_busy(exc)
+    if detail is None:
+        raise exc  # anything else is our defect: a 500, logged
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         content={"detail": detail},
@@ -128,19 +141,9 @@ def _unavailable(detail: str) -> JSONResponse:
     )
 
 
-async def update_not_run(request: Request, exc: UpdateNotRun) -> JSONResponse:
-    return _unavailable(NOT_RUN)
-
-
-async def rpc_error(request: Request, exc: RPCError) -> JSONResponse:
-    if exc.status in TRANSIENT:
-        return _unavailable(UNREACHABLE)
-    raise exc  # anything else is our defect: a 500, logged
-
-
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(asyncpg.UniqueViolationError, unique_violation)
     app.add_exception_handler(asyncpg.DataError, data_error)
-    app.add_exception_handler(UpdateNotRun, update_not_run)
-    app.add_exception_handler(RPCError, rpc_error)
+    app.add_exception_handler(UpdateNotRun, engine_error)
+    app.add_exception_handler(RPCError, engine_error)

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from temporalio.service import RPCError
 
 from api.deps import (
     TOKEN_COOKIE,
@@ -23,7 +24,7 @@ from api.deps import (
     TemporalClient,
     current_principal,
 )
-from api.errors import message
+from api.errors import engine_busy, message
 from api.routes.processes import get_process, open_tasks_for, visible_task
 from api.tasks import ACTIONS, Acting, complete_task, may_complete
 from domain.auth import Principal, Role, UserPublic
@@ -37,6 +38,7 @@ from store.pooling import PoolingRepository
 from store.processes import ProcessRepository
 from store.recruitment import RecruitmentRepository
 from store.users import UserRepository
+from workflows.clients import UpdateNotRun
 
 HERE = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -446,6 +448,10 @@ async def complete_from_page(
         return _task_error(request, me, back, _sentence(err))
     except HTTPException as err:
         return _task_error(request, me, back, str(err.detail), err.status_code)
+    except (UpdateNotRun, RPCError) as err:
+        if (busy := engine_busy(err)) is None:
+            raise
+        return _task_error(request, me, back, busy, status.HTTP_503_SERVICE_UNAVAILABLE)
     sep = "&" if "?" in back else "?"
     return RedirectResponse(
         f"{back}{sep}{urlencode({'fait': task.title})}", status.HTTP_303_SEE_OTHER

@@ -6,6 +6,7 @@ sent again once the server is back goes through."""
 from __future__ import annotations
 
 import asyncio
+import html
 import signal
 import subprocess
 import time
@@ -135,10 +136,22 @@ async def test_timers_due_during_a_temporal_outage_fire_after_restart(db, settin
 
             server.kill9()
             down = time.monotonic()
-            # The API tells the member to try again, in French, and records nothing.
-            r = await api.post(charter, headers=member, json={"request_id": "pendant-panne"})
+            # The API and the member's task page tell the member to try again, in French.
+            task = await db.fetchval(
+                "SELECT id FROM tasks WHERE assignee_organisation_id = $1 AND closed_at IS NULL",
+                org.id,
+            )
+            r, page = await asyncio.gather(
+                api.post(charter, headers=member, json={"request_id": "pendant-panne"}),
+                api.post(
+                    f"/mes-taches/{task}",
+                    headers={"Cookie": f"relais_token={token}"},
+                    data={"request_id": "page-pendant-panne"},
+                ),
+            )
             assert r.status_code == 503, r.text
             assert r.json()["detail"] == UNREACHABLE and r.headers["Retry-After"] == "5"
+            assert page.status_code == 503 and UNREACHABLE in html.unescape(page.text), page.text
             # Both timers of the short ones fall due while the server is down.
             await asyncio.sleep(max(0.0, 10 - (time.monotonic() - down)))
             server.start()
