@@ -1,11 +1,15 @@
-"""Small builders for test data (valid SIRETs, organisations, users with tokens)."""
+"""Small builders for test data (valid SIRETs, organisations, users with tokens, a
+campaign's parties and its start)."""
 
 from __future__ import annotations
 
 import itertools
+import uuid
+from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
+from temporalio.client import Client
 
 from domain.auth import Role
 from domain.identifiers import luhn_check_digit
@@ -15,8 +19,10 @@ from domain.organisations import (
     OrganisationPublic,
     OrganisationStatus,
 )
+from domain.recruitment import CampaignCreate, CampaignInput, CampaignState
 from store.organisations import OrganisationRepository
 from store.users import UserRepository
+from workflows.clients import start_campaign
 
 _counter = itertools.count(1)
 
@@ -58,6 +64,56 @@ async def make_user(pool: asyncpg.Pool, org_id: UUID, role: Role) -> tuple[UUID,
         users = UserRepository(c)
         user_id = await users.create_user(org_id, role, f"Utilisateur {role.value}")
         return user_id, await users.issue_token(user_id, "test")
+
+
+@dataclass
+class Parties:
+    """A campaign's people: the network (staff), a member employer and two agencies, one
+    user each."""
+
+    network: OrganisationPublic
+    employer: OrganisationPublic
+    agencies: list[OrganisationPublic]
+    staff: UUID
+    member: UUID
+    agency_users: list[UUID]
+
+
+async def recruitment_parties(pool: asyncpg.Pool) -> Parties:
+    network = await make_org(pool, OrganisationKind.ASSOCIATION, name="Réseau Nord")
+    employer = await make_org(pool, name="Logistique des Arnavaux")
+    agencies = [
+        await make_org(pool, OrganisationKind.AGENCY, name=n)
+        for n in ("France Travail", "Massajobs")
+    ]
+    staff, _ = await make_user(pool, network.id, Role.STAFF)
+    member, _ = await make_user(pool, employer.id, Role.MEMBER)
+    agency_users = [(await make_user(pool, a.id, Role.AGENCY))[0] for a in agencies]
+    return Parties(network, employer, agencies, staff, member, agency_users)
+
+
+async def launch_campaign(
+    client: Client,
+    task_queue: str,
+    network_id: UUID,
+    staff: UUID,
+    spec: CampaignCreate,
+    *,
+    indexed: bool = True,
+) -> tuple[CampaignInput, CampaignState]:
+    """Start a campaign as the API does, with new ids for it and each of its positions; its
+    input and its state once open."""
+    input = CampaignInput(
+        campaign_id=uuid.uuid4(),
+        network_id=network_id,
+        created_by=staff,
+        spec=spec,
+        position_ids=[uuid.uuid4() for _ in spec.positions],
+    )
+    state = await start_campaign(
+        client, task_queue, input, request_id=spec.request_id, indexed=indexed
+    )
+    return input, state
 
 
 VISIT_COLUMNS = [

@@ -33,7 +33,6 @@ from domain.pooling import (
 )
 from domain.recruitment import (
     CampaignCreate,
-    CampaignInput,
     CampaignStatus,
     PositionCreate,
     ReferralAction,
@@ -46,8 +45,8 @@ from domain.recruitment import (
 from store.crypto import Sealer
 from store.pooling import PoolingRepository
 from store.recruitment import sealed_referral
-from tests.factories import make_org, make_user
-from workflows.clients import join_pool, refer, start_campaign, update_with_retry
+from tests.factories import launch_campaign, make_org, make_user, recruitment_parties
+from workflows.clients import join_pool, refer, update_with_retry
 from workflows.pooling import ServicePoolWorkflow
 from workflows.recruitment import RecruitmentCampaignWorkflow, RecruitmentReferralWorkflow
 
@@ -243,19 +242,12 @@ async def test_worker_killed_twice_mid_campaign_loses_and_duplicates_nothing(
     """The seed's campaign in small: two agencies refer candidates while the worker dies,
     then screening, interviews, consents and decisions run while it dies again; every hire
     is recorded once, every mail sent once, the campaign ends filled."""
-    network = await make_org(db, OrganisationKind.ASSOCIATION, name="Réseau Nord")
-    employer = await make_org(db, name="Logistique des Arnavaux")
-    agencies = [
-        await make_org(db, OrganisationKind.AGENCY, name=n) for n in ("France Travail", "Massajobs")
-    ]
-    staff, _ = await make_user(db, network.id, Role.STAFF)
-    member, _ = await make_user(db, employer.id, Role.MEMBER)
-    agency_users = [(await make_user(db, a.id, Role.AGENCY))[0] for a in agencies]
+    p = await recruitment_parties(db)
+    agencies = p.agencies
     client = dev_env.client
-    campaign_id, position_id = uuid.uuid4(), uuid.uuid4()
     spec = CampaignCreate(
         request_id="c-kill",
-        employer_id=employer.id,
+        employer_id=p.employer.id,
         title="Préparateurs de commandes",
         positions=[
             PositionCreate(title="Préparateur", count=HIRES, contract="cdi", place_postcode="13014")
@@ -267,18 +259,8 @@ async def test_worker_killed_twice_mid_campaign_loses_and_duplicates_nothing(
     worker = WorkerProcess(settings, client.service_client.config.target_host, tmp_path / "w.log")
     worker.start()
     try:
-        await start_campaign(
-            client,
-            settings.task_queue,
-            CampaignInput(
-                campaign_id=campaign_id,
-                network_id=network.id,
-                created_by=staff,
-                spec=spec,
-                position_ids=[position_id],
-            ),
-            request_id=spec.request_id,
-        )
+        input, _ = await launch_campaign(client, settings.task_queue, p.network.id, p.staff, spec)
+        campaign_id, [position_id] = input.campaign_id, input.position_ids
         sealer = Sealer(settings.data_key_bytes)
         people = HIRES + REJECTED + SPARE
         bodies = [
@@ -319,9 +301,9 @@ async def test_worker_killed_twice_mid_campaign_loses_and_duplicates_nothing(
 
         def act(kind: str, a: int, n: int, **kw) -> ReferralAction:
             user, org, role = {
-                "screen": (staff, network.id, Role.STAFF),
-                "consent": (agency_users[a], agencies[a].id, Role.AGENCY),
-            }.get(kind, (member, employer.id, Role.MEMBER))
+                "screen": (p.staff, p.network.id, Role.STAFF),
+                "consent": (p.agency_users[a], agencies[a].id, Role.AGENCY),
+            }.get(kind, (p.member, p.employer.id, Role.MEMBER))
             return ReferralAction(
                 kind=kind,
                 request_id=f"{kind}-{n}",

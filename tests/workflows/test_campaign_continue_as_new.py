@@ -13,16 +13,14 @@ from domain.auth import Role
 from domain.organisations import OrganisationKind
 from domain.recruitment import (
     CampaignCreate,
-    CampaignInput,
     CampaignStatus,
     HireRecorded,
     PositionCreate,
 )
 from relais.binaries import temporal_cli
 from relais.temporal import data_converter
-from tests.factories import make_org, make_user
+from tests.factories import launch_campaign, make_org, make_user
 from worker.main import build_worker
-from workflows.clients import start_campaign
 from workflows.recruitment import RecruitmentCampaignWorkflow
 
 
@@ -39,7 +37,6 @@ async def test_hires_survive_continue_as_new(db, settings):
     employer = await make_org(db)
     agency = await make_org(db, OrganisationKind.AGENCY)
     staff, _ = await make_user(db, network.id, Role.STAFF)
-    campaign_id, position_id = uuid.uuid4(), uuid.uuid4()
     spec = CampaignCreate(
         request_id="can",
         employer_id=employer.id,
@@ -53,19 +50,10 @@ async def test_hires_survive_continue_as_new(db, settings):
     )
     try:
         async with build_worker(env.client, db, settings):
-            await start_campaign(
-                env.client,
-                settings.task_queue,
-                CampaignInput(
-                    campaign_id=campaign_id,
-                    network_id=network.id,
-                    created_by=staff,
-                    spec=spec,
-                    position_ids=[position_id],
-                ),
-                request_id="can",
-                indexed=False,
+            input, _ = await launch_campaign(
+                env.client, settings.task_queue, network.id, staff, spec, indexed=False
             )
+            campaign_id, [position_id] = input.campaign_id, input.position_ids
             handle = env.client.get_workflow_handle_for(
                 RecruitmentCampaignWorkflow.run, f"campaign-{campaign_id}"
             )

@@ -11,10 +11,8 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from domain.auth import Role
-from domain.organisations import OrganisationKind
 from domain.recruitment import (
     CampaignCreate,
-    CampaignInput,
     CampaignStatus,
     PositionCreate,
     ReferralAction,
@@ -24,10 +22,10 @@ from domain.recruitment import (
 )
 from store.crypto import Sealer
 from store.recruitment import sealed_referral
-from tests.factories import make_org, make_user
+from tests.factories import launch_campaign, recruitment_parties
 from tests.workflows.test_onboarding import _record
 from worker.main import build_worker
-from workflows.clients import refer, start_campaign
+from workflows.clients import refer
 from workflows.recruitment import RecruitmentCampaignWorkflow, RecruitmentReferralWorkflow
 
 SLA = timedelta(days=5)
@@ -62,21 +60,15 @@ class World:
             decision_sla_days=SLA.days,
             grace_days=grace_days,
         )
-        self.campaign_id = uuid.uuid4()
-        self.position_ids = [uuid.uuid4() for _ in counts]
-        state = await start_campaign(
+        input, state = await launch_campaign(
             self.env.client,
             self.settings.task_queue,
-            CampaignInput(
-                campaign_id=self.campaign_id,
-                network_id=self.network.id,
-                created_by=self.staff,
-                spec=spec,
-                position_ids=self.position_ids,
-            ),
-            request_id=spec.request_id,
+            self.network.id,
+            self.staff,
+            spec,
             indexed=False,
         )
+        self.campaign_id, self.position_ids = input.campaign_id, input.position_ids
         assert state.status == CampaignStatus.OPEN
         return self.env.client.get_workflow_handle_for(
             RecruitmentCampaignWorkflow.run, campaign_workflow_id(self.campaign_id)
@@ -126,16 +118,11 @@ class World:
 
 @pytest.fixture
 async def world(ts_env, db, settings):
-    network = await make_org(db, OrganisationKind.ASSOCIATION, name="Réseau Nord")
-    employer = await make_org(db, name="Logistique des Arnavaux")
-    agencies = [
-        await make_org(db, OrganisationKind.AGENCY, name=n) for n in ("France Travail", "Massajobs")
-    ]
-    staff, _ = await make_user(db, network.id, Role.STAFF)
-    member, _ = await make_user(db, employer.id, Role.MEMBER)
-    agency_users = [(await make_user(db, a.id, Role.AGENCY))[0] for a in agencies]
+    p = await recruitment_parties(db)
     async with build_worker(ts_env.client, db, settings):
-        yield World(ts_env, settings, network, employer, agencies, staff, member, agency_users)
+        yield World(
+            ts_env, settings, p.network, p.employer, p.agencies, p.staff, p.member, p.agency_users
+        )
 
 
 async def _act(handle, action):
