@@ -7,6 +7,7 @@ import asyncpg
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.clients import UpdateNotRun
@@ -108,25 +109,23 @@ async def data_error(request: Request, exc: asyncpg.DataError) -> JSONResponse:
     )
 
 
-NOT_RUN = (
-    "Le moteur de processus n'a pas pu traiter cette action pour l'instant ; rien n'a été "
-    "enregistré. Réessayez dans un instant."
+# A request Temporal could not take now: it never ran (every attempt refused), the server
+# is out of reach, or the call timed out. A start may already have begun its workflow, a
+# timed-out update may have run: the same request sent again joins it, never doubles it.
+ENGINE_BUSY = (
+    "Le service de suivi des processus ne répond pas pour le moment. Renvoyez votre demande "
+    "dans quelques instants : si elle a déjà été reçue, elle ne sera pas enregistrée deux fois."
 )
-UNREACHABLE = (
-    "Le moteur de processus ne répond pas pour l'instant. Réessayez dans un instant : une "
-    "demande déjà reçue ne sera pas enregistrée deux fois."
-)
-# Temporal's answers meaning "not now": the server is out of reach or too slow to answer.
 TRANSIENT = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
 
 
 def engine_busy(err: Exception) -> str | None:
-    """The sentence for a person when Temporal could not take their request now (an update
-    never run after every attempt, the server out of reach); None for any other error."""
-    if isinstance(err, UpdateNotRun):
-        return NOT_RUN
+    """The sentence for a person when Temporal could not take their request now; None for
+    any other error."""
+    if isinstance(err, UpdateNotRun | WorkflowUpdateRPCTimeoutOrCancelledError):
+        return ENGINE_BUSY
     if isinstance(err, RPCError) and err.status in TRANSIENT:
-        return UNREACHABLE
+        return ENGINE_BUSY
     return None
 
 
@@ -147,3 +146,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(asyncpg.DataError, data_error)
     app.add_exception_handler(UpdateNotRun, engine_error)
     app.add_exception_handler(RPCError, engine_error)
+    app.add_exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError, engine_error)

@@ -247,12 +247,12 @@ async def _until_run(send: Callable[[], Awaitable[Any]], workflow_id: str, attem
         except (RPCError, WorkflowUpdateFailedError) as err:
             if not _never_ran(err):
                 raise
-            if attempt == attempts - 1:
-                raise UpdateNotRun(workflow_id) from err
             reason = err.cause if isinstance(err, WorkflowUpdateFailedError) else err
             log.warning(
                 "update_not_run", workflow_id=workflow_id, attempt=attempt + 1, reason=str(reason)
             )
+            if attempt == attempts - 1:
+                raise UpdateNotRun(workflow_id) from err
         await asyncio.sleep(0.2 * 2**attempt)
     raise AssertionError("unreachable")
 

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api.deps import (
@@ -448,7 +449,7 @@ async def complete_from_page(
         return _task_error(request, me, back, _sentence(err))
     except HTTPException as err:
         return _task_error(request, me, back, str(err.detail), err.status_code)
-    except (UpdateNotRun, RPCError) as err:
+    except (UpdateNotRun, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
         if (busy := engine_busy(err)) is None:
             raise
         return _task_error(request, me, back, busy, status.HTTP_503_SERVICE_UNAVAILABLE)
@@ -466,11 +467,10 @@ def _sentence(err: RequestValidationError) -> str:
 
 
 def _task_error(request, me, back: str, message: str, code: int = 422):
+    if code != status.HTTP_503_SERVICE_UNAVAILABLE:  # a 503's action may have been recorded
+        message = f"Action non enregistrée — {message}"
     return templates.TemplateResponse(
-        request,
-        "message.html",
-        {"me": me, "message": f"Action non enregistrée — {message}", "back": back},
-        status_code=code,
+        request, "message.html", {"me": me, "message": message, "back": back}, status_code=code
     )
 
 

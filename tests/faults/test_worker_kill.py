@@ -321,9 +321,18 @@ async def test_worker_killed_twice_mid_campaign_loses_and_duplicates_nothing(
             ):
                 await update_with_retry(handle, RecruitmentReferralWorkflow.act, action)
 
-        interviewed = [(n, a, h) for n, (a, _, h) in enumerate(referred[: HIRES + REJECTED])]
+        # Which of a person's two referrals came first depends on the kill: whichever did
+        # is the one to screen.
+        open_ones = [(a, h) for a, reg, h in referred if reg.step == ReferralStep.SCREENING]
+        interviewed = [(n, a, h) for n, (a, h) in enumerate(open_ones[: HIRES + REJECTED])]
         steps_done = [asyncio.create_task(interview(n, a, h)) for n, a, h in interviewed]
-        await asyncio.sleep(1.0)  # screening and interviews under way
+        screened = "SELECT count(*) FROM referrals WHERE status NOT IN ('screening', 'duplicate')"
+        for _ in range(500):  # kill as the first candidate leaves screening
+            if await db.fetchval(screened):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("no candidate was screened\n" + worker.log.read_text()[-2000:])
         assert not all(t.done() for t in steps_done)
         worker.kill9()
         worker.start()
