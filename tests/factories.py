@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from domain.auth import Role
 from domain.identifiers import luhn_check_digit
+from domain.onboarding import MemberOnboardingInput
 from domain.organisations import (
     OrganisationCreate,
     OrganisationKind,
@@ -64,6 +65,19 @@ async def make_user(pool: asyncpg.Pool, org_id: UUID, role: Role) -> tuple[UUID,
         users = UserRepository(c)
         user_id = await users.create_user(org_id, role, f"Utilisateur {role.value}")
         return user_id, await users.issue_token(user_id, "test")
+
+
+def onboarding_input(
+    org_id: UUID, email: str = "nadia@example.fr", **kw: object
+) -> MemberOnboardingInput:
+    """A member's onboarding as staff start it; `kw` sets its reminder and expiry delays."""
+    return MemberOnboardingInput(
+        organisation_id=org_id,
+        contact_name="Nadia Benali",
+        contact_email=email,
+        started_by="test",
+        **kw,
+    )
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from tests.system.conftest import DevStack
+from tests.system.conftest import stack  # noqa: F401 (the same fixture)
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -20,14 +20,6 @@ def chromium_path() -> str:
     found = os.environ.get("RELAIS_CHROMIUM") or shutil.which("chromium")
     assert found, "Chromium manque : `make test` l'installe (apt-get install chromium)."
     return found
-
-
-@pytest.fixture
-def stack(tmp_path):
-    s = DevStack(tmp_path / "relais-home")
-    yield s
-    if s.proc and s.proc.poll() is None:
-        s.ctrl_c()
 
 
 @pytest.fixture

@@ -16,14 +16,13 @@ import pytest
 from domain.auth import Role
 from domain.onboarding import (
     CharterAcceptance,
-    MemberOnboardingInput,
     OnboardingStep,
     onboarding_workflow_id,
 )
 from domain.organisations import OrganisationStatus
 from store.migrate import migrate_dsn
 from store.pool import create_pool
-from tests.factories import make_org, make_user
+from tests.factories import make_org, make_user, onboarding_input
 from worker.main import build_worker
 from workflows.clients import start_onboarding, update_with_retry
 from workflows.onboarding import MemberOnboardingWorkflow
@@ -81,13 +80,7 @@ async def test_postgres_crash_under_load_loses_and_duplicates_nothing(crashable,
         await start_onboarding(
             client,
             settings.task_queue,
-            MemberOnboardingInput(
-                organisation_id=org.id,
-                contact_name="Contact",
-                contact_email=f"contact{i}@example.fr",
-                started_by="test",
-                reminder_after=timedelta(days=7),
-            ),
+            onboarding_input(org.id, f"contact{i}@example.fr", reminder_after=timedelta(days=7)),
         )
         handle = client.get_workflow_handle_for(
             MemberOnboardingWorkflow.run, onboarding_workflow_id(org.id)

@@ -22,14 +22,13 @@ from api.errors import ENGINE_BUSY
 from domain.auth import Role
 from domain.onboarding import (
     CharterAcceptance,
-    MemberOnboardingInput,
     OnboardingStep,
     onboarding_workflow_id,
 )
 from domain.organisations import OrganisationStatus
 from relais.binaries import temporal_cli
 from relais.temporal import data_converter
-from tests.factories import make_org, make_user
+from tests.factories import make_org, make_user, onboarding_input
 from tests.system.conftest import free_port
 from worker.main import build_worker
 from workflows.clients import start_onboarding, update_with_retry
@@ -113,11 +112,9 @@ async def test_timers_due_during_a_temporal_outage_fire_after_restart(db, settin
                 await start_onboarding(
                     client,
                     settings.task_queue,
-                    MemberOnboardingInput(
-                        organisation_id=org.id,
-                        contact_name="Contact",
-                        contact_email=f"contact{i}@example.fr",
-                        started_by="test",
+                    onboarding_input(
+                        org.id,
+                        f"contact{i}@example.fr",
                         reminder_after=timedelta(seconds=4 if i < SHORT else 3600),
                         expire_after=timedelta(seconds=8 if i < SHORT else 7200),
                     ),

@@ -103,6 +103,8 @@ class DevStack:
 
 @pytest.fixture
 def stack(tmp_path):
+    """`relais dev` in a home of its own, stopped with Ctrl-C after the test if still up
+    (used by the system and the browser tests)."""
     s = DevStack(tmp_path / "relais-home")
     yield s
     if s.proc and s.proc.poll() is None:

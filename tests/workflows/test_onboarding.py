@@ -14,33 +14,22 @@ from temporalio.client import WorkflowUpdateFailedError
 from domain.auth import Role
 from domain.onboarding import (
     CharterAcceptance,
-    MemberOnboardingInput,
     OnboardingCancel,
     OnboardingStep,
     onboarding_workflow_id,
 )
 from domain.organisations import OrganisationKind, OrganisationStatus
-from tests.factories import make_org, make_user
+from tests.factories import make_org, make_user, onboarding_input
 from worker.main import build_worker
 from workflows.onboarding import MemberOnboardingWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 
 
-def _input(org_id, **kw) -> MemberOnboardingInput:
-    return MemberOnboardingInput(
-        organisation_id=org_id,
-        contact_name="Nadia Benali",
-        contact_email="nadia@example.fr",
-        started_by="test",
-        **kw,
-    )
-
-
 async def _start(env, settings, org_id, **kw):
     return await env.client.start_workflow(
         MemberOnboardingWorkflow.run,
-        _input(org_id, **kw),
+        onboarding_input(org_id, **kw),
         id=onboarding_workflow_id(org_id),
         task_queue=settings.task_queue,
     )
