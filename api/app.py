@@ -4,17 +4,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 
 from api import errors
+from api.pages import convention as convention_pages
+from api.pages import dashboard
+from api.pages.render import mount_static
 from api.routes import (
     booking,
     convention,
-    dashboard,
     health,
     onboarding,
     organisations,
@@ -60,7 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
 
     @app.middleware("http")
-    async def count_requests(request: Request, call_next):
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         route = getattr(request.scope.get("route"), "path", "other")  # the template, not ids
@@ -71,15 +75,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return response
 
-    app.include_router(health.router)
-    app.include_router(organisations.router)
-    app.include_router(onboarding.router)
-    app.include_router(processes.router)
-    app.include_router(recruitment.router)
-    app.include_router(pooling.router)
-    app.include_router(booking.router)
-    app.include_router(convention.router)
-    app.include_router(convention.pages)
-    app.include_router(dashboard.router)
-    dashboard.mount_static(app)
+    for module in (
+        health,
+        organisations,
+        onboarding,
+        processes,
+        recruitment,
+        pooling,
+        booking,
+        convention,
+        convention_pages,
+        dashboard,
+    ):
+        app.include_router(module.router)
+    mount_static(app)
     return app

@@ -1,43 +1,53 @@
-"""Dependencies: the app's pool, Temporal client and settings, and who is calling."""
+"""Dependencies: the request's one database connection, who is calling, the acting context
+that commands take, the role check a JSON route makes before anything else, and the
+visible resources (a campaign, a referral, a pool… that the caller may see, 404 otherwise)."""
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import Cookie, Depends, HTTPException, Request, status
+from fastapi import Cookie, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.exceptions import FailureError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
+from api.commands import booking, convention, pooling, recruitment
+from api.commands.base import Command, Ctx, refuse_role
 from domain.auth import Principal, Role
+from domain.booking import ReservationPublic, ResourcePublic
+from domain.convention import ConventionPublic
+from domain.errors import NotAuthenticated
+from domain.pooling import PoolPublic, ServicePublic, ServiceRequestPublic
+from domain.recruitment import CampaignPublic
 from relais.settings import Settings
 from store.crypto import Sealer
+from store.recruitment import ReferralAccess
 from store.users import UserRepository
-from workflows.clients import update_with_retry
 
 TOKEN_COOKIE = "relais_token"  # noqa: S105 (a cookie name)
 _bearer = HTTPBearer(auto_error=False, description="Jeton d'API (`relais token create`)")
 
 
 def get_pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
 
 
 def get_client(request: Request) -> Client:
-    return request.app.state.client
+    client: Client = request.app.state.client
+    return client
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_sealer(request: Request) -> Sealer:
-    return request.app.state.sealer
+    sealer: Sealer = request.app.state.sealer
+    return sealer
 
 
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
@@ -46,44 +56,97 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 DataSealer = Annotated[Sealer, Depends(get_sealer)]
 
 
+async def connection(pool: Pool) -> AsyncIterator[asyncpg.Connection]:
+    """One connection for the whole request: authentication, the checks and the reads."""
+    async with pool.acquire() as conn:
+        yield conn
+
+
+Conn = Annotated[asyncpg.Connection, Depends(connection)]
+
+
+class LoginRequired(Exception):
+    """A page asked without a valid sign-in: the answer is the sign-in page."""
+
+
+async def principal_for(conn: asyncpg.Connection, token: str | None) -> Principal | None:
+    if not token:
+        return None
+    return await UserRepository(conn).principal_for_token(token)
+
+
 async def current_principal(
-    pool: Pool,
+    conn: Conn,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie_token: Annotated[str | None, Cookie(alias=TOKEN_COOKIE)] = None,
 ) -> Principal:
     token = credentials.credentials if credentials else cookie_token
     if not token:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "Authentification requise : envoyez « Authorization: Bearer <jeton> ».",
-            headers={"WWW-Authenticate": "Bearer"},
+        raise NotAuthenticated(
+            "Authentification requise : envoyez « Authorization: Bearer <jeton> »."
         )
-    async with pool.acquire() as c:
-        principal = await UserRepository(c).principal_for_token(token)
+    principal = await principal_for(conn, token)
     if principal is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "Jeton inconnu ou révoqué.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise NotAuthenticated("Jeton inconnu ou révoqué.")
     return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def require(*roles: Role):
-    """A dependency that lets only `roles` through (403 for the others)."""
+async def context(
+    principal: CurrentUser,
+    conn: Conn,
+    client: TemporalClient,
+    settings: AppSettings,
+    sealer: DataSealer,
+) -> Ctx:
+    return Ctx(principal=principal, conn=conn, client=client, settings=settings, sealer=sealer)
+
+
+Context = Annotated[Ctx, Depends(context)]
+
+
+async def page_context(
+    request: Request,
+    conn: Conn,
+    client: TemporalClient,
+    settings: AppSettings,
+    sealer: DataSealer,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Ctx:
+    """A page's caller, signed in by the dashboard's cookie (or a token, for a printable page
+    fetched by a program); otherwise the sign-in page."""
+    token = request.cookies.get(TOKEN_COOKIE) or (credentials.credentials if credentials else None)
+    principal = await principal_for(conn, token)
+    if principal is None:
+        raise LoginRequired
+    return Ctx(principal=principal, conn=conn, client=client, settings=settings, sealer=sealer)
+
+
+PageContext = Annotated[Ctx, Depends(page_context)]
+
+
+def acting(cmd: Command[Any, Any]) -> Callable[[Ctx], Awaitable[Ctx]]:
+    """The route's context, once the caller's role is one the command declares (403
+    otherwise, before the object is looked up or the body read)."""
+
+    async def check(ctx: Context) -> Ctx:
+        if not cmd.allows(ctx.principal):
+            raise refuse_role(cmd.roles, ctx.principal)
+        return ctx
+
+    return check
+
+
+def reading(*roles: Role) -> Callable[[Ctx], Awaitable[Ctx]]:
+    """The same check for a read that only some roles make."""
     allowed = frozenset(roles)
 
-    async def check(principal: CurrentUser) -> Principal:
-        if principal.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"Action réservée aux rôles : {names} (votre rôle : {principal.role.value}).",
-            )
-        return principal
+    async def check(ctx: Context) -> Ctx:
+        if ctx.principal.role not in allowed:
+            raise refuse_role(allowed, ctx.principal)
+        return ctx
 
     return check
 
@@ -91,55 +154,50 @@ def require(*roles: Role):
 # A member reads its own records; the network's roles, managers included (they monitor every
 # process), read everyone's.
 MemberOrNetwork = Annotated[
-    Principal, Depends(require(Role.ADMIN, Role.STAFF, Role.MANAGER, Role.MEMBER))
+    Ctx, Depends(reading(Role.ADMIN, Role.STAFF, Role.MANAGER, Role.MEMBER))
 ]
 
 
-async def send_update(
-    handle: WorkflowHandle, update: Any, arg: Any, *, closed: str, refused: str = "{}", **kwargs
-) -> Any:
-    """A person's action sent to its workflow (again while the server is not ready, see
-    `update_with_retry`): a refusal by the workflow's validator or handler is a 409 with its
-    reason (`refused` formats it), a workflow already closed a 409 saying `closed`."""
-    try:
-        return await update_with_retry(handle, update, arg, **kwargs)
-    except WorkflowUpdateFailedError as err:
-        raise HTTPException(status.HTTP_409_CONFLICT, refused.format(refusal(err))) from None
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise HTTPException(status.HTTP_409_CONFLICT, closed) from None
+# --- the resources a caller may see (404 otherwise) -----------------------------------------
 
 
-def refusal(err: WorkflowUpdateFailedError) -> str:
-    """The workflow's own sentence for a refused update: its exception's message, without the
-    exception's type that the SDK's text puts first ("ValueError: …")."""
-    cause = err.cause
-    return cause.message if isinstance(cause, FailureError) else str(cause or err)
+async def _campaign(campaign_id: UUID, ctx: Context) -> CampaignPublic:
+    return await recruitment.visible_campaign(ctx, campaign_id)
 
 
-def act_id(action: str, arg: BaseModel) -> str:
-    """The update id of an act that carries no request id (a convention's decision, a
-    cancellation): the same act by the same person, sent again — at once, or once the
-    workflow has ended — is one update, and Temporal answers every copy with the first one's
-    outcome instead of a 409 "closed"."""
-    return f"{action}-{hashlib.sha256(arg.model_dump_json().encode()).hexdigest()[:32]}"
+async def _referral(referral_id: UUID, ctx: Context) -> ReferralAccess:
+    return await recruitment.visible_referral(ctx, referral_id)
 
 
-def acting_for(p: Principal, member_id: UUID | None, *, own: str, name_it: str) -> UUID:
-    """The member company a request is made for: a member acts for itself only (403 `own`
-    otherwise); the network's staff must name it (422 `name_it` when missing)."""
-    if p.role == Role.MEMBER:
-        if member_id not in (None, p.organisation_id):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, own)
-        return p.organisation_id
-    if member_id is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"Données invalides — member_id : {name_it}."
-        )
-    return member_id
+async def _service(code: str, ctx: Context) -> ServicePublic:
+    return await pooling.catalogue_service(ctx, code)
 
 
-def not_found(what: str) -> HTTPException:
-    # Another organisation's object answers exactly like a missing one.
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} introuvable.")
+async def _service_request(request_id: UUID, ctx: Context) -> ServiceRequestPublic:
+    return await pooling.visible_request(ctx, request_id)
+
+
+async def _pool(pool_id: str, ctx: Context) -> PoolPublic:
+    return await pooling.visible_pool(ctx, pool_id)
+
+
+async def _resource(resource_id: UUID, ctx: Context) -> ResourcePublic:
+    return await booking.resource(ctx, resource_id)
+
+
+async def _reservation(reservation_id: UUID, ctx: Context) -> ReservationPublic:
+    return await booking.visible_reservation(ctx, reservation_id)
+
+
+async def _convention(convention_id: UUID, ctx: Context) -> ConventionPublic:
+    return await convention.visible_convention(ctx, convention_id)
+
+
+VisibleCampaign = Annotated[CampaignPublic, Depends(_campaign)]
+VisibleReferral = Annotated[ReferralAccess, Depends(_referral)]
+CatalogueService = Annotated[ServicePublic, Depends(_service)]
+VisibleServiceRequest = Annotated[ServiceRequestPublic, Depends(_service_request)]
+VisiblePool = Annotated[PoolPublic, Depends(_pool)]
+BookableResource = Annotated[ResourcePublic, Depends(_resource)]
+VisibleReservation = Annotated[ReservationPublic, Depends(_reservation)]
+VisibleConvention = Annotated[ConventionPublic, Depends(_convention)]

@@ -8,11 +8,13 @@ import hashlib
 import hmac
 import re
 import statistics
+import uuid
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -35,8 +37,25 @@ Reason = text(3, 500)
 Skill = text(1, 60)
 
 
+# Campaign ids are derived from the launcher's organisation and request id: a retried
+# launch finds the same campaign.
+CAMPAIGN_NS = uuid.UUID("5b0c1c3e-8e0a-4f49-9d55-2f6c1f0e7a10")
+
+
+def campaign_id_for(network_id: UUID, request_id: str) -> UUID:
+    return uuid.uuid5(CAMPAIGN_NS, f"{network_id}:{request_id}")
+
+
+def position_ids_for(campaign_id: UUID, count: int) -> list[UUID]:
+    return [uuid.uuid5(campaign_id, str(i)) for i in range(count)]
+
+
 def campaign_workflow_id(campaign_id: UUID) -> str:
     return f"campaign-{campaign_id}"
+
+
+def referral_id_for(campaign_id: UUID, agency_id: UUID, request_id: str) -> UUID:
+    return uuid.uuid5(campaign_id, f"{agency_id}:{request_id}")
 
 
 def referral_workflow_id(campaign_id: UUID, agency_id: UUID, request_id: str) -> str:
@@ -105,6 +124,34 @@ class CampaignStatus(StrEnum):
 
 
 TERMINAL_CAMPAIGN = (CampaignStatus.CLOSED, CampaignStatus.FILLED, CampaignStatus.CANCELLED)
+PARIS = ZoneInfo("Europe/Paris")  # the network's clock, for the dates people read
+
+
+def intake_refusal(
+    *,
+    status: CampaignStatus,
+    deadline: datetime,
+    now: datetime,
+    invited: bool = True,
+    position_ok: bool = True,
+) -> str | None:
+    """Why a campaign takes no referral from this agency now (None: it does). The one rule,
+    answered early by the API and checked again when the referral is recorded."""
+    if not invited:
+        return "votre agence n'est pas invitée sur cette campagne"
+    if status == CampaignStatus.FILLED:
+        return "les candidatures sont closes : tous les postes de cette campagne sont pourvus"
+    if status == CampaignStatus.CANCELLED:
+        return "les candidatures sont closes : cette campagne a été annulée"
+    if status != CampaignStatus.OPEN or now >= deadline:
+        return (
+            "les candidatures sont closes pour cette campagne depuis le "
+            f"{deadline.astimezone(PARIS):%d/%m/%Y à %H:%M} (heure de Paris)"
+        )
+    if not position_ok:
+        return "ce poste n'appartient pas à la campagne"
+    return None
+
 
 TerritoryCode = Annotated[
     str,
@@ -316,6 +363,38 @@ class Registration(BaseModel):
     network_id: UUID | None = None
     employer_id: UUID | None = None
     decision_sla_days: int | None = None
+
+
+class ReferralRegistered(BaseModel):
+    """The API's answer to a referral: new (screening) or a duplicate credited to the agency
+    that referred the person first."""
+
+    referral_id: UUID
+    pseudonym: str | None
+    status: ReferralStep
+    duplicate_of_agency: str | None = None
+    detail: str | None = None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.status == ReferralStep.DUPLICATE
+
+    @classmethod
+    def of(
+        cls, referral_id: UUID, pseudonym: str | None, duplicate_of: str | None
+    ) -> ReferralRegistered:
+        if duplicate_of is None:
+            return cls(referral_id=referral_id, pseudonym=pseudonym, status=ReferralStep.SCREENING)
+        return cls(
+            referral_id=referral_id,
+            pseudonym=pseudonym,
+            status=ReferralStep.DUPLICATE,
+            duplicate_of_agency=duplicate_of,
+            detail=(
+                f"Doublon : cette personne a déjà été proposée par {duplicate_of} ; "
+                "la candidature reste créditée à cette agence."
+            ),
+        )
 
 
 class RegisterReferral(BaseModel):

@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from pydantic import BaseModel
 
 from domain.recruitment import (
     OPEN_REFERRAL,
@@ -19,6 +20,7 @@ from domain.recruitment import (
     ReferralCreate,
     ReferralInput,
     ReferralPublic,
+    ReferralRegistered,
     ReferralStep,
     ReportRow,
     build_report,
@@ -91,6 +93,11 @@ FROM referrals r
 LEFT JOIN referrals d ON d.id = r.duplicate_of
 LEFT JOIN organisations o ON o.id = d.agency_id
 WHERE r.workflow_id = $1"""
+# Who may see a referral: its agency, its campaign's employer (once shortlisted), the network.
+REFERRAL_ACCESS = """
+SELECT r.id, r.workflow_id, r.campaign_id, r.agency_id, c.employer_id, r.shortlisted_at,
+       r.consent_at
+FROM referrals r JOIN campaigns c ON c.id = r.campaign_id WHERE r.id = $1"""
 # Any earlier referral sharing the email or the phone leads to the person's original, even
 # through a duplicate (A: email1+phone1, B: email2+phone1, C: email2 → all one person).
 ORIGINAL_FOR = """
@@ -215,6 +222,18 @@ def _cv_aad(referral_id: UUID) -> str:
     return f"referral:{referral_id}:cv"
 
 
+class ReferralAccess(BaseModel):
+    """What decides who sees a referral, and which workflow runs it."""
+
+    id: UUID
+    workflow_id: str
+    campaign_id: UUID
+    agency_id: UUID
+    employer_id: UUID
+    shortlisted_at: datetime | None
+    consent_at: datetime | None
+
+
 class RecruitmentRepository:
     def __init__(self, conn: asyncpg.Connection, sealer: Sealer | None = None) -> None:
         self.conn = conn
@@ -295,6 +314,17 @@ class RecruitmentRepository:
 
     async def existing_registration(self, workflow_id: str):
         return await self.conn.fetchrow(REFERRAL_BY_WORKFLOW, workflow_id)
+
+    async def registration(self, workflow_id: str) -> ReferralRegistered | None:
+        """The answer already given to the referral that workflow records, if recorded."""
+        row = await self.conn.fetchrow(REFERRAL_BY_WORKFLOW, workflow_id)
+        if row is None:
+            return None
+        return ReferralRegistered.of(row["id"], row["pseudonym"], row["dup_agency_name"])
+
+    async def referral_access(self, referral_id: UUID) -> ReferralAccess | None:
+        row = await self.conn.fetchrow(REFERRAL_ACCESS, referral_id)
+        return ReferralAccess.model_validate(dict(row)) if row else None
 
     async def lock(self, key: str) -> None:
         await self.conn.execute(LOCK_KEY, key)

@@ -25,6 +25,7 @@ import pytest
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
+import api.pages
 import api.routes
 from api.app import create_app
 from domain.auth import Role
@@ -596,14 +597,15 @@ async def test_every_route_taking_an_id_is_declared(settings):
     }
     pages = {  # every route of every router, those left out of the schema included
         f"{m} {r.path}"
-        for module in pkgutil.iter_modules(api.routes.__path__)
-        for router in vars(importlib.import_module(f"api.routes.{module.name}")).values()
+        for package in (api.routes, api.pages)
+        for module in pkgutil.iter_modules(package.__path__)
+        for router in vars(importlib.import_module(f"{package.__name__}.{module.name}")).values()
         if isinstance(router, APIRouter)
         for r in router.routes
         if isinstance(r, APIRoute) and "{" in r.path
         for m in r.methods
     }
-    assert with_ids <= pages, "a route of the app is outside api/routes: list its router"
+    assert with_ids <= pages, "a route of the app is outside api/routes and api/pages"
     with_ids |= pages
     undeclared = with_ids - ROUTES.keys() - NOT_ORG_OWNED
     assert not undeclared, f"declare in ROUTES or NOT_ORG_OWNED: {sorted(undeclared)}"

@@ -1,0 +1,343 @@
+"""Pooled-service acts: staff keep the catalogue; a member (or staff for it) requests a
+service, answers its quote, withdraws, rates; the provider (or staff for it) answers the
+order and reports the delivery. A member sees its own requests, the network every pool, a
+provider's users the pools of its services."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import structlog
+from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api.commands.base import OPERATORS, Ctx, acting_for, command, refusal, send_update
+from domain.auth import Role
+from domain.common import Page
+from domain.errors import Conflict, Forbidden, Invalid, NotFound
+from domain.organisations import OrganisationKind
+from domain.pooling import (
+    DeliveryCreate,
+    InvoiceLine,
+    JoinRequest,
+    MemberAction,
+    PoolPublic,
+    PoolState,
+    PoolStatus,
+    ProviderAction,
+    ProviderAnswerCreate,
+    QuoteAnswerCreate,
+    RatingCreate,
+    RequestStatus,
+    ServiceCreate,
+    ServicePublic,
+    ServiceRequestCreate,
+    ServiceRequestPublic,
+    WithdrawCreate,
+    ineligibility,
+    pool_for,
+)
+from store.organisations import OrganisationRepository
+from store.pooling import PoolingRepository
+from workflows.clients import join_pool
+from workflows.pooling import ServicePoolWorkflow
+
+log = structlog.get_logger(__name__)
+
+REQUEST_NS = uuid.UUID("0f7f2b8e-4f0c-4b0a-9a55-6c1c3e5b2d21")
+MEMBER_SIDE = (*OPERATORS, Role.MEMBER)
+PROVIDER_SIDE = (*OPERATORS, Role.PARTNER)
+
+
+def request_id_for(member_id: UUID, request_id: str) -> UUID:
+    """A member's request id names one request, whoever sends it again."""
+    return uuid.uuid5(REQUEST_NS, f"{member_id}:{request_id}")
+
+
+class PoolDetail(PoolPublic):
+    live: PoolState | None
+    invoice_lines: list[InvoiceLine]
+
+
+# --- what a caller may see ---------------------------------------------------------------
+
+
+async def catalogue_service(ctx: Ctx, code: str) -> ServicePublic:
+    service = await PoolingRepository(ctx.conn).service(code)
+    if service is None:
+        raise NotFound.of("Service")
+    return service
+
+
+async def list_services(ctx: Ctx, include_withdrawn: bool) -> list[ServicePublic]:
+    """The catalogue; withdrawn services too for the network, when asked."""
+    return await PoolingRepository(ctx.conn).services(
+        active_only=not (include_withdrawn and ctx.principal.sees_everything)
+    )
+
+
+async def visible_request(ctx: Ctx, request_id: UUID) -> ServiceRequestPublic:
+    r = await PoolingRepository(ctx.conn).request(request_id)
+    if r is None or not ctx.principal.may_see(r.member_id):
+        raise NotFound.of("Demande")
+    return r
+
+
+async def list_requests(
+    ctx: Ctx, pool_id: str | None, status: RequestStatus | None, limit: int, offset: int
+) -> Page[ServiceRequestPublic]:
+    return await PoolingRepository(ctx.conn).requests(
+        member_id=ctx.principal.scope, pool_id=pool_id, status=status, limit=limit, offset=offset
+    )
+
+
+async def visible_pool(ctx: Ctx, pool_id: str) -> PoolPublic:
+    """The network sees every pool; a provider's partners the pools of its services."""
+    repo = PoolingRepository(ctx.conn)
+    found = await repo.pool(pool_id)
+    service = await repo.service(found.service_code) if found else None
+    if found is None or service is None:
+        raise NotFound.of("Regroupement")
+    p = ctx.principal
+    if not (
+        p.sees_everything or (p.role == Role.PARTNER and service.provider_id == p.organisation_id)
+    ):
+        raise NotFound.of("Regroupement")
+    return found
+
+
+async def list_pools(
+    ctx: Ctx, status: PoolStatus | None, service: str | None, limit: int, offset: int
+) -> Page[PoolPublic]:
+    p = ctx.principal
+    if not p.sees_everything and p.role != Role.PARTNER:
+        raise Forbidden(
+            "Les regroupements sont suivis par le réseau ; chaque entreprise suit ses demandes "
+            "(/api/service-requests)."
+        )
+    return await PoolingRepository(ctx.conn).pools(
+        status=status, service_code=service, provider_id=p.scope, limit=limit, offset=offset
+    )
+
+
+async def pool_detail(ctx: Ctx, found: PoolPublic) -> PoolDetail:
+    """A pool with its live state (a workflow query, while it runs) and its invoice lines."""
+    live = None
+    try:
+        live = await ctx.client.get_workflow_handle_for(ServicePoolWorkflow.run, found.id).query(
+            ServicePoolWorkflow.state
+        )
+    except (RPCError, WorkflowQueryFailedError) as err:
+        # The stored state answers alone when the live one cannot be had (no worker).
+        log.warning("pool query failed", pool_id=found.id, error=str(err))
+    lines = await PoolingRepository(ctx.conn).invoice_lines(found.id)
+    return PoolDetail(**found.model_dump(), live=live, invoice_lines=lines)
+
+
+# --- catalogue ---------------------------------------------------------------------------
+
+
+@command(*OPERATORS)
+async def create_service(ctx: Ctx, data: ServiceCreate) -> ServicePublic:
+    """Add a service to the catalogue."""
+    async with ctx.conn.transaction():
+        provider = await OrganisationRepository(ctx.conn).get(data.provider_id)
+        if provider is None or provider.kind != OrganisationKind.PROVIDER:
+            raise Invalid("provider_id", "ce n'est pas un prestataire de l'annuaire")
+        repo = PoolingRepository(ctx.conn)
+        if await repo.service(data.code) is not None:
+            raise Conflict(f"Le code « {data.code} » existe déjà.")
+        return await repo.create_service(ctx.principal.organisation_id, data)
+
+
+@command(*OPERATORS)
+async def withdraw_service(ctx: Ctx, service: ServicePublic) -> ServicePublic:
+    """Take a service out of the catalogue: pools under way go on, no new request is taken."""
+    await PoolingRepository(ctx.conn).set_service_active(service.code, False)
+    return await catalogue_service(ctx, service.code)
+
+
+# --- a member's requests -----------------------------------------------------------------
+
+
+async def _answered(ctx: Ctx, request_id: UUID) -> ServiceRequestPublic | None:
+    """The answer already given to this request (its idempotency key), if recorded."""
+    known = await PoolingRepository(ctx.conn).request(request_id)
+    if known is not None and known.status == RequestStatus.REFUSED:
+        raise Forbidden(f"Demande impossible : {known.reason}.")
+    return known
+
+
+@command(*MEMBER_SIDE)
+async def request_service(
+    ctx: Ctx, service: ServicePublic, data: ServiceRequestCreate
+) -> ServiceRequestPublic:
+    """A member requests a pooled service (staff name the member). `request_id` is the
+    idempotency key: the same request sent again answers with the same request, recorded
+    once."""
+    member_id = acting_for(
+        ctx.principal,
+        data.member_id,
+        own="Une entreprise ne fait de demande que pour elle-même.",
+        name_it="indiquez l'entreprise pour qui vous faites la demande",
+    )
+    return await place_request(ctx, service, member_id, data)
+
+
+async def place_request(
+    ctx: Ctx, service: ServicePublic, member_id: UUID, data: ServiceRequestCreate
+) -> ServiceRequestPublic:
+    """A request for `member_id` joins the pool of its service and month (the checks of
+    the catalogue, the window and eligibility first). Also made from an adviser's action
+    project."""
+    request_id = request_id_for(member_id, data.request_id)
+    if known := await _answered(ctx, request_id):
+        return known
+    if not service.active:
+        raise Conflict(f"« {service.name} » n'est plus proposé.")
+    if data.quantity > service.max_quantity:
+        raise Invalid("quantity", f"au plus {service.max_quantity} par demande")
+    target = pool_for(service, data.needed_by)
+    now = datetime.now(UTC)
+    if now < target.opens_at:
+        raise Invalid(
+            "needed_by",
+            f"la mutualisation pour {target.period} ouvre le {target.opens_at:%d/%m/%Y} "
+            f"(fenêtre de {service.window_days} jours avant le début du mois)",
+        )
+    if now >= target.closes_at:
+        raise Invalid(
+            "needed_by",
+            f"la fenêtre de mutualisation pour {target.period} est close depuis le "
+            f"{target.closes_at:%d/%m/%Y} : choisissez un mois suivant",
+        )
+    org = await PoolingRepository(ctx.conn).eligible(member_id)
+    if org is None:
+        raise Invalid("member_id", "entreprise inconnue")
+    if why := ineligibility(service, org):
+        raise Forbidden(f"Demande impossible : {why}.")
+    try:
+        result = await join_pool(
+            ctx.client,
+            ctx.task_queue,
+            target,
+            JoinRequest(
+                request_id=request_id,
+                idempotency_key=data.request_id,
+                member_id=member_id,
+                quantity=data.quantity,
+                needed_by=data.needed_by,
+                note=data.note,
+                created_by=ctx.principal.user_id,
+            ),
+        )
+    except WorkflowUpdateFailedError as err:
+        if known := await _answered(ctx, request_id):  # its own retry won the race
+            return known
+        raise Conflict(f"Demande impossible : {refusal(err)}.") from None
+    except WorkflowAlreadyStartedError:
+        raise Conflict(
+            f"Le regroupement « {service.name} » pour {target.period} est terminé."
+        ) from None
+    if result.refusal:
+        raise Forbidden(f"Demande impossible : {result.refusal}.")
+    made = await PoolingRepository(ctx.conn).request(request_id)
+    if made is None:  # the workflow records a request before it answers
+        raise RuntimeError(f"request {request_id} answered but not recorded")
+    return made
+
+
+async def _pool_update(ctx: Ctx, pool_id: str, update: Any, arg: Any) -> Any:
+    return await send_update(
+        ctx.client.get_workflow_handle_for(ServicePoolWorkflow.run, pool_id),
+        update,
+        arg,
+        closed="Ce regroupement est clos.",
+        refused="Action refusée : {}.",
+    )
+
+
+MemberKind = Literal["accept", "decline", "withdraw", "rate"]
+ProviderKind = Literal["confirm", "refuse", "delivered", "cancel_delivery"]
+
+
+async def _member_act(
+    ctx: Ctx, r: ServiceRequestPublic, kind: MemberKind, **fields: Any
+) -> ServiceRequestPublic:
+    p = ctx.principal
+    await _pool_update(
+        ctx,
+        r.pool_id,
+        ServicePoolWorkflow.act,
+        MemberAction(
+            kind=kind,
+            request_id=r.id,
+            organisation_id=p.organisation_id,
+            role=p.role,
+            **fields,
+        ),
+    )
+    return await visible_request(ctx, r.id)
+
+
+@command(*MEMBER_SIDE)
+async def answer_quote(
+    ctx: Ctx, r: ServiceRequestPublic, data: QuoteAnswerCreate
+) -> ServiceRequestPublic:
+    """Accept or decline the quote (`accept`), within the acceptance window."""
+    kind: MemberKind = "accept" if data.accept else "decline"
+    return await _member_act(ctx, r, kind, reason=data.reason, quote_cents=data.quote_cents)
+
+
+@command(*MEMBER_SIDE)
+async def withdraw_request(
+    ctx: Ctx, r: ServiceRequestPublic, data: WithdrawCreate
+) -> ServiceRequestPublic:
+    """Withdraw before accepting the quote."""
+    return await _member_act(ctx, r, "withdraw", reason=data.reason)
+
+
+@command(*MEMBER_SIDE)
+async def rate(ctx: Ctx, r: ServiceRequestPublic, data: RatingCreate) -> ServiceRequestPublic:
+    """Rate the service once delivered."""
+    return await _member_act(ctx, r, "rate", stars=data.stars, comment=data.comment)
+
+
+# --- the provider's side -----------------------------------------------------------------
+
+
+async def _provider_act(
+    ctx: Ctx, found: PoolPublic, kind: ProviderKind, reason: str | None, reference: str | None
+) -> PoolPublic:
+    p = ctx.principal
+    await _pool_update(
+        ctx,
+        found.id,
+        ServicePoolWorkflow.provider,
+        ProviderAction(
+            kind=kind,
+            organisation_id=p.organisation_id,
+            role=p.role,
+            reason=reason,
+            reference=reference,
+        ),
+    )
+    return await visible_pool(ctx, found.id)
+
+
+@command(*PROVIDER_SIDE)
+async def answer_order(ctx: Ctx, found: PoolPublic, data: ProviderAnswerCreate) -> PoolPublic:
+    """The provider (or staff for it) confirms the order, with its reference, or refuses it."""
+    kind: ProviderKind = "confirm" if data.confirmed else "refuse"
+    return await _provider_act(ctx, found, kind, data.reason, data.reference)
+
+
+@command(*PROVIDER_SIDE)
+async def report_delivery(ctx: Ctx, found: PoolPublic, data: DeliveryCreate) -> PoolPublic:
+    """The provider (or staff for it) reports the delivery done, or cancelled (with why)."""
+    kind: ProviderKind = "delivered" if data.delivered else "cancel_delivery"
+    return await _provider_act(ctx, found, kind, data.reason, None)

@@ -1,0 +1,54 @@
+"""A convention's printable evaluation, with a chart of targets against actuals."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.commands import convention as conv
+from api.commands import processes as procs
+from api.deps import PageContext
+from api.pages.render import page
+from domain.convention import KPI_LABELS, Evaluation
+
+router = APIRouter(include_in_schema=False)
+
+
+def _bars(e: Evaluation) -> list[dict[str, Any]]:
+    """Targeted KPIs as bar widths (percent of the larger of target and actual)."""
+    out = []
+    for line in e.lines:
+        if line.target is None:
+            continue
+        top = max(line.target, line.actual, 1)
+        out.append(
+            {
+                "label": KPI_LABELS[line.key],
+                "target": line.target,
+                "actual": line.actual,
+                "percent": line.percent,
+                "target_w": round(100 * line.target / top, 1),
+                "actual_w": round(100 * line.actual / top, 1),
+            }
+        )
+    return out
+
+
+@router.get("/conventions/{convention_id}/evaluation", response_class=HTMLResponse)
+async def evaluation_page(
+    request: Request,
+    convention_id: UUID,
+    ctx: PageContext,
+    phase: Annotated[int | None, Query(ge=1, le=99)] = None,
+) -> Response:
+    """The printable evaluation, with a chart of targets against actuals."""
+    found = await conv.visible_convention(ctx, convention_id)
+    e = conv.evaluation(found, phase)
+    return page(
+        request,
+        "evaluation.html",
+        {"convention": found, "e": e, "bars": _bars(e), "me": await procs.me(ctx)},
+    )

@@ -1,0 +1,307 @@
+"""The dashboard's pages: sign-in, the home page, the processes, « Mes tâches » with a form
+per act, the directory and the mail page. Every act goes through its command."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.commands import convention as conv
+from api.commands import organisations as orgs
+from api.commands import pooling as pl
+from api.commands import processes as procs
+from api.commands import recruitment as rec
+from api.commands import tasks as inbox
+from api.commands.base import Ctx
+from api.deps import TOKEN_COOKIE, Conn, PageContext, principal_for
+from api.errors import describe
+from api.pages.render import page
+from domain.actions import TaskAction
+from domain.auth import Role
+from domain.labels import STATUS_ORDER
+from domain.organisations import OrganisationFilter
+from domain.processes import ProcessCount, ProcessFilter, ProcessKind, ProcessStatus, TaskPublic
+from relais.mail import read_mailbox
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def root() -> RedirectResponse:
+    return RedirectResponse("/tableau-de-bord", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/connexion", response_class=HTMLResponse)
+async def login_form(request: Request, erreur: str | None = None) -> Response:
+    return page(request, "login.html", {"error": erreur})
+
+
+@router.post("/connexion")
+async def login(conn: Conn, token: Annotated[str, Form(min_length=1, max_length=200)]) -> Response:
+    if await principal_for(conn, token.strip()) is None:
+        return RedirectResponse("/connexion?erreur=1", status.HTTP_303_SEE_OTHER)
+    resp = RedirectResponse("/tableau-de-bord", status.HTTP_303_SEE_OTHER)
+    resp.set_cookie(TOKEN_COOKIE, token.strip(), httponly=True, samesite="lax")
+    return resp
+
+
+@router.post("/deconnexion")
+async def logout() -> RedirectResponse:
+    resp = RedirectResponse("/connexion", status.HTTP_303_SEE_OTHER)
+    resp.delete_cookie(TOKEN_COOKIE)
+    return resp
+
+
+def process_chart(counts: list[ProcessCount]) -> list[dict[str, Any]]:
+    """Per kind of process: its total and each status's share, for stacked bars."""
+    by_kind: dict[str, dict[str, int]] = {}
+    for c in counts:
+        by_kind.setdefault(c.process.value, {})[c.status.value] = c.count
+    widest = max((sum(v.values()) for v in by_kind.values()), default=1)
+    return [
+        {
+            "process": kind,
+            "total": sum(statuses.values()),
+            "width": 100 * sum(statuses.values()) / widest,
+            "parts": [
+                {"status": st, "count": n, "share": 100 * n / sum(statuses.values())}
+                for st, n in sorted(statuses.items(), key=lambda kv: STATUS_ORDER.index(kv[0]))
+            ],
+        }
+        for kind, statuses in sorted(by_kind.items())
+    ]
+
+
+@router.get("/tableau-de-bord", response_class=HTMLResponse)
+async def home(request: Request, ctx: PageContext) -> Response:
+    p = ctx.principal
+    network = p.sees_everything
+    overdue = await inbox.open_tasks(ctx, overdue=True, limit=10)
+    recent = await procs.list_processes(ctx, ProcessFilter(limit=10))
+    counts = await procs.counts(ctx)
+    campaigns = (
+        (await rec.list_campaigns(ctx, "open", limit=8, offset=0)).items  # type: ignore[arg-type]
+        if network or p.role in (Role.MEMBER, Role.AGENCY)
+        else []
+    )
+    pools = await pl.list_pools(ctx, None, None, limit=8, offset=0) if network else None
+    conventions = await conv.list_conventions(ctx, None, limit=5, offset=0)
+    tasks = await inbox.open_tasks(ctx, limit=10)
+    return page(
+        request,
+        "home.html",
+        {
+            "me": await procs.me(ctx),
+            "network": network,
+            "procs": recent,
+            "chart": process_chart(counts),
+            "overdue": overdue,
+            "tasks": tasks,
+            "campaigns": campaigns,
+            "pools": pools,
+            "conventions": conventions,
+        },
+    )
+
+
+@router.get("/annuaire", response_class=HTMLResponse)
+async def directory(request: Request, ctx: PageContext) -> Response:
+    found = await orgs.directory(ctx, OrganisationFilter(limit=500))
+    return page(request, "directory.html", {"me": await procs.me(ctx), "orgs": found})
+
+
+@router.get("/processus", response_class=HTMLResponse)
+async def process_list(request: Request, ctx: PageContext) -> Response:
+    raw = {k: v for k, v in request.query_params.items() if v != ""}
+    try:
+        f = ProcessFilter.model_validate(raw)
+        error = None
+    except ValidationError:
+        f, error = ProcessFilter(), "Filtre invalide : la liste complète est affichée."
+    found = await procs.list_processes(ctx, f)
+    query = {k: v for k, v in raw.items() if k != "offset"}
+    return page(
+        request,
+        "processes.html",
+        {
+            "me": await procs.me(ctx),
+            "page": found,
+            "f": f,
+            "error": error,
+            "query": urlencode(query),
+            "kinds": list(ProcessKind),
+            "all_statuses": list(ProcessStatus),
+        },
+    )
+
+
+@router.get("/processus/{workflow_id}", response_class=HTMLResponse)
+async def process_page(
+    request: Request, workflow_id: str, ctx: PageContext, fait: str | None = None
+) -> Response:
+    me = await procs.me(ctx)
+    try:
+        detail = await procs.detail(ctx, workflow_id)
+    except Exception as err:
+        refusal = describe(err)
+        if refusal is None:
+            raise
+        return page(
+            request, "message.html", {"me": me, "message": refusal.detail}, refusal.status_code
+        )
+    mine = [t for t in detail.tasks if t.closed_at is None and inbox.may_complete(ctx.principal, t)]
+    return page(
+        request,
+        "process.html",
+        {
+            "me": me,
+            "d": detail,
+            "mine": mine,
+            "forms": await _forms(ctx, mine),
+            "done": fait,
+            "live_json": json.dumps(detail.live, indent=2, ensure_ascii=False, default=str)
+            if detail.live
+            else None,
+        },
+    )
+
+
+# --- mes tâches ----------------------------------------------------------------------------
+
+
+async def _forms(ctx: Ctx, tasks: list[TaskPublic]) -> dict[UUID, dict[str, Any]]:
+    """What each task's form needs beyond the task: a fresh request id where its act takes
+    one (a double submit is one act), and the facts to show (positions to fill, the quoted
+    share)."""
+    out: dict[UUID, dict[str, Any]] = {}
+    for t in tasks:
+        action = inbox.action_of(t)
+        extra: dict[str, Any] = {}
+        if action is not None and action.takes_request_id:
+            extra["request_id"] = f"web-{uuid4().hex[:12]}"
+        if t.action in (TaskAction.DECIDE, TaskAction.REFER_CANDIDATES):
+            campaign_id = UUID(t.workflow_id.split("-", 1)[1][:36])
+            campaign = await rec.visible_campaign(ctx, campaign_id)
+            extra["positions"] = campaign.positions
+        elif t.action == TaskAction.ACCEPT_QUOTE and t.subject_id:
+            extra["request"] = await pl.visible_request(ctx, UUID(t.subject_id))
+        elif t.action == TaskAction.DECIDE_CONVENTION:
+            extra["convention"] = await conv.visible_convention(
+                ctx, UUID(t.workflow_id.removeprefix("convention-"))
+            )
+        out[t.id] = extra
+    return out
+
+
+@router.get("/mes-taches", response_class=HTMLResponse)
+async def my_tasks_page(
+    request: Request, ctx: PageContext, fait: str | None = None, retard: bool = False
+) -> Response:
+    tasks = await inbox.open_tasks(ctx, overdue=retard, limit=200)
+    mine = [t for t in tasks if inbox.may_complete(ctx.principal, t)]
+    return page(
+        request,
+        "tasks.html",
+        {
+            "me": await procs.me(ctx),
+            "tasks": tasks,
+            "mine": {t.id for t in mine},
+            "forms": await _forms(ctx, mine),
+            "done": fait,
+            "late_only": retard,
+        },
+    )
+
+
+def form_data(action: str, form: dict[str, Any]) -> dict[str, Any]:
+    """A task's form as the JSON its action takes: empty fields left out, lists split,
+    euros to cents, a renewal's phase assembled."""
+    data = {
+        k: v.strip()
+        for k, v in form.items()
+        if k != "csrf" and isinstance(v, str) and v.strip() != ""
+    }
+    if "skills" in data:
+        data["skills"] = [s.strip() for s in data["skills"].split(",") if s.strip()]
+    if action == TaskAction.DECIDE_CONVENTION and data.pop("choice", "") == "renew":
+        data.pop("close_reason", None)
+        renew: dict[str, Any] = {k: data.pop(k) for k in ("starts_on", "ends_on") if k in data}
+        if "annual_budget_euros" in data:
+            renew["annual_budget_cents"] = _cents(data.pop("annual_budget_euros"))
+        targets = {k.removeprefix("target_"): v for k, v in data.items() if k.startswith("target_")}
+        return {"renew": {**renew, "targets": targets}}
+    return {
+        k: v
+        for k, v in data.items()
+        if not k.startswith(("target_", "starts_on", "ends_on", "annual_budget"))
+    }
+
+
+def _cents(euros: str) -> int | str:
+    try:
+        return round(float(euros.replace("\u202f", "").replace(" ", "").replace(",", ".")) * 100)
+    except ValueError:
+        return euros  # refused by the model with its own sentence
+
+
+def same_site(back: str, default: str) -> str:
+    """Only a path back into Relais."""
+    if not back.startswith("/") or back.startswith(("//", "/\\")):
+        return default
+    return back
+
+
+@router.post("/mes-taches/{task_id}")
+async def complete_from_page(request: Request, task_id: UUID, ctx: PageContext) -> Response:
+    form = dict(await request.form())
+    back = same_site(str(form.pop("back", "") or ""), "/mes-taches")
+    try:
+        task = await inbox.visible_task(ctx, task_id)
+        await inbox.complete_task(ctx, task, form_data(task.action, form))
+    except Exception as err:
+        refusal = describe(err)
+        if refusal is None:
+            raise
+        message = refusal.detail
+        if refusal.errors:  # the fields of the form, without the `data.` of the JSON inbox
+            message = "; ".join(
+                f"{e.field.removeprefix('data.').removeprefix('data') or 'formulaire'} : "
+                f"{e.message}"
+                for e in refusal.errors
+            )
+        if refusal.status_code != status.HTTP_503_SERVICE_UNAVAILABLE:
+            message = f"Action non enregistrée — {message}"  # a 503's act may be recorded
+        return page(
+            request,
+            "message.html",
+            {"me": await procs.me(ctx), "message": message, "back": back},
+            refusal.status_code,
+        )
+    sep = "&" if "?" in back else "?"
+    return RedirectResponse(
+        f"{back}{sep}{urlencode({'fait': task.title})}", status.HTTP_303_SEE_OTHER
+    )
+
+
+# --- courriels -----------------------------------------------------------------------------
+
+
+@router.get("/boite-mail", response_class=HTMLResponse)
+async def mailbox_page(request: Request, ctx: PageContext) -> Response:
+    me = await procs.me(ctx)
+    if not ctx.principal.sees_everything:
+        return page(
+            request,
+            "message.html",
+            {"me": me, "message": "Page réservée à l'équipe du réseau."},
+            403,
+        )
+    outbox = await procs.outbox(ctx, limit=100)
+    received = read_mailbox(ctx.settings.mailbox_dir) if ctx.settings.dev_mode else None
+    return page(request, "mailbox.html", {"me": me, "outbox": outbox, "received": received})

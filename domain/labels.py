@@ -1,0 +1,128 @@
+"""French labels of the enums people see, by process: what the pages and the mails call a
+role, a kind of organisation, a status or a step. The pages show an enum by its label."""
+
+from __future__ import annotations
+
+from domain.actions import TaskAction
+from domain.auth import Role
+from domain.organisations import OrganisationKind, OrganisationStatus
+from domain.processes import ProcessKind, ProcessStatus
+
+ROLE_LABELS: dict[str, str] = {
+    Role.ADMIN: "administration",
+    Role.STAFF: "équipe du réseau",
+    Role.MANAGER: "direction",
+    Role.MEMBER: "entreprise membre",
+    Role.AGENCY: "agence",
+    Role.PARTNER: "partenaire",
+}
+
+# --- the directory ----------------------------------------------------------------------
+KIND_LABELS: dict[str, str] = {  # a directory's sections
+    OrganisationKind.MEMBER: "Entreprises membres",
+    OrganisationKind.AGENCY: "Agences emploi",
+    OrganisationKind.CHAMBER: "Chambres consulaires",
+    OrganisationKind.AUTHORITY: "Collectivités",
+    OrganisationKind.PROVIDER: "Prestataires",
+    OrganisationKind.ASSOCIATION: "Associations",
+}
+KIND_SINGULAR: dict[str, str] = {
+    OrganisationKind.MEMBER: "entreprise membre",
+    OrganisationKind.AGENCY: "agence emploi",
+    OrganisationKind.CHAMBER: "chambre consulaire",
+    OrganisationKind.AUTHORITY: "collectivité",
+    OrganisationKind.PROVIDER: "prestataire",
+    OrganisationKind.ASSOCIATION: "association",
+}
+
+# --- every process ----------------------------------------------------------------------
+PROCESS_LABELS: dict[str, str] = {
+    ProcessKind.ONBOARDING: "Adhésions",
+    ProcessKind.RECRUITMENT: "Campagnes de recrutement",
+    ProcessKind.REFERRAL: "Candidatures",
+    ProcessKind.POOLING: "Services mutualisés",
+    ProcessKind.BOOKING: "Réservations",
+    ProcessKind.CONVENTION: "Conventions",
+}
+STATUS_LABELS: dict[str, str] = {
+    ProcessStatus.RUNNING: "en cours",
+    ProcessStatus.WAITING: "en attente",
+    ProcessStatus.COMPLETED: "terminé",
+    ProcessStatus.FAILED: "refusé",
+    ProcessStatus.CANCELLED: "annulé",
+    ProcessStatus.EXPIRED: "expiré",
+    OrganisationStatus.PENDING: "en adhésion",
+    OrganisationStatus.ACTIVE: "actif",
+    OrganisationStatus.INACTIVE: "inactif",
+}
+STATUS_ORDER = [
+    ProcessStatus.WAITING,
+    ProcessStatus.RUNNING,
+    ProcessStatus.COMPLETED,
+    ProcessStatus.FAILED,
+    ProcessStatus.CANCELLED,
+    ProcessStatus.EXPIRED,
+]
+# A process's step, by its name; `<process>:<step>` where a step reads differently in one
+# process (a convention's "active" is not a membership's).
+STEP_LABELS: dict[str, str] = {
+    # onboarding
+    "validating": "vérification",
+    "awaiting_charter": "attente de la charte",
+    "active": "adhésion active",
+    "expired": "expirée",
+    "cancelled": "annulée",
+    "refused": "refusée",
+    # recruitment campaigns
+    "open": "candidatures ouvertes",
+    "closing": "entretiens en cours",
+    "closed": "close",
+    "filled": "postes pourvus",
+    # referrals
+    "duplicate": "doublon",
+    "screening": "tri",
+    "screened_out": "non retenue au tri",
+    "shortlisted": "présélectionnée",
+    "interview_requested": "entretien demandé",
+    "interview": "entretien",
+    "hired": "embauchée",
+    "rejected": "refusée",
+    "withdrawn": "retirée",
+    "not_retained": "non retenue",
+    # pools of services
+    "gathering": "demandes en cours de regroupement",
+    "quoting": "devis envoyés",
+    "ordered": "commande passée",
+    "confirmed": "commande confirmée",
+    "rating": "livré et facturé",
+    "compensated": "annulé, rien facturé",
+    "failed": "n'a pas abouti",
+    # reservations
+    "waitlisted": "liste d'attente",
+    # conventions
+    "awaiting_signatures": "en attente de signatures",
+    "signed": "signée, phase à venir",
+    "convention:active": "phase en cours",
+    "evaluating": "évaluée, décision attendue",
+    "renewed": "renouvelée",
+    "convention:closed": "close",
+}
+
+# --- tasks ------------------------------------------------------------------------------
+TASK_LABELS: dict[str, str] = {
+    TaskAction.ACCEPT_CHARTER: "Accepter la charte du réseau",
+    TaskAction.REFER_CANDIDATES: "Proposer un candidat",
+    TaskAction.SCREEN: "Trier la candidature",
+    TaskAction.REQUEST_INTERVIEW: "Demander un entretien",
+    TaskAction.CONSENT: "Transmettre le consentement du candidat",
+    TaskAction.DECIDE: "Décider (embauche ou non)",
+    TaskAction.ACCEPT_QUOTE: "Accepter ou refuser le devis",
+    TaskAction.RATE: "Évaluer le service",
+    TaskAction.CONFIRM_ORDER: "Confirmer ou refuser la commande",
+    TaskAction.DELIVER: "Déclarer la livraison",
+    TaskAction.SIGN_CONVENTION: "Signer la convention",
+    TaskAction.REVIEW_CONVENTION: "Revue à mi-parcours",
+    TaskAction.DECIDE_CONVENTION: "Renouveler ou clore",
+    TaskAction.FOLLOW_UP: "Relancer",
+    TaskAction.CHASE_SIGNATURES: "Relancer les signataires",
+}
