@@ -5,7 +5,7 @@ visible resources (a campaign, a referral, a pool… that the caller may see, 40
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 import asyncpg
@@ -59,7 +59,8 @@ DataSealer = Annotated[Sealer, Depends(get_sealer)]
 async def connection(pool: Pool) -> AsyncIterator[asyncpg.Connection]:
     """One connection for the whole request: authentication, the checks and the reads."""
     async with pool.acquire() as conn:
-        yield conn
+        # The pool's proxy forwards every call to its connection (the stubs do not say so).
+        yield cast(asyncpg.Connection, conn)
 
 
 Conn = Annotated[asyncpg.Connection, Depends(connection)]

@@ -268,7 +268,7 @@ async def _act(
         user_id=p.user_id,
         organisation_id=p.organisation_id,
         role=p.role,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
     handle = ctx.client.get_workflow_handle_for(
         RecruitmentReferralWorkflow.run, referral.workflow_id

@@ -27,6 +27,7 @@ from domain.auth import Role
 from domain.labels import STATUS_ORDER
 from domain.organisations import OrganisationFilter
 from domain.processes import ProcessCount, ProcessFilter, ProcessKind, ProcessStatus, TaskPublic
+from domain.recruitment import CampaignStatus
 from relais.mail import read_mailbox
 
 router = APIRouter(include_in_schema=False)
@@ -71,7 +72,9 @@ def process_chart(counts: list[ProcessCount]) -> list[dict[str, Any]]:
             "width": 100 * sum(statuses.values()) / widest,
             "parts": [
                 {"status": st, "count": n, "share": 100 * n / sum(statuses.values())}
-                for st, n in sorted(statuses.items(), key=lambda kv: STATUS_ORDER.index(kv[0]))
+                for st, n in sorted(
+                    statuses.items(), key=lambda kv: STATUS_ORDER.index(ProcessStatus(kv[0]))
+                )
             ],
         }
         for kind, statuses in sorted(by_kind.items())
@@ -86,7 +89,7 @@ async def home(request: Request, ctx: PageContext) -> Response:
     recent = await procs.list_processes(ctx, ProcessFilter(limit=10))
     counts = await procs.counts(ctx)
     campaigns = (
-        (await rec.list_campaigns(ctx, "open", limit=8, offset=0)).items  # type: ignore[arg-type]
+        (await rec.list_campaigns(ctx, CampaignStatus.OPEN, limit=8, offset=0)).items
         if network or p.role in (Role.MEMBER, Role.AGENCY)
         else []
     )
@@ -222,7 +225,7 @@ async def my_tasks_page(
 def form_data(action: str, form: dict[str, Any]) -> dict[str, Any]:
     """A task's form as the JSON its action takes: empty fields left out, lists split,
     euros to cents, a renewal's phase assembled."""
-    data = {
+    data: dict[str, Any] = {
         k: v.strip()
         for k, v in form.items()
         if k != "csrf" and isinstance(v, str) and v.strip() != ""
