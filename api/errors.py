@@ -10,10 +10,12 @@ import asyncpg
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import LoginRequired
+from api.pages.render import page
 from api.validation import field_errors
 from domain.errors import (
     Conflict,
@@ -116,6 +118,51 @@ async def _sign_in(request: Request, exc: Exception) -> Response:
     return RedirectResponse("/connexion", status.HTTP_303_SEE_OTHER)
 
 
+# What the framework itself answers (no such page, a method a route does not take), in French.
+HTTP_SENTENCES = {
+    status.HTTP_404_NOT_FOUND: "Cette page n'existe pas (ou plus).",
+    status.HTTP_405_METHOD_NOT_ALLOWED: "Cette adresse ne s'utilise pas ainsi.",
+}
+TITLES = {404: "Page introuvable", 500: "Erreur de Relais"}
+SERVER_ERROR = (
+    "Une erreur de Relais a empêché de répondre. Elle est enregistrée pour l'équipe "
+    "technique ; réessayez dans un moment."
+)
+
+
+def wants_page(request: Request) -> bool:
+    """A person's browser (a page of the dashboard), not a program calling the JSON API."""
+    path = request.url.path
+    if path.startswith(("/api/", "/codec/", "/health", "/metrics", "/openapi")):
+        return False
+    return "text/html" in request.headers.get("accept", "") or request.method == "GET"
+
+
+def _message_page(request: Request, message: str, code: int) -> Response:
+    return page(request, "message.html", {"message": message, "title": TITLES.get(code)}, code)
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, StarletteHTTPException):
+        raise exc
+    sentence = HTTP_SENTENCES.get(exc.status_code)
+    if sentence is None:  # FastAPI's own detail (e.g. a route's HTTPException): kept
+        sentence = str(exc.detail)
+    headers = dict(exc.headers or {})
+    if wants_page(request):
+        response = _message_page(request, sentence, exc.status_code)
+        response.headers.update(headers)
+        return response
+    return JSONResponse({"detail": sentence}, status_code=exc.status_code, headers=headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Starlette logs the exception after this answer: only the sentence goes to the person.
+    if wants_page(request):
+        return _message_page(request, SERVER_ERROR, status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return JSONResponse({"detail": SERVER_ERROR}, status_code=500)
+
+
 def install(app: FastAPI) -> None:
     for kind in (
         DomainError,
@@ -128,3 +175,5 @@ def install(app: FastAPI) -> None:
     ):
         app.add_exception_handler(kind, _json)
     app.add_exception_handler(LoginRequired, _sign_in)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _server_error)

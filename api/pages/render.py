@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from api.pages.formats import FILTERS
 from domain.actions import TaskAction
 from domain.convention import KPI_LABELS, PARTY_ROLE_LABELS
 from domain.formats import euros
@@ -37,6 +38,7 @@ templates.env.globals.update(
     roles=ROLE_LABELS,
     Action=TaskAction,
 )
+templates.env.filters.update(FILTERS)
 
 
 def page(

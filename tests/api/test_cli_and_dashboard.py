@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 
 import asyncpg
 
@@ -88,3 +89,16 @@ async def test_dashboard_sign_in_and_out(client, actors):
     page = await client.get("/annuaire")
     assert "Boulangerie du Canet" in page.text and "Agence Nord" not in page.text
     assert (await client.get("/boite-mail")).status_code == 403
+
+
+async def test_an_unknown_page_and_an_unknown_route_answer_in_french(client, actors):
+    page = await client.get("/nulle-part", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"]
+    assert "<h1>Page introuvable</h1>" in page.text and "n'existe pas" in html.unescape(page.text)
+    api = await client.get("/api/nulle-part", headers=actors["staff"].headers)
+    assert api.status_code == 404 and api.json() == {"detail": "Cette page n'existe pas (ou plus)."}
+    wrong = await client.put("/api/me", headers=actors["staff"].headers)
+    assert (
+        wrong.status_code == 405
+        and wrong.json()["detail"] == "Cette adresse ne s'utilise pas ainsi."
+    )

@@ -1,0 +1,82 @@
+"""Numbers, money and dates as French readers write them, through Babel's French locale:
+« 6,0 % », « janvier 2027 », « 1 234,56 € », times on the Paris clock. The pages' filters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+
+from domain.formats import euros
+
+LOCALE = "fr_FR"
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def number(value: float | int | None, decimals: int | None = None) -> str:
+    """1234.5 → « 1 234,5 »; `decimals` fixes how many digits follow the comma."""
+    if value is None:
+        return "—"
+    if decimals is None:
+        return format_decimal(value, locale=LOCALE)
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale=LOCALE)
+
+
+def percent(value: float | None, decimals: int = 1) -> str:
+    """A percentage already in percent (6.0 → « 6,0 % »)."""
+    return "—" if value is None else f"{number(value, decimals)}\u00a0%"
+
+
+def share(value: float | None, decimals: int = 0) -> str:
+    """A ratio (0.06 → « 6 % »)."""
+    return "—" if value is None else percent(100 * value, decimals)
+
+
+def day(value: date | datetime | None) -> str:
+    """« 5 janvier 2027 » (a datetime read on the Paris clock)."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(PARIS).date()
+    return format_date(value, "d MMMM y", locale=LOCALE)
+
+
+def short_day(value: date | datetime | None) -> str:
+    """« 05/01/2027 » (for tables)."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(PARIS).date()
+    return format_date(value, "dd/MM/y", locale=LOCALE)
+
+
+def moment(value: datetime | None) -> str:
+    """« 5 janv. 2027 à 15:03 » on the Paris clock."""
+    if value is None:
+        return "—"
+    return format_datetime(value, "d MMM y 'à' HH:mm", tzinfo=PARIS, locale=LOCALE)
+
+
+def month(period: str | date | None) -> str:
+    """A pool's month, « 2027-01 » → « janvier 2027 »."""
+    if period is None:
+        return "—"
+    if isinstance(period, str):
+        year, mon = (int(x) for x in period.split("-")[:2])
+        period = date(year, mon, 1)
+    return format_date(period, "MMMM y", locale=LOCALE)
+
+
+FILTERS = {
+    "number": number,
+    "percent": percent,
+    "share": share,
+    "day": day,
+    "short_day": short_day,
+    "moment": moment,
+    "month": month,
+    "euros": euros,
+}
