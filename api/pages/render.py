@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.pages.formats import FILTERS
 from domain.actions import TaskAction
+from domain.auth import Role
 from domain.convention import KPI_LABELS, PARTY_ROLE_LABELS
 from domain.formats import euros
 from domain.labels import (
@@ -25,6 +26,22 @@ from domain.labels import (
 )
 
 HERE = Path(__file__).resolve().parent.parent
+
+NETWORK = frozenset({Role.ADMIN, Role.STAFF, Role.MANAGER})
+# The menu, in one place: each entry with the roles that see it (None: everyone).
+MENU: list[tuple[str, str, frozenset[Role] | None]] = [
+    ("/tableau-de-bord", "Tableau de bord", None),
+    ("/mes-taches", "Mes tâches", None),
+    ("/processus", "Processus", None),
+    ("/annuaire", "Annuaire", None),
+    ("/boite-mail", "Courriels", NETWORK),
+]
+
+
+def menu(role: str) -> list[tuple[str, str]]:
+    return [(href, label) for href, label, roles in MENU if roles is None or role in roles]
+
+
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(
     processes_fr=PROCESS_LABELS,
@@ -37,6 +54,7 @@ templates.env.globals.update(
     steps=STEP_LABELS,
     roles=ROLE_LABELS,
     Action=TaskAction,
+    menu=menu,
 )
 templates.env.filters.update(FILTERS)
 
