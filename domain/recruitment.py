@@ -26,13 +26,13 @@ from pydantic import (
 )
 
 from domain.auth import Role
-from domain.common import REQUEST_ID_PATTERN, text
+from domain.common import REQUEST_ID_PATTERN, FreeText
 from domain.identifiers import Postcode
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
-Text = text(2, 200)
-Reason = text(3, 500)
-Skill = text(1, 60)
+Text = Annotated[str, FreeText(2, 200)]
+Reason = Annotated[str, FreeText(3, 500)]
+Skill = Annotated[str, FreeText(1, 60)]
 
 
 def campaign_workflow_id(campaign_id: UUID) -> str:
@@ -281,7 +281,7 @@ class ReferralCreate(BaseModel):
     commune: Text | None = None
     skills: list[Skill] = Field(default_factory=list, max_length=30)
     experience_years: int = Field(default=0, ge=0, le=60)
-    cv_text: text(0, 20_000) = ""
+    cv_text: Annotated[str, FreeText(0, 20_000)] = ""
 
 
 class ReferralInput(BaseModel):
