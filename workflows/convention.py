@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -93,11 +94,11 @@ class ConventionWorkflow:
         self._recorded = input.resume is not None and (
             input.resume.step != ConventionStep.AWAITING_SIGNATURES or bool(input.resume.signatures)
         )
-        self._stored: set = {s.organisation_id for s in self._state.signatures}
+        self._stored: set[UUID] = {s.organisation_id for s in self._state.signatures}
         self._decision: Decision | None = None
         self._cancel: Cancel | None = None
         self._settled = False
-        self._signing: set = set(self._stored)  # signatures stored or being written
+        self._signing: set[UUID] = set(self._stored)  # signatures stored or being written
 
     # --- the phase ---------------------------------------------------------------------------
 

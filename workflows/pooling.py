@@ -11,7 +11,7 @@ bookkeeping for all members of a step goes to Postgres in one activity.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from temporalio import workflow
@@ -438,7 +438,7 @@ class ServicePoolWorkflow:
                 local=True,
             )
 
-    def _task(self, p: Participant, action: str, title: str, due) -> TaskOpen:
+    def _task(self, p: Participant, action: str, title: str, due: datetime) -> TaskOpen:
         return TaskOpen(
             key=self._recorder.key(f"{action}:{p.request_id}:{self._state.quote_round}"),
             workflow_id=workflow.info().workflow_id,
@@ -482,7 +482,7 @@ class ServicePoolWorkflow:
             workflow_id=workflow.info().workflow_id,
         )
 
-    def _quote_mail(self, p: Participant, deadline, again: bool) -> OutboxMessage:
+    def _quote_mail(self, p: Participant, deadline: datetime, again: bool) -> OutboxMessage:
         service = self._input.service
         opening = (
             "Des membres se sont retirés : votre part est recalculée et dépasse ce que vous "

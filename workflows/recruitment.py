@@ -12,10 +12,14 @@ would reach.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
+from uuid import UUID
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.types import MethodSyncOrAsyncSingleParam
 
 with workflow.unsafe.imports_passed_through():
     from activities.recruitment import RecruitmentActivities, org_recipient
@@ -48,6 +52,8 @@ with workflow.unsafe.imports_passed_through():
         campaign_workflow_id,
     )
     from workflows.common import ProcessRecorder, run_activity
+
+SignalT = TypeVar("SignalT")
 
 CLOSING_CHECK_EVERY = timedelta(days=1)
 INTERVIEW_STEPS = (ReferralStep.INTERVIEW_REQUESTED, ReferralStep.INTERVIEW)
@@ -149,7 +155,9 @@ class RecruitmentCampaignWorkflow:
     def _ended(self) -> bool:
         return self._cancel is not None or self._state.all_filled
 
-    async def _wait_for_end(self, within: timedelta, wake=lambda: False) -> None:
+    async def _wait_for_end(
+        self, within: timedelta, wake: Callable[[], bool] = lambda: False
+    ) -> None:
         """Wait until filled, cancelled, `wake()` or `within` elapsed, continuing-as-new if
         the history grows long (thousands of hires)."""
         deadline = workflow.now() + within
@@ -325,7 +333,7 @@ class RecruitmentReferralWorkflow:
                 break
             act = self._pending
             assert act is not None
-            error = await self._apply(act, reg)
+            error = await self._apply(act, reg.employer_id)
             self._answered[act.key] = error
             self._pending = None
 
@@ -391,7 +399,7 @@ class RecruitmentReferralWorkflow:
             )
         )
 
-    async def _apply(self, act: ReferralAction, reg: Registration) -> str | None:
+    async def _apply(self, act: ReferralAction, employer_id: UUID) -> str | None:
         """Carry out one action; returns a refusal message, or None."""
         if act.kind == "withdraw":
             await self._move(ReferralStep.WITHDRAWN, act.reason)
@@ -419,7 +427,7 @@ class RecruitmentReferralWorkflow:
                 await self._move(ReferralStep.WITHDRAWN, "consentement refusé")
                 await self._recorder.mail(
                     "consent-refused",
-                    org_recipient(reg.employer_id),
+                    org_recipient(employer_id),
                     f"Entretien annulé — {self._state.pseudonym}",
                     "Le candidat n'a pas consenti à transmettre son identité : sa candidature "
                     "est retirée.",
@@ -470,7 +478,11 @@ class RecruitmentReferralWorkflow:
                 InterviewSettled(referral_id=self._input.referral_id),
             )
 
-    async def _signal_campaign(self, signal, arg) -> None:
+    async def _signal_campaign(
+        self,
+        signal: MethodSyncOrAsyncSingleParam[RecruitmentCampaignWorkflow, SignalT, None],
+        arg: SignalT,
+    ) -> None:
         try:
             await workflow.get_external_workflow_handle(
                 campaign_workflow_id(self._input.campaign_id)
@@ -480,7 +492,9 @@ class RecruitmentReferralWorkflow:
             # report already): nothing left to tell it.
             workflow.logger.info("campaign already closed when signalled")
 
-    async def _open_task(self, step, assignee, role: Role, action: str, sla: timedelta) -> None:
+    async def _open_task(
+        self, step: ReferralStep, assignee: UUID, role: Role, action: str, sla: timedelta
+    ) -> None:
         self._task_key = f"{workflow.info().workflow_id}:{step.value}"
         titles = {
             "screen": "Trier la candidature",
