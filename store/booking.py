@@ -19,6 +19,7 @@ from domain.booking import (
     reservation_workflow_id,
 )
 from domain.common import Page
+from store.pool import Conn
 
 INSERT_RESOURCE = """
 INSERT INTO resources (id, network_id, kind, name, location) VALUES ($1, $2, $3, $4, $5)
@@ -60,13 +61,14 @@ JOIN organisations o ON o.id = v.member_id
 
 
 class BookingRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
     async def create_resource(self, network_id: UUID, r: ResourceCreate) -> ResourcePublic:
         row = await self.conn.fetchrow(
             INSERT_RESOURCE, uuid4(), network_id, r.kind, r.name, r.location
         )
+        assert row is not None  # INSERT … RETURNING answers the row or raises
         return ResourcePublic.model_validate(dict(row))
 
     async def resources(self) -> list[ResourcePublic]:
@@ -118,8 +120,8 @@ class BookingRepository:
             ReservationStatus.WAITLISTED,
         ):
             # Cancelled already (a retry): the promotions it made, to signal them again.
-            promoted = [r["id"] for r in await self.conn.fetch(PROMOTED_BY, reservation_id)]
-            return Cancelled(was=None, promoted=promoted)
+            earlier = [r["id"] for r in await self.conn.fetch(PROMOTED_BY, reservation_id)]
+            return Cancelled(was=None, promoted=earlier)
         await self.conn.execute(CANCEL, reservation_id, reason)
         promoted: list[UUID] = []
         if row["status"] == ReservationStatus.CONFIRMED:

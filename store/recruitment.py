@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict
 
 from domain.recruitment import (
     OPEN_REFERRAL,
@@ -26,6 +28,7 @@ from domain.recruitment import (
     normalise_email,
 )
 from store.crypto import Sealer
+from store.pool import Conn
 
 INSERT_CAMPAIGN = """
 INSERT INTO campaigns (id, workflow_id, employer_id, network_id, created_by, title, status,
@@ -176,6 +179,45 @@ WHERE c.id = r.campaign_id AND c.closed_at IS NOT NULL AND c.closed_at < $1
   AND r.status <> 'hired' AND r.identity_enc IS NOT NULL"""
 
 
+class IntakeCheck(BaseModel):
+    """What a referral's intake looks at in its campaign (read FOR SHARE)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: CampaignStatus
+    deadline: datetime
+    network_id: UUID
+    employer_id: UUID
+    decision_sla_days: int
+    invited: bool
+    position_ok: bool
+
+
+class ExistingRegistration(BaseModel):
+    """A referral already recorded for a workflow, with the agency it duplicates, if any."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    status: ReferralStep
+    pseudonym: str
+    dup_agency: UUID | None
+    dup_agency_name: str | None
+
+
+class OriginalReferral(BaseModel):
+    """The first referral of a person in a campaign, and the agency credited with it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    agency_name: str
+
+
+# Whether a reader may see a candidate's identity, from the referral as it may see it.
+Reveal = Callable[[ReferralPublic], bool]
+
+
 def sealed_referral(
     sealer: Sealer, referral_id: UUID, campaign_id: UUID, agency_id: UUID, data: ReferralCreate
 ) -> ReferralInput:
@@ -216,7 +258,7 @@ def _cv_aad(referral_id: UUID) -> str:
 
 
 class RecruitmentRepository:
-    def __init__(self, conn: asyncpg.Connection, sealer: Sealer | None = None) -> None:
+    def __init__(self, conn: Conn, sealer: Sealer | None = None) -> None:
         self.conn = conn
         self.sealer = sealer
 
@@ -288,19 +330,26 @@ class RecruitmentRepository:
         total = await self.conn.fetchval(COUNT_CAMPAIGNS, *args)
         return [c for i in ids if (c := await self.get_campaign(i))], total
 
-    async def intake_check(self, campaign_id: UUID, agency_id: UUID, position_id: UUID | None):
-        return await self.conn.fetchrow(INTAKE_CHECK, campaign_id, agency_id, position_id)
+    async def intake_check(
+        self, campaign_id: UUID, agency_id: UUID, position_id: UUID | None
+    ) -> IntakeCheck | None:
+        row = await self.conn.fetchrow(INTAKE_CHECK, campaign_id, agency_id, position_id)
+        return IntakeCheck.model_validate(dict(row)) if row else None
 
     # referrals
 
-    async def existing_registration(self, workflow_id: str):
-        return await self.conn.fetchrow(REFERRAL_BY_WORKFLOW, workflow_id)
+    async def existing_registration(self, workflow_id: str) -> ExistingRegistration | None:
+        row = await self.conn.fetchrow(REFERRAL_BY_WORKFLOW, workflow_id)
+        return ExistingRegistration.model_validate(dict(row)) if row else None
 
     async def lock(self, key: str) -> None:
         await self.conn.execute(LOCK_KEY, key)
 
-    async def original_for(self, campaign_id: UUID, email_key: bytes, phone_key: bytes | None):
-        return await self.conn.fetchrow(ORIGINAL_FOR, campaign_id, email_key, phone_key)
+    async def original_for(
+        self, campaign_id: UUID, email_key: bytes, phone_key: bytes | None
+    ) -> OriginalReferral | None:
+        row = await self.conn.fetchrow(ORIGINAL_FOR, campaign_id, email_key, phone_key)
+        return OriginalReferral.model_validate(dict(row)) if row else None
 
     async def insert_referral(
         self,
@@ -369,13 +418,14 @@ class RecruitmentRepository:
         await self.conn.execute(MARK_HIRED, referral_id, position_id, at, reason)
         return position_id, None
 
-    def _public(self, row, reveal: bool) -> ReferralPublic:
+    def _public(self, row: asyncpg.Record, reveal: Reveal) -> ReferralPublic:
         data = {k: row[k] for k in ReferralPublic.model_fields if k in row and k != "identity"}
-        if reveal and self.sealer is not None and row["identity_enc"] is not None:
+        public = ReferralPublic.model_validate(data)
+        if reveal(public) and self.sealer is not None and row["identity_enc"] is not None:
             ident = json.loads(self.sealer.open(row["identity_enc"], _identity_aad(row["id"])))
             cv = self.sealer.open(row["cv_enc"], _cv_aad(row["id"])) if row["cv_enc"] else ""
-            data["identity"] = CandidateIdentity(**ident, cv_text=cv)
-        return ReferralPublic.model_validate(data)
+            public.identity = CandidateIdentity(**ident, cv_text=cv)
+        return public
 
     async def list_referrals(
         self,
@@ -385,20 +435,23 @@ class RecruitmentRepository:
         statuses: list[str] | None,
         limit: int,
         offset: int,
-        reveal,
+        reveal: Reveal,
         shortlisted_only: bool = False,
     ) -> tuple[list[ReferralPublic], int]:
-        """`reveal(row) -> bool` says whether this reader may see the candidate's identity."""
+        """`reveal(referral) -> bool` says whether this reader may see the candidate's
+        identity."""
         args = (campaign_id, agency_id, statuses)
         rows = await self.conn.fetch(LIST_REFERRALS, *args, limit, offset, shortlisted_only)
         total = await self.conn.fetchval(COUNT_REFERRALS, *args, shortlisted_only)
-        return [self._public(r, reveal(r)) for r in rows], total
+        return [self._public(r, reveal) for r in rows], total
 
-    async def get_referral(self, referral_id: UUID, reveal) -> tuple[ReferralPublic, str] | None:
+    async def get_referral(
+        self, referral_id: UUID, reveal: Reveal
+    ) -> tuple[ReferralPublic, str] | None:
         row = await self.conn.fetchrow(GET_REFERRAL, referral_id)
         if row is None:
             return None
-        return self._public(row, reveal(row)), row["workflow_id"]
+        return self._public(row, reveal), row["workflow_id"]
 
     async def open_referral_workflows(self, campaign_id: UUID, after: str, limit: int) -> list[str]:
         rows = await self.conn.fetch(

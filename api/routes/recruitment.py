@@ -278,8 +278,8 @@ async def _registered(pool, workflow_id: str):
         row = await RecruitmentRepository(c).existing_registration(workflow_id)
     if row is None:
         return None
-    step = ReferralStep.DUPLICATE if row["dup_agency"] else ReferralStep.SCREENING
-    return _registration_response(row["id"], row["pseudonym"], step, row["dup_agency_name"])
+    step = ReferralStep.DUPLICATE if row.dup_agency else ReferralStep.SCREENING
+    return _registration_response(row.id, row.pseudonym, step, row.dup_agency_name)
 
 
 def _reveal(p: Principal, employer_id: UUID):
@@ -290,8 +290,8 @@ def _reveal(p: Principal, employer_id: UUID):
         if p.sees_everything:
             return True
         if p.role == Role.AGENCY:
-            return row["agency_id"] == p.organisation_id
-        return p.organisation_id == employer_id and row["consent_at"] is not None
+            return row.agency_id == p.organisation_id
+        return p.organisation_id == employer_id and row.consent_at is not None
 
     return reveal
 
