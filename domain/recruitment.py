@@ -356,6 +356,7 @@ class HireRequest(BaseModel):
 
 class HireResult(BaseModel):
     position_id: UUID | None
+    # Histories recorded before the activity raised `HireRefused` answer a refusal here.
     refusal: str | None = None
 
 

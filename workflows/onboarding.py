@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         OnboardingStep,
     )
     from domain.processes import ProcessKind, ProcessStatus, TaskOpen
-    from workflows.common import ProcessRecorder, run_activity
+    from workflows.common import ProcessRecorder, refusal, run_activity
 
 OPEN_STEPS = (OnboardingStep.VALIDATING, OnboardingStep.AWAITING_CHARTER)
 
@@ -71,12 +71,11 @@ class MemberOnboardingWorkflow:
                 MemberCheck(organisation_id=input.organisation_id),
             )
         except ActivityError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == "OnboardingRefused":
+            if (no := refusal(err, "OnboardingRefused")) is not None:
                 self._closing = True
                 self._state.step = OnboardingStep.REFUSED
-                self._state.detail = cause.message
-                if cause.details and cause.details[0] == "unknown":
+                self._state.detail = no.message
+                if no.details and no.details[0] == "unknown":
                     self._recorder.organisation_id = None  # nothing to point at
                 await self._recorder.record(ProcessStatus.FAILED, OnboardingStep.REFUSED)
                 self._settle()

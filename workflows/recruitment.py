@@ -18,7 +18,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.types import MethodSyncOrAsyncSingleParam
 
 with workflow.unsafe.imports_passed_through():
@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         RelayOffer,
         campaign_workflow_id,
     )
-    from workflows.common import ProcessRecorder, run_activity
+    from workflows.common import ProcessRecorder, refusal, run_activity
 
 SignalT = TypeVar("SignalT")
 
@@ -287,11 +287,19 @@ class RecruitmentReferralWorkflow:
     @workflow.run
     async def run(self, input: ReferralInput) -> ReferralState:
         wid = workflow.info().workflow_id
-        reg = await run_activity(
-            RecruitmentActivities.register_referral,
-            RegisterReferral(workflow_id=wid, input=input),
-            local=True,  # the agency waits for this answer
-        )
+        try:
+            reg = await run_activity(
+                RecruitmentActivities.register_referral,
+                RegisterReferral(workflow_id=wid, input=input),
+                local=True,  # the agency waits for this answer
+            )
+        except ActivityError as err:
+            if (no := refusal(err, "IntakeRefused")) is None:
+                raise
+            # Before IntakeRefused, the activity returned this (histories still hold it).
+            reg = Registration(
+                referral_id=input.referral_id, step=ReferralStep.REFUSED, detail=no.message
+            )
         self._registration = reg
         self._state.pseudonym = reg.pseudonym
         self._state.registered_at = workflow.now()
@@ -436,17 +444,22 @@ class RecruitmentReferralWorkflow:
             await self._move(ReferralStep.REJECTED, act.reason)
             await self._tell_agency("outcome", "Candidature refusée", f"Motif : {act.reason}")
         elif act.kind == "decide":
-            hire = await run_activity(
-                RecruitmentActivities.record_hire,
-                HireRequest(
-                    referral_id=self._input.referral_id,
-                    campaign_id=self._input.campaign_id,
-                    position_id=act.position_id,
-                    at=workflow.now(),
-                    reason=act.reason or "",
-                ),
-            )
-            if hire.position_id is None:
+            try:
+                hire = await run_activity(
+                    RecruitmentActivities.record_hire,
+                    HireRequest(
+                        referral_id=self._input.referral_id,
+                        campaign_id=self._input.campaign_id,
+                        position_id=act.position_id,
+                        at=workflow.now(),
+                        reason=act.reason or "",
+                    ),
+                )
+            except ActivityError as err:
+                if (no := refusal(err, "HireRefused")) is None:
+                    raise
+                return no.message
+            if hire.position_id is None:  # a refusal returned before HireRefused (histories)
                 return hire.refusal or "embauche impossible"
             self._state.step = ReferralStep.HIRED
             self._state.decided_at = workflow.now()
