@@ -9,7 +9,7 @@ from uuid import UUID
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.types import MethodAsyncSingleParam
 
 with workflow.unsafe.imports_passed_through():
@@ -135,10 +135,11 @@ async def run_activity(
     )
 
 
-def refusal(err: ActivityError, *types: str) -> ApplicationError | None:
+def refusal(err: FailureError, *types: str) -> ApplicationError | None:
     """The activity's refusal behind `err` (one of `types`, any refusal when none is
-    named), or None when it failed for another reason."""
-    cause = err.cause
+    named), or None when it failed for another reason. A remote activity's failure arrives
+    as an ActivityError around it, a local activity's as the refusal itself."""
+    cause = err.cause if isinstance(err, ActivityError) else err
     if isinstance(cause, ApplicationError) and cause.type in (types or REFUSALS):
         return cause
     return None

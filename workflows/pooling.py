@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.pooling import PoolingActivities
@@ -520,7 +520,7 @@ class ServicePoolWorkflow:
                     )
                     # A refusal returned before PoolRequestRefused (histories still hold it).
                     refused = rec.refusal
-                except ActivityError as err:
+                except FailureError as err:  # a local activity's refusal comes bare
                     if (no := refusal(err, "PoolRequestRefused")) is None:
                         raise
                     refused = no.message

@@ -293,7 +293,7 @@ class RecruitmentReferralWorkflow:
                 RegisterReferral(workflow_id=wid, input=input),
                 local=True,  # the agency waits for this answer
             )
-        except ActivityError as err:
+        except FailureError as err:  # a local activity's refusal comes bare
             if (no := refusal(err, "IntakeRefused")) is None:
                 raise
             # Before IntakeRefused, the activity returned this (histories still hold it).
