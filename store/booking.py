@@ -84,8 +84,9 @@ class BookingRepository:
         )
         return ResourcePublic.model_validate(dict(row)) if row else None
 
-    async def reserve(self, i: ReservationInput) -> ReservationState:
-        """Confirmed if the slot is free, else on the waitlist. Call in a transaction."""
+    async def reserve(self, i: ReservationInput) -> ReservationState | None:
+        """Confirmed if the slot is free, else on the waitlist (None: no such resource). Call
+        in a transaction."""
         args = (
             i.reservation_id,
             reservation_workflow_id(i.reservation_id),
@@ -103,9 +104,7 @@ class BookingRepository:
             await self.conn.execute(
                 INSERT_RESERVATION, *args, ReservationStatus.WAITLISTED, i.created_by
             )
-        state = await self.state(i.reservation_id)
-        assert state is not None
-        return state
+        return await self.state(i.reservation_id)
 
     async def state(self, reservation_id: UUID) -> ReservationState | None:
         row = await self.conn.fetchrow(STATE, reservation_id)
