@@ -296,7 +296,8 @@ class RecruitmentReferralWorkflow:
         except FailureError as err:  # a local activity's refusal comes bare
             if (no := refusal(err, "IntakeRefused")) is None:
                 raise
-            # Before IntakeRefused, the activity returned this (histories still hold it).
+            # What the activity returned itself before it raised IntakeRefused (runs recorded
+            # then replay through that result, handled below like this one).
             reg = Registration(
                 referral_id=input.referral_id, step=ReferralStep.REFUSED, detail=no.message
             )
