@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
+from activities.errors import MissingRow
 from domain.booking import (
     Cancelled,
     ReservationCancelling,
@@ -23,7 +24,10 @@ class BookingActivities:
     @activity.defn
     async def reserve(self, i: ReservationInput) -> ReservationState:
         async with self.pool.acquire() as c, c.transaction():
-            return await BookingRepository(c).reserve(i)
+            state = await BookingRepository(c).reserve(i)
+        if state is None:
+            raise MissingRow(f"resource {i.resource_id}")
+        return state
 
     @activity.defn
     async def cancel_reservation(self, r: ReservationCancelling) -> Cancelled:

@@ -12,7 +12,8 @@ from temporalio import activity
 from domain.processes import OutboxBatch, OutboxSent
 from relais.mail import MailTransport, PermanentMailError, build_message
 from relais.settings import Settings
-from store.processes import ProcessRepository
+from store.pool import Conn
+from store.processes import ClaimedMail, ProcessRepository
 
 # A claimed mail is left alone by other senders for this long: longer than the activity's
 # start-to-close timeout (2 min), and a batch stops sending after BATCH_SECONDS, releasing
@@ -33,7 +34,7 @@ class MailActivities:
         self.settings = settings
         self.transport = transport
 
-    async def _recipients(self, c: asyncpg.Connection, recipient: str) -> list[str]:
+    async def _recipients(self, c: Conn, recipient: str) -> list[str]:
         """`org:<id>` is the organisation's address in the directory; anything else is an
         address already."""
         m = _ORG.match(recipient)
@@ -70,17 +71,19 @@ class MailActivities:
             )
         return out
 
-    async def _send(self, c, repo: ProcessRepository, claimed) -> OutboxSent:
+    async def _send(
+        self, c: Conn, repo: ProcessRepository, claimed: list[ClaimedMail]
+    ) -> OutboxSent:
         out = OutboxSent()
         done: set[UUID] = set()  # sent, or settled for this batch
 
-        async def retry_or_fail(row, error: str) -> None:
-            done.add(row["id"])
-            if row["attempts"] + 1 >= self.settings.mail_max_attempts:
-                await repo.mail_failed(row["id"], error)
+        async def retry_or_fail(row: ClaimedMail, error: str) -> None:
+            done.add(row.id)
+            if row.attempts + 1 >= self.settings.mail_max_attempts:
+                await repo.mail_failed(row.id, error)
                 out.failed += 1
             else:
-                await repo.mail_retry(row["id"], error, retry_delay(row["attempts"] + 1))
+                await repo.mail_retry(row.id, error, retry_delay(row.attempts + 1))
                 out.retried += 1
 
         started = time.monotonic()
@@ -91,35 +94,35 @@ class MailActivities:
                         break  # the rest is released below, for the next batch
                     activity.heartbeat()
                     try:
-                        to = await self._recipients(c, row["recipient"])
+                        to = await self._recipients(c, row.recipient)
                         if not to:
                             raise PermanentMailError("aucune adresse de courriel connue")
                         msg = build_message(
                             self.settings.mail_from,
                             to,
-                            row["subject"],
-                            row["body"],
-                            row["dedup_key"],
+                            row.subject,
+                            row.body,
+                            row.dedup_key,
                         )
                         await smtp.send(msg)
                     except PermanentMailError as err:
-                        done.add(row["id"])
-                        await repo.mail_failed(row["id"], str(err)[:500])
+                        done.add(row.id)
+                        await repo.mail_failed(row.id, str(err)[:500])
                         out.failed += 1
                         continue
                     except Exception as err:
                         # Anything else (this row's data, the session dropping) is worth a retry.
                         await retry_or_fail(row, _describe(err))
                         continue
-                    await repo.mail_sent(row["id"], to)
-                    done.add(row["id"])
+                    await repo.mail_sent(row.id, to)
+                    done.add(row.id)
                     out.sent += 1
         except Exception as err:
             # No session could be had (or closing it failed): the rest waits for a later try.
             for row in claimed:
-                if row["id"] not in done:
+                if row.id not in done:
                     await retry_or_fail(row, _describe(err))
-        await repo.mail_release([r["id"] for r in claimed if r["id"] not in done])
+        await repo.mail_release([r.id for r in claimed if r.id not in done])
         return out
 
 

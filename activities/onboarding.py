@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from activities.errors import OnboardingRefused
 from domain.onboarding import (
     MemberCheck,
     MemberChecked,
@@ -18,13 +18,6 @@ from domain.processes import AuditEvent
 from store.memberships import MembershipRepository
 from store.organisations import OrganisationRepository
 from store.processes import ProcessRepository
-
-
-class OnboardingRefused(ApplicationError):
-    """A domain refusal: retrying cannot change the answer."""
-
-    def __init__(self, message: str, *details: str) -> None:
-        super().__init__(message, *details, type="OnboardingRefused", non_retryable=True)
 
 
 class OnboardingActivities:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
+from activities.errors import PoolRequestRefused
 from activities.recruitment import org_recipient
 from domain.pooling import (
     Invoicing,
@@ -32,8 +33,13 @@ class PoolingActivities:
 
     @activity.defn
     async def record_request(self, r: RecordRequest) -> RequestRecord:
+        """Record a member's request; raises `PoolRequestRefused` when the pool does not take
+        it (the refused request is stored first, so that a retry answers the same)."""
         async with self.pool.acquire() as c, c.transaction():
-            return await PoolingRepository(c).record_request(r)
+            record = await PoolingRepository(c).record_request(r)
+        if record.refusal:
+            raise PoolRequestRefused(record.refusal)
+        return record
 
     @activity.defn
     async def sync_pool(self, s: PoolSync) -> None:
@@ -41,10 +47,10 @@ class PoolingActivities:
         async with self.pool.acquire() as c, c.transaction():
             await PoolingRepository(c).sync(s.pool)
             processes = ProcessRepository(c)
-            for t in s.tasks_close:
-                await processes.close_task(t)
-            for t in s.tasks_open:
-                await processes.open_task(t)
+            for closing in s.tasks_close:
+                await processes.close_task(closing)
+            for opening in s.tasks_open:
+                await processes.open_task(opening)
             for m in s.mails:
                 await processes.enqueue(m)
 

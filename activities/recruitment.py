@@ -10,11 +10,14 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.errors import HireRefused, IntakeRefused, MissingRow
+from domain.actions import TaskAction
 from domain.auth import Role
 from domain.processes import OutboxMessage, ProcessKind, TaskClose, TaskOpen
 from domain.recruitment import (
     CampaignClosed,
     CampaignInput,
+    CampaignPublic,
     CampaignRef,
     CampaignStatus,
     CampaignStatusChange,
@@ -27,9 +30,11 @@ from domain.recruitment import (
     RegisterReferral,
     Registration,
     RelayOffer,
+    intake_refusal,
     pseudonym,
 )
 from relais.settings import Settings
+from store.pool import Conn
 from store.processes import ProcessRepository
 from store.recruitment import RecruitmentRepository
 
@@ -43,6 +48,15 @@ def refer_task_key(campaign_workflow_id: str, agency_id: UUID) -> str:
 def org_recipient(organisation_id: UUID) -> str:
     """Mail to an organisation: the mail sender resolves it to its users' addresses."""
     return f"org:{organisation_id}"
+
+
+async def _campaign(c: Conn, campaign_id: UUID) -> CampaignPublic:
+    """The campaign a workflow runs for: created by its first activity, so a missing row is
+    a data error no retry cures."""
+    campaign = await RecruitmentRepository(c).get_campaign(campaign_id)
+    if campaign is None:
+        raise MissingRow(f"campaign {campaign_id}")
+    return campaign
 
 
 class RecruitmentActivities:
@@ -62,8 +76,7 @@ class RecruitmentActivities:
     async def relay_offer(self, r: RelayOffer) -> None:
         async with self.pool.acquire() as c, c.transaction():
             repo = RecruitmentRepository(c)
-            campaign = await repo.get_campaign(r.campaign_id)
-            assert campaign is not None
+            campaign = await _campaign(c, r.campaign_id)
             lines = "\n".join(
                 f"  – {p.title} : {p.count} poste(s), {p.contract.value}, {p.place_postcode} "
                 f"{p.place_commune or ''}"
@@ -88,7 +101,7 @@ class RecruitmentActivities:
                     key=refer_task_key(campaign.workflow_id, r.agency_id),
                     workflow_id=campaign.workflow_id,
                     process=ProcessKind.RECRUITMENT,
-                    action="refer_candidates",
+                    action=TaskAction.REFER_CANDIDATES,
                     title=f"Proposer des candidats : {campaign.title} ({campaign.employer_name})",
                     assignee_organisation_id=r.agency_id,
                     assignee_role=Role.AGENCY,
@@ -104,8 +117,7 @@ class RecruitmentActivities:
             await repo.set_status(s.campaign_id, s.status, s.at, s.reason)
             if s.status != CampaignStatus.OPEN:
                 # Applications are closed: the agencies' referral tasks with them.
-                campaign = await repo.get_campaign(s.campaign_id)
-                assert campaign is not None
+                campaign = await _campaign(c, s.campaign_id)
                 for agency_id in campaign.agency_ids:
                     await ProcessRepository(c).close_task(
                         TaskClose(
@@ -127,8 +139,7 @@ class RecruitmentActivities:
         after = details[0] if details else ""
         signalled = 0
         async with self.pool.acquire() as c:
-            campaign = await RecruitmentRepository(c).get_campaign(r.campaign_id)
-        assert campaign is not None
+            campaign = await _campaign(c, r.campaign_id)
         notice = CampaignClosed(status=campaign.status)
         while True:
             async with self.pool.acquire() as c:
@@ -151,8 +162,7 @@ class RecruitmentActivities:
     async def send_report(self, r: CampaignRef) -> None:
         async with self.pool.acquire() as c, c.transaction():
             repo = RecruitmentRepository(c)
-            campaign = await repo.get_campaign(r.campaign_id)
-            assert campaign is not None
+            campaign = await _campaign(c, r.campaign_id)
             report = await repo.report(campaign)
             await ProcessRepository(c).enqueue(
                 OutboxMessage(
@@ -173,38 +183,34 @@ class RecruitmentActivities:
     @activity.defn
     async def register_referral(self, req: RegisterReferral) -> Registration:
         """Record a referral once. The same person (email or phone) already referred in this
-        campaign makes it a duplicate, credited to the first agency."""
+        campaign makes it a duplicate, credited to the first agency. Raises `IntakeRefused`
+        when the campaign does not take it (nothing is written)."""
         i = req.input
         async with self.pool.acquire() as c, c.transaction():
             repo = RecruitmentRepository(c)
-            existing = await repo.existing_registration(req.workflow_id)
+            existing = await repo.registration(req.workflow_id)
             check = await repo.intake_check(i.campaign_id, i.agency_id, i.position_id)
             if check is None:
-                return Registration(
-                    referral_id=i.referral_id, step=ReferralStep.REFUSED, detail="campagne inconnue"
-                )
-            ctx = {k: check[k] for k in ("network_id", "employer_id", "decision_sla_days")}
+                raise IntakeRefused("campagne inconnue")
             if existing is not None:  # a retry after the first attempt committed
                 return Registration(
-                    referral_id=existing["id"],
-                    step=ReferralStep.DUPLICATE
-                    if existing["dup_agency"]
-                    else ReferralStep.SCREENING,
-                    pseudonym=existing["pseudonym"],
-                    duplicate_of_agency=existing["dup_agency_name"],
-                    **ctx,
+                    referral_id=existing.referral_id,
+                    step=existing.status,
+                    pseudonym=existing.pseudonym,
+                    duplicate_of_agency=existing.duplicate_of_agency,
+                    network_id=check.network_id,
+                    employer_id=check.employer_id,
+                    decision_sla_days=check.decision_sla_days,
                 )
-            refusal = None
-            if not check["invited"]:
-                refusal = "votre agence n'est pas invitée sur cette campagne"
-            elif check["status"] != CampaignStatus.OPEN or datetime.now(UTC) >= check["deadline"]:
-                refusal = "les candidatures sont closes pour cette campagne"
-            elif not check["position_ok"]:
-                refusal = "ce poste n'appartient pas à la campagne"
-            if refusal:
-                return Registration(
-                    referral_id=i.referral_id, step=ReferralStep.REFUSED, detail=refusal, **ctx
-                )
+            why = intake_refusal(
+                status=check.status,
+                deadline=check.deadline,
+                now=datetime.now(UTC),
+                invited=check.invited,
+                position_ok=check.position_ok,
+            )
+            if why:
+                raise IntakeRefused(why)
             # Serialise referrals of the same person in this campaign (fixed lock order).
             for key in sorted(k.hex() for k in (i.email_key, i.phone_key) if k):
                 await repo.lock(f"referral:{i.campaign_id}:{key}")
@@ -212,14 +218,16 @@ class RecruitmentActivities:
             step = ReferralStep.DUPLICATE if original else ReferralStep.SCREENING
             name = pseudonym(self.secret, i.referral_id)
             await repo.insert_referral(
-                i, req.workflow_id, name, step, original["id"] if original else None
+                i, req.workflow_id, name, step, original.id if original else None
             )
         return Registration(
             referral_id=i.referral_id,
             step=step,
             pseudonym=name,
-            duplicate_of_agency=original["agency_name"] if original else None,
-            **ctx,
+            duplicate_of_agency=original.agency_name if original else None,
+            network_id=check.network_id,
+            employer_id=check.employer_id,
+            decision_sla_days=check.decision_sla_days,
         )
 
     @activity.defn
@@ -229,11 +237,14 @@ class RecruitmentActivities:
 
     @activity.defn
     async def record_hire(self, h: HireRequest) -> HireResult:
+        """Fill a place for the candidate; raises `HireRefused` when there is none to fill."""
         async with self.pool.acquire() as c, c.transaction():
             position, refusal = await RecruitmentRepository(c).record_hire(
                 h.referral_id, h.campaign_id, h.position_id, h.at, h.reason
             )
-        return HireResult(position_id=position, refusal=refusal)
+        if position is None:
+            raise HireRefused(refusal or "embauche impossible")
+        return HireResult(position_id=position)
 
     @activity.defn
     async def erase_candidates(self, e: ErasureInput) -> ErasureResult:

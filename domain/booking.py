@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from domain.common import REQUEST_ID_PATTERN, text
+from domain.common import REQUEST_ID_PATTERN, FreeText
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
 MAX_SLOT = timedelta(days=14)
@@ -25,8 +25,8 @@ class ResourceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: ResourceKind
-    name: text(2, 200)
-    location: text(0, 200) = ""
+    name: Annotated[str, FreeText(2, 200)]
+    location: Annotated[str, FreeText(0, 200)] = ""
 
 
 class ResourcePublic(ResourceCreate):
@@ -92,7 +92,7 @@ class ReservationCancel(BaseModel):
 class ReservationCancelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: text(1, 500)
+    reason: Annotated[str, FreeText(1, 500)]
 
 
 class ReservationCancelling(BaseModel):

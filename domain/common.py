@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, TypeVar
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
+from annotated_types import GroupedMetadata
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 T = TypeVar("T")
@@ -16,13 +19,20 @@ def no_control_chars(value: str) -> str:
     return value
 
 
-def text(min_length: int = 1, max_length: int = 200) -> Any:
-    """A person's free text: trimmed, bounded, without control characters."""
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(no_control_chars),
-    ]
+@dataclass(frozen=True)
+class FreeText(GroupedMetadata):
+    """A person's free text: trimmed, bounded, without control characters. Written
+    `Annotated[str, FreeText(2, 200)]`, a type the checker reads (a function returning an
+    `Annotated` is not); pydantic unpacks it into the constraints and the validator."""
+
+    min_length: int = 1
+    max_length: int = 200
+
+    def __iter__(self) -> Iterator[object]:
+        yield from StringConstraints(
+            strip_whitespace=True, min_length=self.min_length, max_length=self.max_length
+        )
+        yield AfterValidator(no_control_chars)
 
 
 # A business id or request id: printable, bounded, safe in a workflow id.

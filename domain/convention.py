@@ -12,12 +12,12 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from domain.auth import Role
-from domain.common import REQUEST_ID_PATTERN, text
+from domain.common import REQUEST_ID_PATTERN, FreeText
 from domain.identifiers import Postcode, Siret
 from domain.organisations import Naf
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
-Territory = text(1, 100)
+Territory = Annotated[str, FreeText(1, 100)]
 MAX_PHASE_DAYS = 6 * 366  # a convention phase is signed for a few years, never decades
 
 
@@ -71,7 +71,7 @@ class PhaseSpec(BaseModel):
     ends_on: date
     annual_budget_cents: int = Field(ge=0, le=10**12, description="Budget annuel, en centimes")
     targets: dict[KpiKey, Annotated[int, Field(ge=0, le=10**13)]] = Field(default_factory=dict)
-    priorities: list[text(1, 300)] = Field(default_factory=list, max_length=20)
+    priorities: list[Annotated[str, FreeText(1, 300)]] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
     def _dates(self) -> PhaseSpec:
@@ -160,7 +160,7 @@ class ConventionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     request_id: RequestId
-    title: text(3, 200)
+    title: Annotated[str, FreeText(3, 200)]
     territory: Territory = Field(description="Territoire mesuré (celui des organisations)")
     parties: list[PartyCreate] = Field(min_length=1, max_length=20)
     phase: PhaseSpec
@@ -199,7 +199,7 @@ class SignatureAct(BaseModel):
 class SignatureCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: text(0, 500) = ""
+    comment: Annotated[str, FreeText(0, 500)] = ""
 
 
 class Signature(BaseModel):
@@ -216,7 +216,7 @@ class AmendmentCreate(BaseModel):
     request_id: RequestId
     targets: dict[KpiKey, Annotated[int, Field(ge=0, le=10**13)]] = Field(default_factory=dict)
     annual_budget_cents: int | None = Field(default=None, ge=0, le=10**12)
-    reason: text(3, 500)
+    reason: Annotated[str, FreeText(3, 500)]
 
     @model_validator(mode="after")
     def _changes_something(self) -> AmendmentCreate:
@@ -236,7 +236,7 @@ class ExpenseCreate(BaseModel):
 
     request_id: RequestId
     amount_cents: int = Field(gt=0, le=10**11)
-    label: text(2, 200)
+    label: Annotated[str, FreeText(2, 200)]
     spent_on: date
 
 
@@ -247,7 +247,7 @@ class Expense(ExpenseCreate):
 class ReviewCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: text(3, 2000)
+    note: Annotated[str, FreeText(3, 2000)]
 
 
 class Review(ReviewCreate):
@@ -260,7 +260,7 @@ class DecisionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     renew: PhaseSpec | None = None
-    close_reason: text(3, 500) | None = None
+    close_reason: Annotated[str, FreeText(3, 500)] | None = None
 
     @model_validator(mode="after")
     def _one(self) -> DecisionCreate:
@@ -276,7 +276,7 @@ class Decision(DecisionCreate):
 class CancelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: text(3, 500)
+    reason: Annotated[str, FreeText(3, 500)]
 
 
 class Cancel(CancelCreate):
@@ -564,7 +564,7 @@ class CompanyRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     siret: Siret
-    name: text(2, 200)
+    name: Annotated[str, FreeText(2, 200)]
     postcode: Postcode
     naf: Naf | None = None
 
@@ -573,7 +573,7 @@ class ActionProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: ProjectKind
-    title: text(3, 200)
+    title: Annotated[str, FreeText(3, 200)]
     status: ProjectStatus = ProjectStatus.IDENTIFIED
     investment_cents: int | None = Field(default=None, ge=0, le=10**12)
 
@@ -595,8 +595,8 @@ class VisitCreate(BaseModel):
     company: CompanyRef | None = None
     territory: Territory | None = None
     visited_on: date
-    themes: list[text(2, 100)] = Field(default_factory=list, max_length=20)
-    needs: text(0, 4000) = ""
+    themes: list[Annotated[str, FreeText(2, 100)]] = Field(default_factory=list, max_length=20)
+    needs: Annotated[str, FreeText(0, 4000)] = ""
     projects: list[ActionProjectCreate] = Field(default_factory=list, max_length=30)
 
     @model_validator(mode="after")

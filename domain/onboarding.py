@@ -10,9 +10,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from domain.auth import Role
-from domain.common import REQUEST_ID_PATTERN, text
+from domain.common import REQUEST_ID_PATTERN, FreeText
 
-PersonName = text(2, 120)
+PersonName = Annotated[str, FreeText(2, 120)]
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
 
 
@@ -74,7 +74,7 @@ class OnboardingCancelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     request_id: RequestId
-    reason: text(3, 500)
+    reason: Annotated[str, FreeText(3, 500)]
 
 
 class OnboardingCancel(BaseModel):

@@ -9,11 +9,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from domain.common import text
+from domain.common import FreeText
 from domain.identifiers import Postcode, Siret
 
-Name = text(2, 200)
-Territory = text(1, 100)
+Name = Annotated[str, FreeText(2, 200)]
+Territory = Annotated[str, FreeText(1, 100)]
 Naf = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{2}\.?\d{2}[A-Z]$")]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,20}$")]
 
@@ -92,7 +92,7 @@ class OrganisationPublic(BaseModel):
 class OrganisationFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    q: text(0, 100) | None = None
+    q: Annotated[str, FreeText(0, 100)] | None = None
     kind: OrganisationKind | None = None
     territory: Territory | None = None
     status: OrganisationStatus | None = None

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from domain.common import REQUEST_ID_PATTERN, text
+from domain.common import REQUEST_ID_PATTERN, FreeText
 from domain.processes import OutboxMessage, TaskClose, TaskOpen
 
 K = TypeVar("K", bound=Hashable)
@@ -130,8 +130,8 @@ class ServiceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: ServiceCode = Field(description="Identifiant court, ex. comptable-partage")
-    name: text(2, 200)
-    description: text(0, 2000) = ""
+    name: Annotated[str, FreeText(2, 200)]
+    description: Annotated[str, FreeText(0, 2000)] = ""
     unit: ServiceUnit
     pooling: PoolingRule
     window_days: int = Field(
@@ -144,7 +144,7 @@ class ServiceCreate(BaseModel):
     split_rule: SplitRule
     acceptance_days: int = Field(ge=1, le=60, description="Délai pour accepter un devis")
     provider_id: UUID
-    territories: list[text(1, 100)] = Field(
+    territories: list[Annotated[str, FreeText(1, 100)]] = Field(
         default_factory=list, description="Territoires éligibles (vide : tous)"
     )
     sectors: list[NafPrefix] = Field(
@@ -225,7 +225,7 @@ class ServiceRequestCreate(BaseModel):
         le=date(2999, 12, 31),
         description="Date à laquelle le service est nécessaire",
     )
-    note: text(0, 1000) = ""
+    note: Annotated[str, FreeText(0, 1000)] = ""
     member_id: UUID | None = Field(
         default=None, description="Pour l'équipe du réseau : l'entreprise pour qui demander"
     )
@@ -392,7 +392,7 @@ class QuoteAnswerCreate(BaseModel):
     quote_cents: int | None = Field(
         default=None, ge=0, description="Le montant du devis accepté (obligatoire pour accepter)"
     )
-    reason: text(0, 500) | None = None
+    reason: Annotated[str, FreeText(0, 500)] | None = None
 
     @model_validator(mode="after")
     def _amount_when_accepting(self) -> QuoteAnswerCreate:
@@ -404,29 +404,31 @@ class QuoteAnswerCreate(BaseModel):
 class WithdrawCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: text(1, 500)
+    reason: Annotated[str, FreeText(1, 500)]
 
 
 class RatingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     stars: int = Field(ge=1, le=5)
-    comment: text(0, 1000) | None = None
+    comment: Annotated[str, FreeText(0, 1000)] | None = None
 
 
 class ProviderAnswerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     confirmed: bool
-    reference: text(1, 100) | None = Field(default=None, description="Référence de commande")
-    reason: text(0, 500) | None = None
+    reference: Annotated[str, FreeText(1, 100)] | None = Field(
+        default=None, description="Référence de commande"
+    )
+    reason: Annotated[str, FreeText(0, 500)] | None = None
 
 
 class DeliveryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     delivered: bool
-    reason: text(0, 500) | None = None
+    reason: Annotated[str, FreeText(0, 500)] | None = None
 
     @model_validator(mode="after")
     def _reason_for_cancel(self) -> DeliveryCreate:

@@ -27,14 +27,15 @@ from pydantic import (
     model_validator,
 )
 
+from domain.actions import ReferralActionKind
 from domain.auth import Role
-from domain.common import REQUEST_ID_PATTERN, text
+from domain.common import REQUEST_ID_PATTERN, FreeText
 from domain.identifiers import Postcode
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
-Text = text(2, 200)
-Reason = text(3, 500)
-Skill = text(1, 60)
+Text = Annotated[str, FreeText(2, 200)]
+Reason = Annotated[str, FreeText(3, 500)]
+Skill = Annotated[str, FreeText(1, 60)]
 
 
 # Campaign ids are derived from the launcher's organisation and request id: a retried
@@ -308,6 +309,15 @@ OPEN_REFERRAL = (
     ReferralStep.INTERVIEW_REQUESTED,
     ReferralStep.INTERVIEW,
 )
+# Where a referral ends: nothing moves it again.
+CLOSED_REFERRAL = (
+    ReferralStep.HIRED,
+    ReferralStep.REJECTED,
+    ReferralStep.WITHDRAWN,
+    ReferralStep.NOT_RETAINED,
+    ReferralStep.SCREENED_OUT,
+    ReferralStep.DUPLICATE,
+)
 
 
 class ReferralCreate(BaseModel):
@@ -328,7 +338,7 @@ class ReferralCreate(BaseModel):
     commune: Text | None = None
     skills: list[Skill] = Field(default_factory=list, max_length=30)
     experience_years: int = Field(default=0, ge=0, le=60)
-    cv_text: text(0, 20_000) = ""
+    cv_text: Annotated[str, FreeText(0, 20_000)] = ""
 
 
 class ReferralInput(BaseModel):
@@ -435,6 +445,7 @@ class HireRequest(BaseModel):
 
 class HireResult(BaseModel):
     position_id: UUID | None
+    # Histories recorded before the activity raised `HireRefused` answer a refusal here.
     refusal: str | None = None
 
 
@@ -498,7 +509,7 @@ class WithdrawalCreate(BaseModel):
 class ReferralAction(BaseModel):
     """What a person does on a referral, as the workflow receives it."""
 
-    kind: str  # screen | request_interview | consent | decide | withdraw
+    kind: ReferralActionKind
     request_id: str
     user_id: UUID
     organisation_id: UUID

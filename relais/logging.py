@@ -6,6 +6,7 @@ import logging
 import sys
 
 import structlog
+import structlog.typing
 
 _configured = False
 
@@ -15,7 +16,7 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
     if _configured:
         return
     _configured = True
-    shared = [
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

@@ -19,6 +19,7 @@ from domain.booking import (
     reservation_workflow_id,
 )
 from domain.common import Page
+from store.pool import Conn
 
 INSERT_RESOURCE = """
 INSERT INTO resources (id, network_id, kind, name, location) VALUES ($1, $2, $3, $4, $5)
@@ -60,13 +61,14 @@ JOIN organisations o ON o.id = v.member_id
 
 
 class BookingRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
     async def create_resource(self, network_id: UUID, r: ResourceCreate) -> ResourcePublic:
         row = await self.conn.fetchrow(
             INSERT_RESOURCE, uuid4(), network_id, r.kind, r.name, r.location
         )
+        assert row is not None  # INSERT … RETURNING answers the row or raises
         return ResourcePublic.model_validate(dict(row))
 
     async def resources(self) -> list[ResourcePublic]:
@@ -82,8 +84,9 @@ class BookingRepository:
         )
         return ResourcePublic.model_validate(dict(row)) if row else None
 
-    async def reserve(self, i: ReservationInput) -> ReservationState:
-        """Confirmed if the slot is free, else on the waitlist. Call in a transaction."""
+    async def reserve(self, i: ReservationInput) -> ReservationState | None:
+        """Confirmed if the slot is free, else on the waitlist (None: no such resource). Call
+        in a transaction."""
         args = (
             i.reservation_id,
             reservation_workflow_id(i.reservation_id),
@@ -101,9 +104,7 @@ class BookingRepository:
             await self.conn.execute(
                 INSERT_RESERVATION, *args, ReservationStatus.WAITLISTED, i.created_by
             )
-        state = await self.state(i.reservation_id)
-        assert state is not None
-        return state
+        return await self.state(i.reservation_id)
 
     async def state(self, reservation_id: UUID) -> ReservationState | None:
         row = await self.conn.fetchrow(STATE, reservation_id)
@@ -118,8 +119,8 @@ class BookingRepository:
             ReservationStatus.WAITLISTED,
         ):
             # Cancelled already (a retry): the promotions it made, to signal them again.
-            promoted = [r["id"] for r in await self.conn.fetch(PROMOTED_BY, reservation_id)]
-            return Cancelled(was=None, promoted=promoted)
+            earlier = [r["id"] for r in await self.conn.fetch(PROMOTED_BY, reservation_id)]
+            return Cancelled(was=None, promoted=earlier)
         await self.conn.execute(CANCEL, reservation_id, reason)
         promoted: list[UUID] = []
         if row["status"] == ReservationStatus.CONFIRMED:

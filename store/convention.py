@@ -3,12 +3,15 @@ visits and action projects, and the activity facts the KPIs are counted from."""
 
 from __future__ import annotations
 
+import builtins
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict
 
+from domain.auth import Role
 from domain.common import Page
 from domain.convention import (
     ActionProjectCreate,
@@ -33,6 +36,7 @@ from domain.convention import (
     VisitPublic,
     phase_budget_cents,
 )
+from store.pool import Conn
 
 UPSERT_CONVENTION = """
 INSERT INTO conventions (id, workflow_id, network_id, created_by, title, territory, status,
@@ -194,6 +198,19 @@ UPDATE action_projects SET service_request_id = $2,
 WHERE id = $1 AND (service_request_id IS NULL OR service_request_id = $2) RETURNING *"""
 
 
+class Signatory(BaseModel):
+    """A user named to sign for a party, with the organisation it belongs to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    organisation_id: UUID
+    role: Role
+    name: str
+    organisation_name: str
+    email: str | None
+
+
 def _snapshot(row: asyncpg.Record) -> KpiSnapshot:
     return KpiSnapshot.model_validate(dict(row))
 
@@ -203,15 +220,18 @@ def _project(row: Any) -> ActionProjectPublic:
 
 
 class ConventionRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
     # --- written by the workflow's activities ----------------------------------------------
 
-    async def signatory(self, user_id: UUID) -> asyncpg.Record | None:
-        return await self.conn.fetchrow(SIGNATORY_OF, user_id)
+    async def signatory(self, user_id: UUID) -> Signatory | None:
+        row = await self.conn.fetchrow(SIGNATORY_OF, user_id)
+        return Signatory.model_validate(dict(row)) if row else None
 
-    async def check_parties(self, parties: list[PartyCreate]) -> list[Party] | str:
+    async def check_parties(
+        self, parties: builtins.list[PartyCreate]
+    ) -> builtins.list[Party] | str:
         """The parties with their names, or why they cannot sign (a sentence)."""
         out: list[Party] = []
         for p in parties:
@@ -221,7 +241,7 @@ class ConventionRepository:
             if org is None:
                 return f"organisation partie inconnue : {p.organisation_id}"
             user = await self.signatory(p.signatory_id)
-            if user is None or user["organisation_id"] != p.organisation_id:
+            if user is None or user.organisation_id != p.organisation_id:
                 return (
                     f"le signataire désigné pour {org['name']} n'appartient pas à cette "
                     "organisation"
@@ -232,8 +252,8 @@ class ConventionRepository:
                     organisation_name=org["name"],
                     role=p.role,
                     signatory_id=p.signatory_id,
-                    signatory_name=user["name"],
-                    signatory_role=user["role"],
+                    signatory_name=user.name,
+                    signatory_role=user.role,
                     email=org["email"],
                 )
             )
@@ -327,6 +347,7 @@ class ConventionRepository:
     async def kpis(self, territory: str, starts_on: date, until: date) -> dict[KpiKey, int]:
         """Every KPI of the territory's activity over [starts_on, until], days included."""
         row = await self.conn.fetchrow(COUNT_KPIS, territory, starts_on, until)
+        assert row is not None  # a SELECT of scalar subqueries answers one row
         return {KpiKey(k): int(v) for k, v in row.items()}
 
     # --- read by the API ---------------------------------------------------------------------
@@ -391,7 +412,7 @@ class ConventionRepository:
         items = [c for r in ids if (c := await self.get(r["id"])) is not None]
         return Page[ConventionPublic](items=items, total=total, limit=limit, offset=offset)
 
-    async def snapshots(self, convention_id: UUID, phase_number: int) -> list[KpiSnapshot]:
+    async def snapshots(self, convention_id: UUID, phase_number: int) -> builtins.list[KpiSnapshot]:
         return [_snapshot(r) for r in await self.conn.fetch(SNAPSHOTS, convention_id, phase_number)]
 
     async def is_party(self, convention_id: UUID, organisation_id: UUID) -> bool:
@@ -412,7 +433,7 @@ class ConventionRepository:
         adviser_organisation_id: UUID,
         data: VisitCreate,
         company: dict[str, Any],
-        project_ids: list[UUID],
+        project_ids: builtins.list[UUID],
     ) -> bool:
         """Insert the visit and its projects once (False when this visit id exists)."""
         done = await self.conn.execute(

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-
 from domain.onboarding import MembershipRecord
+from store.pool import Conn
 
 # A retried activity finds its row and changes nothing; an onboarding reopened after it
 # expired or was cancelled starts the row afresh.
@@ -30,7 +29,7 @@ GET_STATUS = "SELECT status FROM memberships WHERE organisation_id = $1"
 
 
 class MembershipRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
     async def record(self, m: MembershipRecord) -> bool:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-import asyncpg
-
 from domain.common import Page
 from domain.organisations import (
     OrganisationCreate,
@@ -14,6 +12,7 @@ from domain.organisations import (
     OrganisationStatus,
     OrganisationUpdate,
 )
+from store.pool import Conn
 
 COLUMNS = (
     "id, kind, name, siret, naf, headcount, postcode, commune, territory, email, phone, "
@@ -53,7 +52,7 @@ UPDATABLE = (
 
 
 class OrganisationRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
     async def create(
@@ -78,6 +77,7 @@ class OrganisationRepository:
             data.phone,
             status,
         )
+        assert row is not None  # INSERT … RETURNING answers the row or raises
         return OrganisationPublic.model_validate(dict(row))
 
     async def get(self, id: UUID) -> OrganisationPublic | None:

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+# What a repository takes: a connection, or the proxy `pool.acquire()` hands out.
+Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -23,6 +23,7 @@ from domain.pooling import (
     ServiceRequestPublic,
     ineligibility,
 )
+from store.pool import Conn
 
 INSERT_SERVICE = """
 INSERT INTO services (id, network_id, code, name, description, unit, min_participants,
@@ -99,7 +100,7 @@ POOL_GROUP = " GROUP BY p.id, s.id, o.name"
 
 
 class PoolingRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
     # --- catalogue ------------------------------------------------------------------------
@@ -160,6 +161,7 @@ class PoolingRepository:
             "WHERE id = $1 FOR SHARE",
             j.member_id,
         )
+        refusal: str | None
         if org is None:
             refusal = "organisation inconnue"
         else:
@@ -181,7 +183,7 @@ class PoolingRepository:
         stored = await self.conn.fetchrow(
             "SELECT pool_id, status, reason FROM service_requests WHERE id = $1", j.request_id
         )
-        if stored["pool_id"] != p.pool_id:
+        if stored is None or stored["pool_id"] != p.pool_id:
             refusal = "cette clé d'idempotence est déjà celle d'une autre demande"
         elif stored["status"] == RequestStatus.REFUSED:
             refusal = stored["reason"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 from uuid import UUID, uuid4
 
-import asyncpg
+from pydantic import BaseModel, ConfigDict
 
 from domain.common import Page
 from domain.processes import (
@@ -20,6 +21,7 @@ from domain.processes import (
     TaskPublic,
     TimelineEvent,
 )
+from store.pool import Conn
 
 # Only a newer state (higher seq) replaces the stored one: retries arrive late.
 UPSERT_STATUS = """
@@ -153,8 +155,22 @@ INSERT INTO audit_events (actor, action, workflow_id, entity_type, entity_id, da
 VALUES ($1, $2, $3, $4, $5, $6)"""
 
 
+class ClaimedMail(BaseModel):
+    """A mail the sender claimed (leased) to send now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    dedup_key: str
+    recipient: str
+    subject: str
+    body: str
+    workflow_id: str | None
+    attempts: int
+
+
 class ProcessRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
     async def project(self, s: StatusProjection) -> None:
@@ -185,7 +201,7 @@ class ProcessRepository:
             offset=f.offset,
         )
 
-    async def counts(self, viewer: UUID | None = None) -> list[ProcessCount]:
+    async def counts(self, viewer: UUID | None = None) -> builtins.list[ProcessCount]:
         rows = await self.conn.fetch(COUNT_BY_STATUS, viewer)
         return [ProcessCount.model_validate(dict(r)) for r in rows]
 
@@ -197,11 +213,11 @@ class ProcessRepository:
         """Whether the organisation was given a task in the process."""
         return await self.conn.fetchval(INVOLVED, workflow_id, organisation_id)
 
-    async def timeline(self, workflow_id: str) -> list[TimelineEvent]:
+    async def timeline(self, workflow_id: str) -> builtins.list[TimelineEvent]:
         rows = await self.conn.fetch(TIMELINE, workflow_id)
         return [TimelineEvent.model_validate(dict(r)) for r in rows]
 
-    async def tasks_of(self, workflow_id: str) -> list[TaskPublic]:
+    async def tasks_of(self, workflow_id: str) -> builtins.list[TaskPublic]:
         rows = await self.conn.fetch(TASKS_OF, workflow_id)
         return [TaskPublic.model_validate(dict(r)) for r in rows]
 
@@ -234,7 +250,7 @@ class ProcessRepository:
         *,
         overdue: bool = False,
         limit: int = 100,
-    ) -> list[TaskPublic]:
+    ) -> builtins.list[TaskPublic]:
         """Open tasks of an organisation (all when None), for one role (any when None), the
         overdue ones only when `overdue`; soonest due first."""
         rows = await self.conn.fetch(OPEN_TASKS_FOR, organisation_id, role, overdue, limit)
@@ -245,16 +261,17 @@ class ProcessRepository:
             ENQUEUE, uuid4(), m.dedup_key, m.recipient, m.subject, m.body, m.workflow_id
         )
 
-    async def claim_due_mail(self, limit: int, lease_seconds: float) -> list[asyncpg.Record]:
-        return await self.conn.fetch(CLAIM_DUE_MAIL, limit, lease_seconds)
+    async def claim_due_mail(self, limit: int, lease_seconds: float) -> builtins.list[ClaimedMail]:
+        rows = await self.conn.fetch(CLAIM_DUE_MAIL, limit, lease_seconds)
+        return [ClaimedMail.model_validate(dict(r)) for r in rows]
 
-    async def mail_sent(self, mail_id: UUID, recipients: list[str]) -> None:
+    async def mail_sent(self, mail_id: UUID, recipients: builtins.list[str]) -> None:
         await self.conn.execute(MAIL_SENT, mail_id, recipients)
 
     async def mail_retry(self, mail_id: UUID, error: str, delay_seconds: float) -> None:
         await self.conn.execute(MAIL_RETRY, mail_id, error, delay_seconds)
 
-    async def mail_release(self, mail_ids: list[UUID]) -> None:
+    async def mail_release(self, mail_ids: builtins.list[UUID]) -> None:
         await self.conn.execute(MAIL_RELEASE, mail_ids)
 
     async def mail_failed(self, mail_id: UUID, error: str) -> None:
@@ -266,7 +283,9 @@ class ProcessRepository:
     async def organisation_email(self, organisation_id: UUID) -> str | None:
         return await self.conn.fetchval(ORGANISATION_EMAIL, organisation_id)
 
-    async def outbox(self, workflow_id: str | None = None, limit: int = 100) -> list[OutboxPublic]:
+    async def outbox(
+        self, workflow_id: str | None = None, limit: int = 100
+    ) -> builtins.list[OutboxPublic]:
         rows = await self.conn.fetch(LIST_OUTBOX, workflow_id, limit)
         return [OutboxPublic.model_validate(dict(r)) for r in rows]
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from domain.recruitment import (
+    CLOSED_REFERRAL,
     OPEN_REFERRAL,
+    TERMINAL_CAMPAIGN,
     CampaignInput,
     CampaignPublic,
     CampaignReport,
@@ -28,6 +31,7 @@ from domain.recruitment import (
     normalise_email,
 )
 from store.crypto import Sealer
+from store.pool import Conn
 
 INSERT_CAMPAIGN = """
 INSERT INTO campaigns (id, workflow_id, employer_id, network_id, created_by, title, status,
@@ -44,12 +48,12 @@ INSERT INTO campaign_agencies (campaign_id, agency_id) VALUES ($1, $2) ON CONFLI
 MARK_RELAYED = """
 UPDATE campaign_agencies SET relayed_at = coalesce(relayed_at, now())
 WHERE campaign_id = $1 AND agency_id = $2"""
+# $5: the terminal statuses (domain.recruitment.TERMINAL_CAMPAIGN).
 SET_STATUS = """
 UPDATE campaigns SET status = $2,
-       closed_at = CASE WHEN $2 IN ('closed', 'filled', 'cancelled') THEN coalesce(closed_at, $3)
-                        ELSE closed_at END,
+       closed_at = CASE WHEN $2 = ANY($5::text[]) THEN coalesce(closed_at, $3) ELSE closed_at END,
        cancel_reason = coalesce($4, cancel_reason)
-WHERE id = $1 AND status NOT IN ('closed', 'filled', 'cancelled')  -- a late retry: no-op
+WHERE id = $1 AND status <> ALL($5::text[])  -- a late retry: no-op
 """
 GET_CAMPAIGN = """
 SELECT c.id, c.workflow_id, c.employer_id, o.name AS employer_name, c.network_id, c.title,
@@ -123,8 +127,7 @@ UPDATE referrals SET status = $2,
        reason = coalesce($4, reason),
        updated_at = now()
 WHERE id = $1
-  AND status NOT IN ('hired', 'rejected', 'withdrawn', 'not_retained', 'screened_out',
-                     'duplicate')  -- a late retry never reopens a closed referral
+  AND status <> ALL($5::text[])  -- a late retry never reopens a closed referral
 """
 FILL_POSITION = """
 UPDATE campaign_positions SET filled = filled + 1
@@ -183,6 +186,45 @@ WHERE c.id = r.campaign_id AND c.closed_at IS NOT NULL AND c.closed_at < $1
   AND r.status <> 'hired' AND r.identity_enc IS NOT NULL"""
 
 
+class IntakeCheck(BaseModel):
+    """What a referral's intake looks at in its campaign (read FOR SHARE)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: CampaignStatus
+    deadline: datetime
+    network_id: UUID
+    employer_id: UUID
+    decision_sla_days: int
+    invited: bool
+    position_ok: bool
+
+
+class ExistingRegistration(BaseModel):
+    """A referral already recorded for a workflow, with the agency it duplicates, if any."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    status: ReferralStep
+    pseudonym: str
+    dup_agency: UUID | None
+    dup_agency_name: str | None
+
+
+class OriginalReferral(BaseModel):
+    """The first referral of a person in a campaign, and the agency credited with it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    agency_name: str
+
+
+# Whether a reader may see a candidate's identity, from the referral as it may see it.
+Reveal = Callable[[ReferralPublic], bool]
+
+
 def sealed_referral(
     sealer: Sealer, referral_id: UUID, campaign_id: UUID, agency_id: UUID, data: ReferralCreate
 ) -> ReferralInput:
@@ -225,6 +267,8 @@ def _cv_aad(referral_id: UUID) -> str:
 class ReferralAccess(BaseModel):
     """What decides who sees a referral, and which workflow runs it."""
 
+    model_config = ConfigDict(frozen=True)
+
     id: UUID
     workflow_id: str
     campaign_id: UUID
@@ -235,7 +279,7 @@ class ReferralAccess(BaseModel):
 
 
 class RecruitmentRepository:
-    def __init__(self, conn: asyncpg.Connection, sealer: Sealer | None = None) -> None:
+    def __init__(self, conn: Conn, sealer: Sealer | None = None) -> None:
         self.conn = conn
         self.sealer = sealer
 
@@ -281,7 +325,9 @@ class RecruitmentRepository:
         at: datetime,
         cancel_reason: str | None = None,
     ) -> None:
-        await self.conn.execute(SET_STATUS, campaign_id, status, at, cancel_reason)
+        await self.conn.execute(
+            SET_STATUS, campaign_id, status, at, cancel_reason, list(TERMINAL_CAMPAIGN)
+        )
 
     async def get_campaign(self, campaign_id: UUID) -> CampaignPublic | None:
         row = await self.conn.fetchrow(GET_CAMPAIGN, campaign_id)
@@ -307,20 +353,24 @@ class RecruitmentRepository:
         total = await self.conn.fetchval(COUNT_CAMPAIGNS, *args)
         return [c for i in ids if (c := await self.get_campaign(i))], total
 
-    async def intake_check(self, campaign_id: UUID, agency_id: UUID, position_id: UUID | None):
-        return await self.conn.fetchrow(INTAKE_CHECK, campaign_id, agency_id, position_id)
+    async def intake_check(
+        self, campaign_id: UUID, agency_id: UUID, position_id: UUID | None
+    ) -> IntakeCheck | None:
+        row = await self.conn.fetchrow(INTAKE_CHECK, campaign_id, agency_id, position_id)
+        return IntakeCheck.model_validate(dict(row)) if row else None
 
     # referrals
 
-    async def existing_registration(self, workflow_id: str):
-        return await self.conn.fetchrow(REFERRAL_BY_WORKFLOW, workflow_id)
+    async def existing_registration(self, workflow_id: str) -> ExistingRegistration | None:
+        row = await self.conn.fetchrow(REFERRAL_BY_WORKFLOW, workflow_id)
+        return ExistingRegistration.model_validate(dict(row)) if row else None
 
     async def registration(self, workflow_id: str) -> ReferralRegistered | None:
         """The answer already given to the referral that workflow records, if recorded."""
-        row = await self.conn.fetchrow(REFERRAL_BY_WORKFLOW, workflow_id)
-        if row is None:
+        found = await self.existing_registration(workflow_id)
+        if found is None:
             return None
-        return ReferralRegistered.of(row["id"], row["pseudonym"], row["dup_agency_name"])
+        return ReferralRegistered.of(found.id, found.pseudonym, found.dup_agency_name)
 
     async def referral_access(self, referral_id: UUID) -> ReferralAccess | None:
         row = await self.conn.fetchrow(REFERRAL_ACCESS, referral_id)
@@ -329,8 +379,11 @@ class RecruitmentRepository:
     async def lock(self, key: str) -> None:
         await self.conn.execute(LOCK_KEY, key)
 
-    async def original_for(self, campaign_id: UUID, email_key: bytes, phone_key: bytes | None):
-        return await self.conn.fetchrow(ORIGINAL_FOR, campaign_id, email_key, phone_key)
+    async def original_for(
+        self, campaign_id: UUID, email_key: bytes, phone_key: bytes | None
+    ) -> OriginalReferral | None:
+        row = await self.conn.fetchrow(ORIGINAL_FOR, campaign_id, email_key, phone_key)
+        return OriginalReferral.model_validate(dict(row)) if row else None
 
     async def insert_referral(
         self,
@@ -363,7 +416,7 @@ class RecruitmentRepository:
     async def set_referral(
         self, referral_id: UUID, step: ReferralStep, at: datetime, reason: str | None = None
     ) -> None:
-        await self.conn.execute(SET_REFERRAL, referral_id, step, at, reason)
+        await self.conn.execute(SET_REFERRAL, referral_id, step, at, reason, list(CLOSED_REFERRAL))
 
     async def record_hire(
         self,
@@ -387,7 +440,7 @@ class RecruitmentRepository:
         )
         if row and row["status"] == ReferralStep.HIRED:
             return row["hired_position_id"], None
-        if campaign_status in ("closed", "filled", "cancelled"):
+        if campaign_status in TERMINAL_CAMPAIGN:
             return None, "la campagne est close"
         position_id = position_id or (row["position_id"] if row else None)
         if position_id is None:
@@ -399,13 +452,14 @@ class RecruitmentRepository:
         await self.conn.execute(MARK_HIRED, referral_id, position_id, at, reason)
         return position_id, None
 
-    def _public(self, row, reveal: bool) -> ReferralPublic:
+    def _public(self, row: asyncpg.Record, reveal: Reveal) -> ReferralPublic:
         data = {k: row[k] for k in ReferralPublic.model_fields if k in row and k != "identity"}
-        if reveal and self.sealer is not None and row["identity_enc"] is not None:
+        public = ReferralPublic.model_validate(data)
+        if reveal(public) and self.sealer is not None and row["identity_enc"] is not None:
             ident = json.loads(self.sealer.open(row["identity_enc"], _identity_aad(row["id"])))
             cv = self.sealer.open(row["cv_enc"], _cv_aad(row["id"])) if row["cv_enc"] else ""
-            data["identity"] = CandidateIdentity(**ident, cv_text=cv)
-        return ReferralPublic.model_validate(data)
+            public.identity = CandidateIdentity(**ident, cv_text=cv)
+        return public
 
     async def list_referrals(
         self,
@@ -415,20 +469,23 @@ class RecruitmentRepository:
         statuses: list[str] | None,
         limit: int,
         offset: int,
-        reveal,
+        reveal: Reveal,
         shortlisted_only: bool = False,
     ) -> tuple[list[ReferralPublic], int]:
-        """`reveal(row) -> bool` says whether this reader may see the candidate's identity."""
+        """`reveal(referral) -> bool` says whether this reader may see the candidate's
+        identity."""
         args = (campaign_id, agency_id, statuses)
         rows = await self.conn.fetch(LIST_REFERRALS, *args, limit, offset, shortlisted_only)
         total = await self.conn.fetchval(COUNT_REFERRALS, *args, shortlisted_only)
-        return [self._public(r, reveal(r)) for r in rows], total
+        return [self._public(r, reveal) for r in rows], total
 
-    async def get_referral(self, referral_id: UUID, reveal) -> tuple[ReferralPublic, str] | None:
+    async def get_referral(
+        self, referral_id: UUID, reveal: Reveal
+    ) -> tuple[ReferralPublic, str] | None:
         row = await self.conn.fetchrow(GET_REFERRAL, referral_id)
         if row is None:
             return None
-        return self._public(row, reveal(row)), row["workflow_id"]
+        return self._public(row, reveal), row["workflow_id"]
 
     async def open_referral_workflows(self, campaign_id: UUID, after: str, limit: int) -> list[str]:
         rows = await self.conn.fetch(

@@ -6,9 +6,8 @@ import hashlib
 import secrets
 from uuid import UUID, uuid4
 
-import asyncpg
-
 from domain.auth import Principal, Role, UserPublic
+from store.pool import Conn
 
 TOKEN_PREFIX = "rl_"
 
@@ -33,7 +32,7 @@ def new_token() -> str:
 
 
 class UserRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Conn) -> None:
         self.conn = conn
 
     async def create_user(self, organisation_id: UUID, role: Role, name: str) -> UUID:

@@ -31,6 +31,7 @@ from domain.convention import (
     PartyCreate,
     PartyRole,
     PhaseSpec,
+    ProjectKind,
     SignatureAct,
     SnapshotAsk,
     VisitCreate,
@@ -57,6 +58,7 @@ from domain.pooling import (
 from domain.recruitment import (
     CampaignCreate,
     CampaignInput,
+    ContractType,
     PositionCreate,
     ReferralCreate,
 )
@@ -313,9 +315,9 @@ async def load_demo(pool: asyncpg.Pool, tokens_file: Path) -> dict[str, UUID] | 
                     provider_id=ids[provider],
                 ),
             )
-        for kind, name, location in RESOURCES:
+        for resource_kind, name, location in RESOURCES:
             await BookingRepository(c).create_resource(
-                ids[NETWORK], ResourceCreate(kind=kind, name=name, location=location)
+                ids[NETWORK], ResourceCreate(kind=resource_kind, name=name, location=location)
             )
         # Written before the commit: tokens are only ever printed from this file.
         await asyncio.to_thread(_write_private, tokens_file, json.dumps(tokens, indent=2))
@@ -362,12 +364,12 @@ async def _demo_campaign(pool: asyncpg.Pool, client: Client, settings: Settings)
     sealer = Sealer(settings.data_key_bytes)
     employer = await _org_id(pool, "Logistique des Arnavaux")
     network = await _org_id(pool, "Entreprendre au Nord de Marseille")
-    agencies = [await _org_id(pool, n) for n in AGENCY_NAMES]
+    agencies = [a for n in AGENCY_NAMES if (a := await _org_id(pool, n)) is not None]
     async with pool.acquire() as c:
         staff = await c.fetchval(
             "SELECT id FROM users WHERE organisation_id = $1 AND role = 'staff' LIMIT 1", network
         )
-    if not (employer and network and staff and all(agencies)):
+    if not (employer and network and staff and len(agencies) == len(AGENCY_NAMES)):
         return
     campaign_id = uuid.uuid5(uuid.NAMESPACE_URL, "relais-demo-campaign")
     spec = CampaignCreate(
@@ -378,15 +380,17 @@ async def _demo_campaign(pool: asyncpg.Pool, client: Client, settings: Settings)
             PositionCreate(
                 title="Préparateur de commandes",
                 count=6,
-                contract="cdi",
+                contract=ContractType.CDI,
                 place_postcode="13014",
                 place_commune="Marseille",
             ),
-            PositionCreate(title="Cariste", count=2, contract="interim", place_postcode="13014"),
+            PositionCreate(
+                title="Cariste", count=2, contract=ContractType.INTERIM, place_postcode="13014"
+            ),
             PositionCreate(
                 title="Apprenti logisticien",
                 count=1,
-                contract="apprenticeship",
+                contract=ContractType.APPRENTICESHIP,
                 place_postcode="13014",
             ),
         ],
@@ -467,19 +471,19 @@ CONVENTION_PARTIES = [
     ("Mairie des 15e et 16e arrondissements", PartyRole.FUNDER, "Nadia Benali"),
 ]
 # (company, days ago, themes, needs, projects: (kind, title, investment in cents or None))
-DEMO_VISITS = [
+DEMO_VISITS: list[tuple[str, int, list[str], str, list[tuple[ProjectKind, str, int | None]]]] = [
     ("Menuiserie Saint-Louis", 75, ["transmission", "recrutement"],
      "Dirigeant à 2 ans de la retraite ; cherche un repreneur et un apprenti.",
-     [("recruitment", "Recruter un apprenti menuisier", None),
-      ("funding", "Prêt d'honneur pour le repreneur", None)]),
+     [(ProjectKind.RECRUITMENT, "Recruter un apprenti menuisier", None),
+      (ProjectKind.FUNDING, "Prêt d'honneur pour le repreneur", None)]),
     ("Bocaux de Provence", 40, ["investissement", "énergie"],
      "Nouvelle ligne de stérilisation ; factures d'énergie en hausse.",
-     [("investment", "Autoclave et ligne de remplissage", 18_000_000),
-      ("pooled_service", "Diagnostic énergétique mutualisé", None)]),
+     [(ProjectKind.INVESTMENT, "Autoclave et ligne de remplissage", 18_000_000),
+      (ProjectKind.POOLED_SERVICE, "Diagnostic énergétique mutualisé", None)]),
     ("Garage des Aygalades", 12, ["numérique", "formation"],
      "Prise de rendez-vous en ligne ; deux mécaniciens à former à l'électrique.",
-     [("digital", "Site et prise de rendez-vous", None),
-      ("training", "Habilitation véhicules électriques", None)]),
+     [(ProjectKind.DIGITAL, "Site et prise de rendez-vous", None),
+      (ProjectKind.TRAINING, "Habilitation véhicules électriques", None)]),
 ]  # fmt: skip
 
 

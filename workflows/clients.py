@@ -4,9 +4,9 @@ attributes. Used by the API and the demo loader; never imported by a workflow.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TypedDict, TypeVar, Unpack
 from uuid import UUID
 
 import structlog
@@ -31,6 +31,8 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.types import MethodAsyncSingleParam
+from temporalio.workflow import UpdateMethodMultiParam
 
 from domain.booking import ReservationInput, ReservationState, reservation_workflow_id
 from domain.convention import ConventionInput, ConventionState, convention_workflow_id
@@ -60,6 +62,12 @@ from workflows.recruitment import (
     RecruitmentReferralWorkflow,
 )
 
+WorkflowT = TypeVar("WorkflowT")
+InputT = TypeVar("InputT")
+RunResultT = TypeVar("RunResultT")
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
+
 
 def _indexed(
     process: ProcessKind, organisation_id: UUID, indexed: bool = True
@@ -79,16 +87,16 @@ def _indexed(
 
 async def _update_with_start(
     client: Client,
-    update: Any,
-    arg: Any,
+    update: UpdateMethodMultiParam[[WorkflowT, ArgT], ResultT],
+    arg: ArgT,
     *,
     update_id: str,
-    run: Any,
-    input: Any,
+    run: MethodAsyncSingleParam[WorkflowT, InputT, RunResultT],
+    input: InputT,
     id: str,
     task_queue: str,
     search_attributes: TypedSearchAttributes,
-) -> Any:
+) -> ResultT:
     """An update sent with the start of its workflow: joins the workflow if it runs (a retry,
     a race), and never starts a closed one again (the same business process must not happen
     twice). Sent again while the server says it never ran (see `update_with_retry`), with a
@@ -240,7 +248,9 @@ def _never_ran(err: Exception) -> bool:
     return isinstance(cause, ApplicationError) and cause.type == UNPROCESSED
 
 
-async def _until_run(send: Callable[[], Awaitable[Any]], workflow_id: str, attempts: int) -> Any:
+async def _until_run(
+    send: Callable[[], Awaitable[ResultT]], workflow_id: str, attempts: int
+) -> ResultT:
     for attempt in range(attempts):
         try:
             return await send()
@@ -257,9 +267,21 @@ async def _until_run(send: Callable[[], Awaitable[Any]], workflow_id: str, attem
     raise AssertionError("unreachable")
 
 
+class UpdateOptions(TypedDict, total=False):
+    """What `update_with_retry` passes on to `WorkflowHandle.execute_update`."""
+
+    id: str | None
+    rpc_metadata: Mapping[str, str | bytes]
+    rpc_timeout: timedelta | None
+
+
 async def update_with_retry(
-    handle: WorkflowHandle, update: Any, arg: Any, attempts: int = ATTEMPTS, **kwargs: Any
-) -> Any:
+    handle: WorkflowHandle[WorkflowT, RunResultT],
+    update: UpdateMethodMultiParam[[WorkflowT, ArgT], ResultT],
+    arg: ArgT,
+    attempts: int = ATTEMPTS,
+    **kwargs: Unpack[UpdateOptions],
+) -> ResultT:
     """Send an update, sending it again while the server says it never ran: the workflow is
     not ready (FAILED_PRECONDITION: a workflow task failed, e.g. while a worker that died is
     replaced), or the server rejected it as unprocessed ("UnprocessedUpdate": the workflow

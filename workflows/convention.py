@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.convention import ConventionActivities
+    from domain.actions import TaskAction
     from domain.auth import Role
     from domain.convention import (
         PARTY_ROLE_LABELS,
@@ -93,11 +95,11 @@ class ConventionWorkflow:
         self._recorded = input.resume is not None and (
             input.resume.step != ConventionStep.AWAITING_SIGNATURES or bool(input.resume.signatures)
         )
-        self._stored: set = {s.organisation_id for s in self._state.signatures}
+        self._stored: set[UUID] = {s.organisation_id for s in self._state.signatures}
         self._decision: Decision | None = None
         self._cancel: Cancel | None = None
         self._settled = False
-        self._signing: set = set(self._stored)  # signatures stored or being written
+        self._signing: set[UUID] = set(self._stored)  # signatures stored or being written
 
     # --- the phase ---------------------------------------------------------------------------
 
@@ -151,7 +153,7 @@ class ConventionWorkflow:
                     key=self._sign_key(party),
                     workflow_id=wid,
                     process=ProcessKind.CONVENTION,
-                    action="sign_convention",
+                    action=TaskAction.SIGN_CONVENTION,
                     title=f"Signer la convention « {st.title} » (phase {number})",
                     assignee_organisation_id=party.organisation_id,
                     assignee_role=party.signatory_role,
@@ -192,7 +194,7 @@ class ConventionWorkflow:
                 names = ", ".join(p.organisation_name for p in st.unsigned())
                 await self._manager_task(
                     self._recorder.key(f"escalation-{number}"),
-                    "chase_signatures",
+                    TaskAction.CHASE_SIGNATURES,
                     f"Signatures en retard (« {st.title} ») : {names}",
                     timedelta(days=input.reminder_days),
                 )
@@ -217,7 +219,7 @@ class ConventionWorkflow:
                 if st.reviewed_at is None:  # reviewed early: nothing to ask
                     await self._manager_task(
                         self._review_key(),
-                        "review_convention",
+                        TaskAction.REVIEW_CONVENTION,
                         f"Revue à mi-parcours : « {st.title} » (phase {st.phase.number})",
                         timedelta(days=30),
                     )
@@ -268,7 +270,7 @@ class ConventionWorkflow:
             )
         await self._manager_task(
             self._decision_key(),
-            "decide_convention",
+            TaskAction.DECIDE_CONVENTION,
             f"Renouveler ou clore « {st.title} » (phase {st.phase.number} évaluée)",
             timedelta(days=DECISION_DAYS),
         )

@@ -9,6 +9,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.onboarding import OnboardingActivities
+    from domain.actions import TaskAction
     from domain.auth import NETWORK_ROLES, Role
     from domain.onboarding import (
         CharterAcceptance,
@@ -22,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         OnboardingStep,
     )
     from domain.processes import ProcessKind, ProcessStatus, TaskOpen
-    from workflows.common import ProcessRecorder, run_activity
+    from workflows.common import ProcessRecorder, refusal, run_activity
 
 OPEN_STEPS = (OnboardingStep.VALIDATING, OnboardingStep.AWAITING_CHARTER)
 
@@ -71,12 +72,11 @@ class MemberOnboardingWorkflow:
                 MemberCheck(organisation_id=input.organisation_id),
             )
         except ActivityError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == "OnboardingRefused":
+            if (no := refusal(err, "OnboardingRefused")) is not None:
                 self._closing = True
                 self._state.step = OnboardingStep.REFUSED
-                self._state.detail = cause.message
-                if cause.details and cause.details[0] == "unknown":
+                self._state.detail = no.message
+                if no.details and no.details[0] == "unknown":
                     self._recorder.organisation_id = None  # nothing to point at
                 await self._recorder.record(ProcessStatus.FAILED, OnboardingStep.REFUSED)
                 self._settle()
@@ -109,7 +109,7 @@ class MemberOnboardingWorkflow:
                 key=task_key,
                 workflow_id=wid,
                 process=ProcessKind.ONBOARDING,
-                action="accept_charter",
+                action=TaskAction.ACCEPT_CHARTER,
                 title=f"Accepter la charte du réseau ({checked.name})",
                 assignee_organisation_id=input.organisation_id,
                 assignee_role=Role.MEMBER,

@@ -11,11 +11,11 @@ bookkeeping for all members of a step goes to Postgres in one activity.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.pooling import PoolingActivities
@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         PoolSync,
         ProviderAction,
         RecordRequest,
+        RequestRecord,
         RequestStatus,
         quote_shares,
         rule_met,
@@ -50,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         TaskClose,
         TaskOpen,
     )
-    from workflows.common import ProcessRecorder, run_activity
+    from workflows.common import ProcessRecorder, refusal, run_activity
 
 PROVIDER_REMINDER = timedelta(days=7)
 # A pool's history grows by about 16 events per member: 300 members stay near 5,000 events,
@@ -438,7 +439,7 @@ class ServicePoolWorkflow:
                 local=True,
             )
 
-    def _task(self, p: Participant, action: str, title: str, due) -> TaskOpen:
+    def _task(self, p: Participant, action: str, title: str, due: datetime) -> TaskOpen:
         return TaskOpen(
             key=self._recorder.key(f"{action}:{p.request_id}:{self._state.quote_round}"),
             workflow_id=workflow.info().workflow_id,
@@ -482,7 +483,7 @@ class ServicePoolWorkflow:
             workflow_id=workflow.info().workflow_id,
         )
 
-    def _quote_mail(self, p: Participant, deadline, again: bool) -> OutboxMessage:
+    def _quote_mail(self, p: Participant, deadline: datetime, again: bool) -> OutboxMessage:
         service = self._input.service
         opening = (
             "Des membres se sont retirés : votre part est recalculée et dépasse ce que vous "
@@ -510,13 +511,21 @@ class ServicePoolWorkflow:
             if key not in self._joining:
                 self._joining[key] = j.member_id
                 await workflow.wait_condition(lambda: self._created)
-                rec = await run_activity(
-                    PoolingActivities.record_request,
-                    RecordRequest(pool=self._input, join=j),
-                    local=True,
-                )
-                status = RequestStatus.REFUSED if rec.refusal else RequestStatus.JOINED
-                if not rec.refusal:
+                rec: RequestRecord | None = None
+                try:
+                    rec = await run_activity(
+                        PoolingActivities.record_request,
+                        RecordRequest(pool=self._input, join=j),
+                        local=True,
+                    )
+                    # A refusal returned before PoolRequestRefused (histories still hold it).
+                    refused = rec.refusal
+                except FailureError as err:  # a local activity's refusal comes bare
+                    if (no := refusal(err, "PoolRequestRefused")) is None:
+                        raise
+                    refused = no.message
+                status = RequestStatus.REFUSED if refused else RequestStatus.JOINED
+                if rec is not None and not refused:
                     self._state.participants.append(
                         Participant(
                             request_id=j.request_id,
@@ -531,7 +540,7 @@ class ServicePoolWorkflow:
                     request_id=j.request_id,
                     pool_id=self._state.pool_id,
                     status=status,
-                    refusal=rec.refusal,
+                    refusal=refused,
                     pool_status=PoolStatus.GATHERING,
                     participants=len(self._state.active()),
                 )

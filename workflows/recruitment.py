@@ -12,13 +12,18 @@ would reach.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
+from uuid import UUID
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.types import MethodSyncOrAsyncSingleParam
 
 with workflow.unsafe.imports_passed_through():
     from activities.recruitment import RecruitmentActivities, org_recipient
+    from domain.actions import ReferralActionKind, TaskAction
     from domain.auth import NETWORK_ROLES, Role
     from domain.processes import ProcessKind, ProcessStatus, TaskOpen
     from domain.recruitment import (
@@ -47,7 +52,9 @@ with workflow.unsafe.imports_passed_through():
         RelayOffer,
         campaign_workflow_id,
     )
-    from workflows.common import ProcessRecorder, run_activity
+    from workflows.common import ProcessRecorder, refusal, run_activity
+
+SignalT = TypeVar("SignalT")
 
 CLOSING_CHECK_EVERY = timedelta(days=1)
 INTERVIEW_STEPS = (ReferralStep.INTERVIEW_REQUESTED, ReferralStep.INTERVIEW)
@@ -149,7 +156,9 @@ class RecruitmentCampaignWorkflow:
     def _ended(self) -> bool:
         return self._cancel is not None or self._state.all_filled
 
-    async def _wait_for_end(self, within: timedelta, wake=lambda: False) -> None:
+    async def _wait_for_end(
+        self, within: timedelta, wake: Callable[[], bool] = lambda: False
+    ) -> None:
         """Wait until filled, cancelled, `wake()` or `within` elapsed, continuing-as-new if
         the history grows long (thousands of hires)."""
         deadline = workflow.now() + within
@@ -225,18 +234,18 @@ class RecruitmentCampaignWorkflow:
 
 # What each action needs: the steps it is allowed in, and who may take it.
 ACTION_STEPS = {
-    "screen": (ReferralStep.SCREENING,),
-    "request_interview": (ReferralStep.SHORTLISTED,),
-    "consent": (ReferralStep.INTERVIEW_REQUESTED,),
-    "decide": (ReferralStep.SHORTLISTED, ReferralStep.INTERVIEW),
-    "withdraw": OPEN_REFERRAL[1:],
+    ReferralActionKind.SCREEN: (ReferralStep.SCREENING,),
+    ReferralActionKind.REQUEST_INTERVIEW: (ReferralStep.SHORTLISTED,),
+    ReferralActionKind.CONSENT: (ReferralStep.INTERVIEW_REQUESTED,),
+    ReferralActionKind.DECIDE: (ReferralStep.SHORTLISTED, ReferralStep.INTERVIEW),
+    ReferralActionKind.WITHDRAW: OPEN_REFERRAL[1:],
 }
 ACTION_LABELS = {
-    "screen": "le tri",
-    "request_interview": "la demande d'entretien",
-    "consent": "le consentement",
-    "decide": "la décision",
-    "withdraw": "le retrait",
+    ReferralActionKind.SCREEN: "le tri",
+    ReferralActionKind.REQUEST_INTERVIEW: "la demande d'entretien",
+    ReferralActionKind.CONSENT: "le consentement",
+    ReferralActionKind.DECIDE: "la décision",
+    ReferralActionKind.WITHDRAW: "le retrait",
 }
 
 
@@ -279,11 +288,20 @@ class RecruitmentReferralWorkflow:
     @workflow.run
     async def run(self, input: ReferralInput) -> ReferralState:
         wid = workflow.info().workflow_id
-        reg = await run_activity(
-            RecruitmentActivities.register_referral,
-            RegisterReferral(workflow_id=wid, input=input),
-            local=True,  # the agency waits for this answer
-        )
+        try:
+            reg = await run_activity(
+                RecruitmentActivities.register_referral,
+                RegisterReferral(workflow_id=wid, input=input),
+                local=True,  # the agency waits for this answer
+            )
+        except FailureError as err:  # a local activity's refusal comes bare
+            if (no := refusal(err, "IntakeRefused")) is None:
+                raise
+            # What the activity returned itself before it raised IntakeRefused (runs recorded
+            # then replay through that result, handled below like this one).
+            reg = Registration(
+                referral_id=input.referral_id, step=ReferralStep.REFUSED, detail=no.message
+            )
         self._registration = reg
         self._state.pseudonym = reg.pseudonym
         self._state.registered_at = workflow.now()
@@ -308,10 +326,18 @@ class RecruitmentReferralWorkflow:
             step = self._state.step
             on_employer = step in (ReferralStep.SHORTLISTED, ReferralStep.INTERVIEW)
             assignee, role, action = {
-                ReferralStep.SCREENING: (reg.network_id, Role.STAFF, "screen"),
-                ReferralStep.SHORTLISTED: (reg.employer_id, Role.MEMBER, "request_interview"),
-                ReferralStep.INTERVIEW_REQUESTED: (input.agency_id, Role.AGENCY, "consent"),
-                ReferralStep.INTERVIEW: (reg.employer_id, Role.MEMBER, "decide"),
+                ReferralStep.SCREENING: (reg.network_id, Role.STAFF, TaskAction.SCREEN),
+                ReferralStep.SHORTLISTED: (
+                    reg.employer_id,
+                    Role.MEMBER,
+                    TaskAction.REQUEST_INTERVIEW,
+                ),
+                ReferralStep.INTERVIEW_REQUESTED: (
+                    input.agency_id,
+                    Role.AGENCY,
+                    TaskAction.CONSENT,
+                ),
+                ReferralStep.INTERVIEW: (reg.employer_id, Role.MEMBER, TaskAction.DECIDE),
             }[step]
             await self._open_task(step, assignee, role, action, sla)
             await self._recorder.record(ProcessStatus.WAITING, step.value, waiting_on=role.value)
@@ -325,7 +351,7 @@ class RecruitmentReferralWorkflow:
                 break
             act = self._pending
             assert act is not None
-            error = await self._apply(act, reg)
+            error = await self._apply(act, reg.employer_id)
             self._answered[act.key] = error
             self._pending = None
 
@@ -383,7 +409,7 @@ class RecruitmentReferralWorkflow:
                 key=f"{workflow.info().workflow_id}:escalation:{step}",
                 workflow_id=workflow.info().workflow_id,
                 process=ProcessKind.REFERRAL,
-                action="follow_up",
+                action=TaskAction.FOLLOW_UP,
                 title=f"Relancer l'employeur ({self._state.pseudonym})",
                 assignee_organisation_id=reg.network_id,
                 assignee_role=Role.MANAGER,
@@ -391,12 +417,12 @@ class RecruitmentReferralWorkflow:
             )
         )
 
-    async def _apply(self, act: ReferralAction, reg: Registration) -> str | None:
+    async def _apply(self, act: ReferralAction, employer_id: UUID) -> str | None:
         """Carry out one action; returns a refusal message, or None."""
-        if act.kind == "withdraw":
+        if act.kind == ReferralActionKind.WITHDRAW:
             await self._move(ReferralStep.WITHDRAWN, act.reason)
             await self._tell_agency("outcome", "Candidature retirée", f"Motif : {act.reason}")
-        elif act.kind == "screen":
+        elif act.kind == ReferralActionKind.SCREEN:
             if act.retained:
                 await self._move(ReferralStep.SHORTLISTED, act.reason)
             else:
@@ -404,7 +430,7 @@ class RecruitmentReferralWorkflow:
                 await self._tell_agency(
                     "outcome", "Candidature non retenue au tri", f"Motif : {act.reason}"
                 )
-        elif act.kind == "request_interview":
+        elif act.kind == ReferralActionKind.REQUEST_INTERVIEW:
             await self._move(ReferralStep.INTERVIEW_REQUESTED, None)
             await self._tell_agency(
                 "interview",
@@ -412,33 +438,38 @@ class RecruitmentReferralWorkflow:
                 "L'employeur souhaite rencontrer ce candidat : recueillez son consentement "
                 "à transmettre son identité, puis enregistrez-le sur Relais.",
             )
-        elif act.kind == "consent":
+        elif act.kind == ReferralActionKind.CONSENT:
             if act.given:
                 await self._move(ReferralStep.INTERVIEW, None)
             else:
                 await self._move(ReferralStep.WITHDRAWN, "consentement refusé")
                 await self._recorder.mail(
                     "consent-refused",
-                    org_recipient(reg.employer_id),
+                    org_recipient(employer_id),
                     f"Entretien annulé — {self._state.pseudonym}",
                     "Le candidat n'a pas consenti à transmettre son identité : sa candidature "
                     "est retirée.",
                 )
-        elif act.kind == "decide" and not act.hired:
+        elif act.kind == ReferralActionKind.DECIDE and not act.hired:
             await self._move(ReferralStep.REJECTED, act.reason)
             await self._tell_agency("outcome", "Candidature refusée", f"Motif : {act.reason}")
-        elif act.kind == "decide":
-            hire = await run_activity(
-                RecruitmentActivities.record_hire,
-                HireRequest(
-                    referral_id=self._input.referral_id,
-                    campaign_id=self._input.campaign_id,
-                    position_id=act.position_id,
-                    at=workflow.now(),
-                    reason=act.reason or "",
-                ),
-            )
-            if hire.position_id is None:
+        elif act.kind == ReferralActionKind.DECIDE:
+            try:
+                hire = await run_activity(
+                    RecruitmentActivities.record_hire,
+                    HireRequest(
+                        referral_id=self._input.referral_id,
+                        campaign_id=self._input.campaign_id,
+                        position_id=act.position_id,
+                        at=workflow.now(),
+                        reason=act.reason or "",
+                    ),
+                )
+            except ActivityError as err:
+                if (no := refusal(err, "HireRefused")) is None:
+                    raise
+                return no.message
+            if hire.position_id is None:  # a refusal returned before HireRefused (histories)
                 return hire.refusal or "embauche impossible"
             self._state.step = ReferralStep.HIRED
             self._state.decided_at = workflow.now()
@@ -470,7 +501,11 @@ class RecruitmentReferralWorkflow:
                 InterviewSettled(referral_id=self._input.referral_id),
             )
 
-    async def _signal_campaign(self, signal, arg) -> None:
+    async def _signal_campaign(
+        self,
+        signal: MethodSyncOrAsyncSingleParam[RecruitmentCampaignWorkflow, SignalT, None],
+        arg: SignalT,
+    ) -> None:
         try:
             await workflow.get_external_workflow_handle(
                 campaign_workflow_id(self._input.campaign_id)
@@ -480,13 +515,15 @@ class RecruitmentReferralWorkflow:
             # report already): nothing left to tell it.
             workflow.logger.info("campaign already closed when signalled")
 
-    async def _open_task(self, step, assignee, role: Role, action: str, sla: timedelta) -> None:
+    async def _open_task(
+        self, step: ReferralStep, assignee: UUID, role: Role, action: TaskAction, sla: timedelta
+    ) -> None:
         self._task_key = f"{workflow.info().workflow_id}:{step.value}"
         titles = {
-            "screen": "Trier la candidature",
-            "request_interview": "Examiner le profil",
-            "consent": "Recueillir le consentement du candidat",
-            "decide": "Décider",
+            TaskAction.SCREEN: "Trier la candidature",
+            TaskAction.REQUEST_INTERVIEW: "Examiner le profil",
+            TaskAction.CONSENT: "Recueillir le consentement du candidat",
+            TaskAction.DECIDE: "Décider",
         }
         await self._recorder.open_task(
             TaskOpen(
@@ -551,17 +588,22 @@ class RecruitmentReferralWorkflow:
             )
         reg = self._registration
         network = action.role in NETWORK_ROLES
-        if action.kind == "screen" and not network:
+        if action.kind == ReferralActionKind.SCREEN and not network:
             raise ValueError("seule l'équipe du réseau trie les candidatures")
-        if action.kind in ("request_interview", "decide") and not (
-            network or (reg is not None and action.organisation_id == reg.employer_id)
-        ):
+        if action.kind in (
+            ReferralActionKind.REQUEST_INTERVIEW,
+            ReferralActionKind.DECIDE,
+        ) and not (network or (reg is not None and action.organisation_id == reg.employer_id)):
             raise ValueError("seul l'employeur de la campagne décide")
-        if action.kind in ("consent", "withdraw") and not (
+        if action.kind in (ReferralActionKind.CONSENT, ReferralActionKind.WITHDRAW) and not (
             network or action.organisation_id == self._input.agency_id
         ):
             raise ValueError("seule l'agence qui a proposé ce candidat peut le faire")
-        if action.kind == "decide" and action.hired and self._state.step != ReferralStep.INTERVIEW:
+        if (
+            action.kind == ReferralActionKind.DECIDE
+            and action.hired
+            and self._state.step != ReferralStep.INTERVIEW
+        ):
             raise ValueError("une embauche suit un entretien (consentement du candidat requis)")
 
     @workflow.signal

@@ -3,12 +3,14 @@ accepts the charter, staff cancel it."""
 
 from __future__ import annotations
 
+from typing import TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api.commands.base import OPERATORS, Ctx, command, refusal
 from domain.auth import Role
@@ -55,8 +57,14 @@ async def state(handle: Handle) -> OnboardingState:
         raise
 
 
+A = TypeVar("A", bound=BaseModel)
+
+
 async def _update(
-    handle: Handle, update: object, arg: BaseModel, update_id: str
+    handle: Handle,
+    update: UpdateMethodMultiParam[[MemberOnboardingWorkflow, A], OnboardingState],
+    arg: A,
+    update_id: str,
 ) -> OnboardingState:
     try:
         result: OnboardingState = await update_with_retry(handle, update, arg, id=update_id)

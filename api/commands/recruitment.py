@@ -103,9 +103,7 @@ async def read_referral(ctx: Ctx, access: ReferralAccess) -> ReferralPublic:
     p = ctx.principal
     found = await RecruitmentRepository(ctx.conn, ctx.sealer).get_referral(
         access.id,
-        lambda row: identity_revealed(
-            p, access.employer_id, row["agency_id"], row["consent_at"] is not None
-        ),
+        lambda r: identity_revealed(p, access.employer_id, r.agency_id, r.consent_at is not None),
     )
     if found is None:
         raise NotFound.of("Candidature")
@@ -142,8 +140,8 @@ async def list_referrals(
         statuses=[s.value for s in statuses] if statuses else None,
         limit=limit,
         offset=offset,
-        reveal=lambda row: identity_revealed(
-            p, campaign.employer_id, row["agency_id"], row["consent_at"] is not None
+        reveal=lambda r: identity_revealed(
+            p, campaign.employer_id, r.agency_id, r.consent_at is not None
         ),
         shortlisted_only=p.role == Role.MEMBER,
     )
@@ -259,7 +257,16 @@ async def refer(ctx: Ctx, campaign: CampaignPublic, data: ReferralCreate) -> Ref
 
 
 async def _act(
-    ctx: Ctx, referral: ReferralAccess, kind: ReferralActionKind, request_id: str, **fields: object
+    ctx: Ctx,
+    referral: ReferralAccess,
+    kind: ReferralActionKind,
+    request_id: str,
+    *,
+    retained: bool | None = None,
+    given: bool | None = None,
+    hired: bool | None = None,
+    reason: str | None = None,
+    position_id: UUID | None = None,
 ) -> ReferralState:
     p = ctx.principal
     action = ReferralAction(
@@ -268,7 +275,11 @@ async def _act(
         user_id=p.user_id,
         organisation_id=p.organisation_id,
         role=p.role,
-        **fields,
+        retained=retained,
+        given=given,
+        hired=hired,
+        reason=reason,
+        position_id=position_id,
     )
     handle = ctx.client.get_workflow_handle_for(
         RecruitmentReferralWorkflow.run, referral.workflow_id

@@ -149,6 +149,15 @@ async def _refused(call, message: str) -> None:
     assert message in str(err.value.cause)
 
 
+async def _eventually(db, sql: str) -> object:
+    """The query's first non-null answer (activities still running write their rows)."""
+    for _ in range(200):
+        if (value := await db.fetchval(sql)) is not None:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never answered: {sql}")
+
+
 async def _wait_status(world: World, status: PoolStatus) -> None:
     for _ in range(200):
         if (await world.state()).status == status:
@@ -183,7 +192,8 @@ async def test_rule_met_early_order_delivery_invoices_and_ratings(world, db):
     assert replay.accepted_cents == accepted[0].accepted_cents
 
     await _wait_status(world, PoolStatus.ORDERED)
-    assert await db.fetchval("SELECT status FROM service_orders") == "placed"
+    # The workflow says « ordered » as it schedules the order's activity: its row follows.
+    assert await _eventually(db, "SELECT status FROM service_orders") == "placed"
     await _refused(world.provider_says("delivered"), "aucune livraison")
     await world.provider_says("confirm", reference="CMD-42")
     await _refused(world.provider_says("refuse"), "a déjà répondu (confirm)")
