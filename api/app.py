@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from api import errors
 from api.routes import (
     booking,
+    codec,
     convention,
     dashboard,
     health,
@@ -38,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(json=settings.json_logs, level=settings.log_level)
         metrics.install_runtime(settings)
         app.state.settings = settings
-        app.state.sealer = Sealer(settings.data_key_bytes)
+        app.state.sealer = Sealer(settings.data_keys)
         app.state.pool = await create_pool(
             settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     app.include_router(health.router)
+    app.include_router(codec.router)
     app.include_router(organisations.router)
     app.include_router(onboarding.router)
     app.include_router(processes.router)
