@@ -26,8 +26,13 @@ def _settings(dev: bool):
 
 def _admin_settings(args):
     """Admin commands need only the database: without RELAIS_DATABASE_URL they act on the
-    embedded stack (.relais/), as `--dev` says explicitly."""
-    return _settings(args.dev or not os.environ.get("RELAIS_DATABASE_URL"))
+    embedded stack (.relais/), as `--dev` says explicitly. Their logs are the process's
+    like any other's (JSON in a deployment)."""
+    from relais.logging import configure_logging
+
+    settings = _settings(args.dev or not os.environ.get("RELAIS_DATABASE_URL"))
+    configure_logging(json=settings.json_logs, level=settings.log_level)
+    return settings
 
 
 async def _database_url(settings) -> str:
