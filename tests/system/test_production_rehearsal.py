@@ -336,6 +336,8 @@ async def test_production_rehearsal(tmp_path, smtp):
         assert not all(t.done() for t in interviews)
         procs.kill9("api-2")
         api.dead.add(1)
+        code, said = await _healthcheck(apis[1])  # what compose would see
+        assert code == 1 and "injoignable" in said, said
         await asyncio.gather(*interviews)
         for r in chosen:
             agency = agencies[by_id[r["referral_id"]]]
@@ -497,28 +499,28 @@ async def _start_dev_server(procs: Processes) -> int:
     raise AssertionError("the Temporal dev server never listened\n" + procs.tail("temporal"))
 
 
+async def _healthcheck(what: Launch) -> tuple[int, str]:
+    """compose's healthcheck of `what`'s service (`relais health`, `relais health
+    --worker`), run as compose runs it inside the container: with the service's
+    environment. Its exit code and what it said."""
+    argv = compose.SERVICES[what.service]["healthcheck"]["test"][1:]
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        env={**base_environment(), **what.env},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    return proc.returncode or 0, err.decode(errors="replace")
+
+
 async def _until_healthy(procs: Processes, apis, workers, within: float = 60) -> None:
-    """compose's healthchecks (`relais health`, `relais health --worker`), as compose runs
-    them inside each container: with the service's environment."""
-    checks = [(a, compose.SERVICES["api"]["healthcheck"]["test"][1:]) for a in apis] + [
-        (w, compose.SERVICES["worker"]["healthcheck"]["test"][1:]) for w in workers
-    ]
     deadline = time.monotonic() + within
-    pending = list(checks)
+    pending = [*apis, *workers]
     while pending:
-        still = []
-        for what, argv in pending:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                env={**base_environment(), **what.env},
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            _, err = await proc.communicate()
-            if proc.returncode != 0:
-                still.append((what, argv))
-                last = err.decode(errors="replace")
-        pending = still
+        results = [await _healthcheck(what) for what in pending]
+        last = [err for code, err in results if code]
+        pending = [what for what, (code, _) in zip(pending, results, strict=True) if code]
         if pending:
             assert time.monotonic() < deadline, f"not healthy: {last}\n" + "\n".join(
                 procs.tail(n) for n in procs.running if n.startswith(("api", "worker"))
