@@ -36,9 +36,10 @@ async def _reachable(pool: asyncpg.Pool, client: Client) -> str | None:
 
 
 def _write(path: Path) -> None:
-    # A few bytes on a local file: not worth a thread.
+    # A few bytes on a local file: not worth a thread. Written aside, then renamed: a reader
+    # never sees half a line.
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(f"{time.time():.0f} {os.getpid()}\n")
     tmp.replace(path)
 
@@ -54,7 +55,10 @@ async def beat(pool: asyncpg.Pool, client: Client, path: Path) -> None:
         while True:
             problem = await _reachable(pool, client)
             if problem is None:
-                _write(path)
+                try:
+                    _write(path)
+                except OSError as err:  # a read-only or full disk must not stop the worker
+                    log.warning("worker heartbeat not written", path=str(path), error=str(err))
             else:
                 log.warning("worker unhealthy", reason=problem)
             await asyncio.sleep(INTERVAL_S)
