@@ -7,6 +7,7 @@ run goes on from where the data still needs it; run again, it changes nothing.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias
 from uuid import UUID
 
 import asyncpg
@@ -15,6 +16,11 @@ from domain.processes import AuditEvent
 from store.crypto import Sealer
 from store.processes import ProcessRepository
 from store.recruitment import RecruitmentRepository
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 
 @dataclass
@@ -26,7 +32,7 @@ class RekeyReport:
     rehash_conflicts: list[UUID] = field(default_factory=list)
 
 
-async def rekey(conn: asyncpg.Connection, sealer: Sealer, *, batch: int = 200) -> RekeyReport:
+async def rekey(conn: Conn, sealer: Sealer, *, batch: int = 200) -> RekeyReport:
     report = RekeyReport(key_id=sealer.current.id)
     after = UUID(int=0)
     while True:
