@@ -214,7 +214,11 @@ class RecruitmentActivities:
             # Serialise referrals of the same person in this campaign (fixed lock order).
             for key in sorted(k.hex() for k in (i.email_key, i.phone_key) if k):
                 await repo.lock(f"referral:{i.campaign_id}:{key}")
-            original = await repo.original_for(i.campaign_id, i.email_key, i.phone_key)
+            original = await repo.original_for(
+                i.campaign_id,
+                [i.email_key, *i.older_email_keys],
+                [i.phone_key, *i.older_phone_keys] if i.phone_key else [],
+            )
             step = ReferralStep.DUPLICATE if original else ReferralStep.SCREENING
             name = pseudonym(self.secret, i.referral_id)
             await repo.insert_referral(

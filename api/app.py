@@ -16,6 +16,7 @@ from api.pages import dashboard
 from api.pages.render import mount_static
 from api.routes import (
     booking,
+    codec,
     convention,
     health,
     onboarding,
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(json=settings.json_logs, level=settings.log_level)
         metrics.install_runtime(settings)
         app.state.settings = settings
-        app.state.sealer = Sealer(settings.data_key_bytes)
+        app.state.sealer = Sealer(settings.data_keys)
         app.state.pool = await create_pool(
             settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (
         health,
+        codec,
         organisations,
         onboarding,
         processes,

@@ -361,6 +361,10 @@ class ReferralInput(BaseModel):
     phone_key: bytes | None = None
     identity_sealed: bytes
     cv_sealed: bytes | None = None
+    # The same hashes under the older data keys still configured (after a key rotation, a
+    # person referred before it is recognised).
+    older_email_keys: list[bytes] = Field(default_factory=list)
+    older_phone_keys: list[bytes] = Field(default_factory=list)
 
 
 class Registration(BaseModel):

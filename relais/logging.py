@@ -46,6 +46,9 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    # Python warnings (a library's deprecation, a missing XDG_RUNTIME_DIR) as log lines too,
+    # not bare text in the middle of a JSON stream.
+    logging.captureWarnings(True)
     root.setLevel(level.upper())
     # uvicorn installs its own handlers; route them through ours instead.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):

@@ -4,8 +4,17 @@ its metric meter, on one address; the API's `/metrics` serves them."""
 
 from __future__ import annotations
 
+import logging
+
 from temporalio.common import MetricMeter
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from relais.settings import Settings
 
@@ -14,16 +23,28 @@ _runtime: Runtime | None = None
 
 def install_runtime(settings: Settings) -> Runtime | None:
     """Once per process, before its first Temporal client: the default runtime exports to
-    `settings.metrics_address`. Without an address nothing changes (tests, a bare worker)."""
+    `settings.metrics_address`, and with JSON logs (a deployment) the SDK core's own log
+    lines go through Python's logging too, so they come out as JSON like every other line.
+    Otherwise nothing changes (tests, a bare worker)."""
     global _runtime
-    if settings.metrics_address and _runtime is None:
+    if (settings.metrics_address or settings.json_logs) and _runtime is None:
+        metrics = (
+            PrometheusConfig(
+                bind_address=settings.metrics_address,
+                counters_total_suffix=True,
+                durations_as_seconds=True,
+            )
+            if settings.metrics_address
+            else None
+        )
+        forwarded = LoggingConfig(
+            filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+            forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+        )
         _runtime = Runtime(
             telemetry=TelemetryConfig(
-                metrics=PrometheusConfig(
-                    bind_address=settings.metrics_address,
-                    counters_total_suffix=True,
-                    durations_as_seconds=True,
-                )
+                metrics=metrics,
+                logging=forwarded if settings.json_logs else LoggingConfig.default,
             )
         )
         Runtime.set_default(_runtime, error_if_already_set=False)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import base64
+import re
+import tempfile
 from pathlib import Path
 from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from store.crypto import DEFAULT_KEY_ID, Key
+
 # Published in the source, so only acceptable on a developer's machine.
 DEV_PAYLOAD_KEY = base64.b64encode(b"relais-dev-payload-key-32-bytes!").decode()
 DEV_DATA_KEY = base64.b64encode(b"relais-dev-data-at-rest-key-32b!").decode()
+
+
+_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 
 
 def _decode_key(value: str, name: str) -> bytes:
@@ -22,6 +29,29 @@ def _decode_key(value: str, name: str) -> bytes:
     if len(raw) != 32:
         raise ValueError(f"{name} must decode to 32 bytes (AES-256), got {len(raw)}")
     return raw
+
+
+def parse_key_ring(value: str, name: str) -> tuple[Key, ...]:
+    """`id:base64,id:base64,…`, newest first: the first key encrypts, every key decrypts
+    what carries its id. A bare base64 key is `relais-1`, the id all data had before keys
+    could rotate, so a deployment with one key keeps working unchanged."""
+    ring: list[Key] = []
+    for entry in value.split(","):
+        entry = entry.strip()
+        if not entry:
+            raise ValueError(f"{name}: empty entry (format id:base64,id:base64,…)")
+        key_id, sep, encoded = entry.rpartition(":")
+        if not sep:
+            key_id, encoded = DEFAULT_KEY_ID, entry
+        if not _KEY_ID.match(key_id):
+            raise ValueError(f"{name}: key id {key_id!r} must be 1-40 of A-Z a-z 0-9 . _ -")
+        ring.append(Key(key_id, _decode_key(encoded, f"{name} ({key_id})")))
+    ids = [k.id for k in ring]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{name}: two keys share an id ({', '.join(ids)})")
+    if len({k.secret for k in ring}) != len(ring):
+        raise ValueError(f"{name}: the same key is listed twice")
+    return tuple(ring)
 
 
 class Settings(BaseSettings):
@@ -68,6 +98,13 @@ class Settings(BaseSettings):
     # own counters) listens here; the API's /metrics serves what it exports.
     metrics_address: str | None = None
 
+    # `relais worker` writes its heartbeat here; `relais health --worker` reads it.
+    worker_health_file: Path = Path(tempfile.gettempdir()) / "relais-worker.health"
+
+    # The Temporal Web UI's origin (e.g. https://temporal.example.fr), allowed to call the
+    # codec endpoint from the browser with the admin's session cookie; comma-separated.
+    codec_cors_origins: str = ""
+
     # Embedded stack only.
     dev_temporal_port: int = 7233
     dev_temporal_ui_port: int = 8233
@@ -84,18 +121,27 @@ class Settings(BaseSettings):
 
     @field_validator("payload_key", "data_key")
     @classmethod
-    def _key_is_aes256(cls, value: SecretStr, info) -> SecretStr:
-        _decode_key(value.get_secret_value(), f"RELAIS_{info.field_name.upper()}")
+    def _keys_are_aes256(cls, value: SecretStr, info) -> SecretStr:
+        parse_key_ring(value.get_secret_value(), f"RELAIS_{info.field_name.upper()}")
         return value
+
+    @field_validator("smtp_username", "smtp_password", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        # Compose passes an unset optional variable as "": no login then.
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_dev(self) -> Self:
         if self.dev_mode:
             return self
+        # Compared as bytes: another spelling of the same key (base64's padding bits) is the
+        # same published key.
+        published = {_decode_key(DEV_PAYLOAD_KEY, "dev"), _decode_key(DEV_DATA_KEY, "dev")}
         insecure = [
             name
-            for name, default in (("payload_key", DEV_PAYLOAD_KEY), ("data_key", DEV_DATA_KEY))
-            if getattr(self, name).get_secret_value() == default
+            for name, ring in (("payload_key", self.payload_keys), ("data_key", self.data_keys))
+            if any(k.secret in published for k in ring)
         ]
         if insecure:
             names = ", ".join(f"RELAIS_{n.upper()}" for n in insecure)
@@ -108,12 +154,23 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def payload_keys(self) -> tuple[Key, ...]:
+        """Temporal payloads: the first encrypts; all decrypt (histories stay readable)."""
+        return parse_key_ring(self.payload_key.get_secret_value(), "RELAIS_PAYLOAD_KEY")
+
+    @property
+    def data_keys(self) -> tuple[Key, ...]:
+        """Personal data at rest: the first seals; all open (`relais rekey` re-seals)."""
+        return parse_key_ring(self.data_key.get_secret_value(), "RELAIS_DATA_KEY")
+
+    @property
     def payload_key_bytes(self) -> bytes:
-        return _decode_key(self.payload_key.get_secret_value(), "RELAIS_PAYLOAD_KEY")
+        return self.payload_keys[0].secret
 
     @property
     def data_key_bytes(self) -> bytes:
-        return _decode_key(self.data_key.get_secret_value(), "RELAIS_DATA_KEY")
+        """The current data key (pseudonyms are derived from it)."""
+        return self.data_keys[0].secret
 
     @property
     def json_logs(self) -> bool:

@@ -13,21 +13,28 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
 
 from relais.settings import Settings
+from store.crypto import DEFAULT_KEY_ID, Key
 
 ENCODING = b"binary/encrypted"
-KEY_ID = b"relais-1"
+KEY_ID = DEFAULT_KEY_ID.encode()
 
 
 class EncryptionCodec(PayloadCodec):
-    """AES-256-GCM over each whole payload; the key id travels in metadata so keys can rotate.
+    """AES-256-GCM over each whole payload; the key id travels in metadata so keys rotate.
 
     Workflow inputs carry personal data (contacts, candidates): with this codec the Temporal
-    database and Web UI only ever hold ciphertext.
+    database and Web UI only ever hold ciphertext. It encrypts with the first key of its
+    ring and decrypts with whichever key a payload names: histories written before a
+    rotation stay readable (replay, queries, the codec endpoint) as long as their key is
+    kept in `RELAIS_PAYLOAD_KEY`.
     """
 
-    def __init__(self, key: bytes, key_id: bytes = KEY_ID) -> None:
-        self._aead = AESGCM(key)
-        self._key_id = key_id
+    def __init__(self, keys: bytes | Sequence[Key]) -> None:
+        ring = [Key(DEFAULT_KEY_ID, keys)] if isinstance(keys, bytes) else list(keys)
+        if not ring:
+            raise ValueError("a codec needs at least one key")
+        self._key_id = ring[0].id.encode()
+        self._aead = {k.id.encode(): AESGCM(k.secret) for k in ring}
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [
@@ -44,23 +51,21 @@ class EncryptionCodec(PayloadCodec):
             if p.metadata.get("encoding") != ENCODING:
                 out.append(p)
                 continue
-            key_id = p.metadata.get("encryption-key-id")
-            if key_id != self._key_id:
+            key_id = p.metadata.get("encryption-key-id", b"")
+            aead = self._aead.get(key_id)
+            if aead is None:
                 raise ValueError(f"payload encrypted with unknown key {key_id!r}")
-            out.append(Payload.FromString(self._decrypt(p.data)))
+            out.append(Payload.FromString(aead.decrypt(p.data[:12], p.data[12:], None)))
         return out
 
     def _encrypt(self, data: bytes) -> bytes:
         nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, data, None)
-
-    def _decrypt(self, data: bytes) -> bytes:
-        return self._aead.decrypt(data[:12], data[12:], None)
+        return nonce + self._aead[self._key_id].encrypt(nonce, data, None)
 
 
 def data_converter(settings: Settings) -> DataConverter:
     return dataclasses.replace(
-        pydantic_data_converter, payload_codec=EncryptionCodec(settings.payload_key_bytes)
+        pydantic_data_converter, payload_codec=EncryptionCodec(settings.payload_keys)
     )
 
 

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at timestamptz NOT NULL DEFAULT now()
 )"""
 APPLIED = "SELECT version FROM schema_migrations"
+TABLE_EXISTS = "SELECT to_regclass('schema_migrations') IS NOT NULL"
 RECORD = "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)"
 
 
@@ -63,6 +64,14 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
     return applied_now
+
+
+async def pending(conn: asyncpg.Connection) -> list[int]:
+    """The versions this code knows that the database has not applied (all of them on an
+    empty database): none means the schema is at head."""
+    exists = await conn.fetchval(TABLE_EXISTS)
+    done = {r["version"] for r in await conn.fetch(APPLIED)} if exists else set()
+    return [m.version for m in available() if m.version not in done]
 
 
 async def migrate_dsn(dsn: str) -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -110,7 +111,7 @@ FROM referrals r
 JOIN referrals orig ON orig.id = coalesce(r.duplicate_of, r.id)
 JOIN organisations o ON o.id = orig.agency_id
 WHERE r.campaign_id = $1
-  AND (r.email_key = $2 OR ($3::bytea IS NOT NULL AND r.phone_key = $3))
+  AND (r.email_key = ANY($2::bytea[]) OR r.phone_key = ANY($3::bytea[]))
 ORDER BY orig.created_at LIMIT 1"""
 INSERT_REFERRAL = """
 INSERT INTO referrals (id, campaign_id, agency_id, workflow_id, position_id, pseudonym,
@@ -184,6 +185,26 @@ UPDATE referrals r SET identity_enc = NULL, cv_enc = NULL, erased_at = now()
 FROM campaigns c
 WHERE c.id = r.campaign_id AND c.closed_at IS NOT NULL AND c.closed_at < $1
   AND r.status <> 'hired' AND r.identity_enc IS NOT NULL"""
+# Key rotation: stored personal data, page by page (keyset on id), and its re-sealing — only
+# if the row still holds what was read (an erasure meanwhile wins; nothing comes back).
+SEALED_PAGE = """
+SELECT id, campaign_id, identity_enc, cv_enc FROM referrals
+WHERE id > $1 AND identity_enc IS NOT NULL ORDER BY id LIMIT $2"""
+RESEAL = """
+UPDATE referrals SET identity_enc = $2, cv_enc = $3
+WHERE id = $1 AND identity_enc = $4 AND cv_enc IS NOT DISTINCT FROM $5"""
+REHASH = "UPDATE referrals SET email_key = $2, phone_key = $3 WHERE id = $1"
+
+
+@dataclass
+class ResealPage:
+    """What one page of `RecruitmentRepository.reseal_page` did."""
+
+    last: UUID | None
+    read: int
+    resealed: int = 0
+    unreadable: list[UUID] = field(default_factory=list)
+    rehash_conflicts: list[UUID] = field(default_factory=list)
 
 
 class IntakeCheck(BaseModel):
@@ -231,6 +252,8 @@ def sealed_referral(
     """What the referral workflow receives: personal data sealed for this row, email and
     phone as keyed hashes (normalised, per campaign) for the duplicate check."""
     email = normalise_email(data.email)
+    email_keys = sealer.keyed_hashes(_email_text(campaign_id, email))
+    phone_keys = sealer.keyed_hashes(_phone_text(campaign_id, data.phone)) if data.phone else []
     identity = json.dumps(
         {
             "first_name": data.first_name,
@@ -249,11 +272,21 @@ def sealed_referral(
         commune=data.commune,
         skills=data.skills,
         experience_years=data.experience_years,
-        email_key=sealer.keyed_hash(f"{campaign_id}|email|{email}"),
-        phone_key=sealer.keyed_hash(f"{campaign_id}|phone|{data.phone}") if data.phone else None,
+        email_key=email_keys[0],
+        phone_key=phone_keys[0] if phone_keys else None,
+        older_email_keys=email_keys[1:],
+        older_phone_keys=phone_keys[1:],
         identity_sealed=sealer.seal(identity, _identity_aad(referral_id)),
         cv_sealed=sealer.seal(data.cv_text, _cv_aad(referral_id)) if data.cv_text else None,
     )
+
+
+def _email_text(campaign_id: UUID, email: str) -> str:
+    return f"{campaign_id}|email|{email}"
+
+
+def _phone_text(campaign_id: UUID, phone: str) -> str:
+    return f"{campaign_id}|phone|{phone}"
 
 
 def _identity_aad(referral_id: UUID) -> str:
@@ -380,9 +413,11 @@ class RecruitmentRepository:
         await self.conn.execute(LOCK_KEY, key)
 
     async def original_for(
-        self, campaign_id: UUID, email_key: bytes, phone_key: bytes | None
+        self, campaign_id: UUID, email_keys: list[bytes], phone_keys: list[bytes]
     ) -> OriginalReferral | None:
-        row = await self.conn.fetchrow(ORIGINAL_FOR, campaign_id, email_key, phone_key)
+        """The person's first referral in the campaign, by any of its hashes (one per data
+        key: a referral stored before a key rotation is still found)."""
+        row = await self.conn.fetchrow(ORIGINAL_FOR, campaign_id, email_keys, phone_keys)
         return OriginalReferral.model_validate(dict(row)) if row else None
 
     async def insert_referral(
@@ -514,6 +549,47 @@ class RecruitmentRepository:
 
     async def erase_one(self, referral_id: UUID) -> int:
         return int((await self.conn.execute(ERASE_ONE, referral_id)).split()[-1])
+
+    async def reseal_page(self, sealer: Sealer, after: UUID, limit: int) -> ResealPage:
+        """Re-seal with `sealer`'s current key the referrals after `after` (by id) that an
+        older key sealed, and recompute their keyed hashes; one page of `limit` rows."""
+        rows = await self.conn.fetch(SEALED_PAGE, after, limit)
+        page = ResealPage(last=rows[-1]["id"] if rows else None, read=len(rows))
+        for r in rows:
+            blobs = (r["identity_enc"], r["cv_enc"])
+            if all(b is None or sealer.is_current(b) for b in blobs):
+                continue
+            try:
+                identity = sealer.open(r["identity_enc"], _identity_aad(r["id"]))
+                cv = sealer.open(r["cv_enc"], _cv_aad(r["id"])) if r["cv_enc"] else None
+            except ValueError:
+                page.unreadable.append(r["id"])
+                continue
+            changed = await self.conn.execute(
+                RESEAL,
+                r["id"],
+                sealer.seal(identity, _identity_aad(r["id"])),
+                sealer.seal(cv, _cv_aad(r["id"])) if cv is not None else None,
+                *blobs,
+            )
+            if changed.split()[-1] == "0":
+                continue  # erased meanwhile
+            page.resealed += 1
+            person = json.loads(identity)
+            phone = person.get("phone")
+            try:
+                async with self.conn.transaction():  # a savepoint inside the page's
+                    await self.conn.execute(
+                        REHASH,
+                        r["id"],
+                        sealer.keyed_hash(_email_text(r["campaign_id"], person["email"])),
+                        sealer.keyed_hash(_phone_text(r["campaign_id"], phone)) if phone else None,
+                    )
+            except asyncpg.UniqueViolationError:
+                # Two originals for one person (referred under two configurations that did
+                # not share a key): the older hash stays, so they stay two.
+                page.rehash_conflicts.append(r["id"])
+        return page
 
     async def erase_expired(self, closed_before: datetime) -> int:
         result = await self.conn.execute(ERASE_EXPIRED, closed_before)

@@ -361,7 +361,7 @@ async def _org_id(pool: asyncpg.Pool, name: str) -> UUID | None:
 async def _demo_campaign(pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
     """The first seed, in small: the association relays a logistics employer's offer to the
     three agencies, and France Travail has referred a few candidates."""
-    sealer = Sealer(settings.data_key_bytes)
+    sealer = Sealer(settings.data_keys)
     employer = await _org_id(pool, "Logistique des Arnavaux")
     network = await _org_id(pool, "Entreprendre au Nord de Marseille")
     agencies = [a for n in AGENCY_NAMES if (a := await _org_id(pool, n)) is not None]

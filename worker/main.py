@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Sequence
 from datetime import timedelta
@@ -28,6 +29,7 @@ from relais.metrics import install_runtime
 from relais.settings import Settings
 from relais.temporal import connect
 from store.pool import create_pool
+from worker.health import beat
 from workflows.booking import ReservationWorkflow
 from workflows.clients import ensure_erasure_schedule, ensure_outbox_relay
 from workflows.convention import ConventionWorkflow
@@ -143,7 +145,13 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker started", task_queue=settings.task_queue)
-    async with worker:
-        await stop.wait()
-        log.info("worker stopping")
-    await pool.close()
+    heartbeat = asyncio.create_task(beat(pool, client, settings.worker_health_file))
+    try:
+        async with worker:
+            await stop.wait()
+            log.info("worker stopping")
+    finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+        await pool.close()

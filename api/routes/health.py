@@ -1,4 +1,8 @@
-"""Liveness of the whole chain (this process, Postgres and Temporal) and metrics."""
+"""Health of the whole chain (this process, Postgres, Temporal, the schema) and metrics.
+
+`/health/live`: the process answers (no I/O; a container restarts when it stops).
+`/health/ready`: Postgres and Temporal answer and every migration this code knows is
+applied (a load balancer sends traffic only then). `/health` is kept as it was."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
 from api.deps import AppSettings, Pool, TemporalClient
+from store.migrate import pending
 
 router = APIRouter(tags=["santé"])
 
@@ -29,6 +34,35 @@ async def _temporal(client) -> bool:
             return True
     except Exception:
         return False
+
+
+async def _pending_migrations(pool) -> list[int] | None:
+    try:
+        async with asyncio.timeout(2), pool.acquire() as c:
+            return await pending(c)
+    except Exception:
+        return None
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@router.get("/health/ready")
+async def ready(pool: Pool, client: TemporalClient) -> JSONResponse:
+    missing, tp = await asyncio.gather(_pending_migrations(pool), _temporal(client))
+    pg = missing is not None
+    at_head = pg and not missing
+    ok = at_head and tp
+    body = {
+        "status": "ready" if ok else "not_ready",
+        "postgres": "up" if pg else "down",
+        "temporal": "up" if tp else "down",
+        "migrations": "unknown" if not pg else "at_head" if at_head else "pending",
+        "pending_migrations": missing or [],
+    }
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 @router.get("/health")

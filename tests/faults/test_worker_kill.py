@@ -261,7 +261,7 @@ async def test_worker_killed_twice_mid_campaign_loses_and_duplicates_nothing(
     try:
         input, _ = await launch_campaign(client, settings.task_queue, p.network.id, p.staff, spec)
         campaign_id, [position_id] = input.campaign_id, input.position_ids
-        sealer = Sealer(settings.data_key_bytes)
+        sealer = Sealer(settings.data_keys)
         people = HIRES + REJECTED + SPARE
         bodies = [
             (

@@ -89,7 +89,7 @@ class World:
             self.env.client,
             self.settings.task_queue,
             sealed_referral(
-                Sealer(self.settings.data_key_bytes),
+                Sealer(self.settings.data_keys),
                 uuid.uuid4(),
                 self.campaign_id,
                 self.agencies[agency].id,
