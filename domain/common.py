@@ -2,27 +2,75 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints
 
 T = TypeVar("T")
 
 
+def _is_control(c: str) -> bool:
+    # C0, DEL and C1, plus the Unicode line and paragraph separators a mail header or a
+    # spreadsheet would also take for a line break.
+    return ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029"
+
+
 def no_control_chars(value: str) -> str:
     # A NUL byte cannot be stored in Postgres text; other control characters are typos.
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+    # Line breaks and tabs are fine in a paragraph (a CV, a need, a reason).
+    if any(_is_control(c) and c not in "\n\r\t" for c in value):
         raise ValueError("caractères de contrôle interdits")
     return value
 
 
-def text(min_length: int = 1, max_length: int = 200) -> Any:
-    """A person's free text: trimmed, bounded, without control characters."""
+def no_line_breaks(value: str) -> str:
+    """A name or a title travels into mail subjects and spreadsheet cells: no control
+    character at all, CR, LF and tab included."""
+    if any(_is_control(c) for c in value):
+        raise ValueError("caractères de contrôle interdits")
+    return value
+
+
+def text(min_length: int = 1, max_length: int = 200, *, one_line: bool = False) -> Any:
+    """A person's free text: trimmed, bounded, without control characters. `one_line` for a
+    name or a title (it may end up in a mail header): no line break nor tab either."""
     return Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(no_control_chars),
+        AfterValidator(no_line_breaks if one_line else no_control_chars),
     ]
+
+
+def one_line(min_length: int = 2, max_length: int = 200) -> Any:
+    """A name or a title: one line of text."""
+    return text(min_length, max_length, one_line=True)
+
+
+# Dates people send: a deadline, a slot, a phase, a visit. Beyond these years a value is a
+# typo or a probe, and near year 9999 it overflows once moved to UTC (Postgres, Temporal).
+MIN_YEAR, MAX_YEAR = 2000, 2100
+OUT_OF_RANGE = f"date hors de la période admise (entre {MIN_YEAR} et {MAX_YEAR})"
+
+
+def _date_in_range(value: date) -> date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(OUT_OF_RANGE)
+    return value
+
+
+def _datetime_in_range(value: datetime) -> datetime:
+    # The local year first: converting 9999-12-31T20:00-12:00 to UTC would overflow.
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(OUT_OF_RANGE)
+    if value.tzinfo is not None and not MIN_YEAR <= value.astimezone(UTC).year <= MAX_YEAR:
+        raise ValueError(OUT_OF_RANGE)
+    return value
+
+
+BoundedDate = Annotated[date, AfterValidator(_date_in_range)]
+# An instant a person gives: with its time zone, within the years above.
+BoundedDatetime = Annotated[AwareDatetime, AfterValidator(_datetime_in_range)]
 
 
 # A business id or request id: printable, bounded, safe in a workflow id.

@@ -12,12 +12,12 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from domain.auth import Role
-from domain.common import REQUEST_ID_PATTERN, text
+from domain.common import REQUEST_ID_PATTERN, BoundedDate, one_line, text
 from domain.identifiers import Postcode, Siret
 from domain.organisations import Naf
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
-Territory = text(1, 100)
+Territory = one_line(1, 100)
 MAX_PHASE_DAYS = 6 * 366  # a convention phase is signed for a few years, never decades
 
 
@@ -67,11 +67,11 @@ class PhaseSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     number: int | None = Field(default=None, ge=1, le=99)
-    starts_on: date
-    ends_on: date
+    starts_on: BoundedDate
+    ends_on: BoundedDate
     annual_budget_cents: int = Field(ge=0, le=10**12, description="Budget annuel, en centimes")
     targets: dict[KpiKey, Annotated[int, Field(ge=0, le=10**13)]] = Field(default_factory=dict)
-    priorities: list[text(1, 300)] = Field(default_factory=list, max_length=20)
+    priorities: list[one_line(1, 300)] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
     def _dates(self) -> PhaseSpec:
@@ -79,8 +79,6 @@ class PhaseSpec(BaseModel):
             raise ValueError("la fin de la phase (ends_on) doit suivre son début (starts_on)")
         if (self.ends_on - self.starts_on).days > MAX_PHASE_DAYS:
             raise ValueError("une phase dure au plus six ans")
-        if self.starts_on.year < 2000 or self.ends_on.year > 2100:
-            raise ValueError("dates de phase hors de la période 2000–2100")
         return self
 
 
@@ -160,7 +158,7 @@ class ConventionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     request_id: RequestId
-    title: text(3, 200)
+    title: one_line(3, 200)
     territory: Territory = Field(description="Territoire mesuré (celui des organisations)")
     parties: list[PartyCreate] = Field(min_length=1, max_length=20)
     phase: PhaseSpec
@@ -236,8 +234,8 @@ class ExpenseCreate(BaseModel):
 
     request_id: RequestId
     amount_cents: int = Field(gt=0, le=10**11)
-    label: text(2, 200)
-    spent_on: date
+    label: one_line(2, 200)
+    spent_on: BoundedDate
 
 
 class Expense(ExpenseCreate):
@@ -564,7 +562,7 @@ class CompanyRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     siret: Siret
-    name: text(2, 200)
+    name: one_line(2, 200)
     postcode: Postcode
     naf: Naf | None = None
 
@@ -573,7 +571,7 @@ class ActionProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: ProjectKind
-    title: text(3, 200)
+    title: one_line(3, 200)
     status: ProjectStatus = ProjectStatus.IDENTIFIED
     investment_cents: int | None = Field(default=None, ge=0, le=10**12)
 
@@ -594,8 +592,8 @@ class VisitCreate(BaseModel):
     company_id: UUID | None = None
     company: CompanyRef | None = None
     territory: Territory | None = None
-    visited_on: date
-    themes: list[text(2, 100)] = Field(default_factory=list, max_length=20)
+    visited_on: BoundedDate
+    themes: list[one_line(2, 100)] = Field(default_factory=list, max_length=20)
     needs: text(0, 4000) = ""
     projects: list[ActionProjectCreate] = Field(default_factory=list, max_length=30)
 

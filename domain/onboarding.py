@@ -10,9 +10,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from domain.auth import Role
-from domain.common import REQUEST_ID_PATTERN, text
+from domain.common import REQUEST_ID_PATTERN, one_line, text
 
-PersonName = text(2, 120)
+PersonName = one_line(2, 120)
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
 
 

@@ -9,12 +9,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from domain.common import text
+from domain.common import one_line, text
 from domain.identifiers import Postcode, Siret
 
-Name = text(2, 200)
-Territory = text(1, 100)
-Naf = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{2}\.?\d{2}[A-Z]$")]
+Name = one_line(2, 200)
+Territory = one_line(1, 100)
+# [0-9], not \d: Python's \d takes every script's digits (fullwidth, Arabic-Indic…).
+Naf = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{2}\.?[0-9]{2}[A-Z]$")
+]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,20}$")]
 
 

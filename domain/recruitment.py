@@ -26,13 +26,13 @@ from pydantic import (
 )
 
 from domain.auth import Role
-from domain.common import REQUEST_ID_PATTERN, text
+from domain.common import REQUEST_ID_PATTERN, BoundedDatetime, one_line, text
 from domain.identifiers import Postcode
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
-Text = text(2, 200)
+Text = one_line(2, 200)
 Reason = text(3, 500)
-Skill = text(1, 60)
+Skill = one_line(1, 60)
 
 
 def campaign_workflow_id(campaign_id: UUID) -> str:
@@ -53,14 +53,14 @@ def normalise_email(value: str) -> str:
 
 def normalise_phone(value: str) -> str:
     """French numbers to 10 digits ("+33 6 12 34 56 78" → "0612345678"); others to +digits."""
-    digits = re.sub(r"[\s.\-()]", "", value)
+    digits = re.sub(r"[ \t\u00a0\u202f.\-()]", "", value)
     if digits.startswith("+33"):
         digits = "0" + digits[3:]
     elif digits.startswith("0033"):
         digits = "0" + digits[4:]
-    if re.fullmatch(r"0[1-9]\d{8}", digits):
+    if re.fullmatch(r"0[1-9][0-9]{8}", digits):
         return digits
-    if re.fullmatch(r"\+\d{8,15}", digits):
+    if re.fullmatch(r"\+[0-9]{8,15}", digits):
         return digits
     raise ValueError("numéro de téléphone invalide (ex. 06 12 34 56 78 ou +33 6 12 34 56 78)")
 
@@ -108,7 +108,7 @@ TERMINAL_CAMPAIGN = (CampaignStatus.CLOSED, CampaignStatus.FILLED, CampaignStatu
 
 TerritoryCode = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, pattern=r"^\d{2,5}$"),
+    StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{2,5}$"),
 ]
 
 
@@ -137,16 +137,12 @@ class CampaignCreate(BaseModel):
         description="Territoire local : codes postaux ou préfixes (ex. 13015, 13016, 130)",
     )
     agency_ids: list[UUID] = Field(min_length=1, max_length=50)
-    deadline: datetime = Field(description="Date limite de candidature (avec fuseau)")
+    deadline: BoundedDatetime = Field(description="Date limite de candidature (avec fuseau)")
     decision_sla_days: int = Field(default=5, ge=1, le=60)
     grace_days: int = Field(default=14, ge=0, le=90)
 
     @model_validator(mode="after")
     def _coherent(self) -> CampaignCreate:
-        if self.deadline.tzinfo is None:
-            raise ValueError(
-                "deadline : indiquez le fuseau horaire (ex. 2026-12-31T18:00:00+01:00)"
-            )
         if len(set(self.agency_ids)) != len(self.agency_ids):
             raise ValueError("agency_ids : une agence est invitée deux fois")
         return self
@@ -271,10 +267,8 @@ class ReferralCreate(BaseModel):
 
     request_id: RequestId
     position_id: UUID | None = None
-    first_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)
-    ]
-    last_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    first_name: one_line(1, 80)
+    last_name: one_line(1, 80)
     email: Annotated[EmailStr, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
     phone: Phone | None = None
     postcode: Postcode

@@ -34,9 +34,16 @@ async def _database_url(settings) -> str:
 async def _token_create(args) -> int:
     import asyncpg
 
+    from domain.common import no_line_breaks
     from store.organisations import OrganisationRepository
     from store.users import UserRepository
 
+    if args.name is not None:
+        try:
+            no_line_breaks(args.name)
+        except ValueError as err:
+            print(f"nom invalide : {err}", file=sys.stderr)
+            return 2
     settings = _admin_settings(args)
     conn = await asyncpg.connect(await _database_url(settings))
     try:

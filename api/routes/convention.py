@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -30,7 +30,7 @@ from api.deps import (
 )
 from api.routes import pooling, recruitment
 from domain.auth import Principal, Role
-from domain.common import Page
+from domain.common import BoundedDate, Page
 from domain.convention import (
     KPI_LABELS,
     ActionProjectPublic,
@@ -470,8 +470,6 @@ async def record_visit(data: VisitCreate, pool: Pool, principal: Adviser):
     await _adviser(pool, principal)
     if data.visited_on > datetime.now(PARIS).date():
         raise _invalid("visited_on", "une visite se déclare une fois faite, pas à l'avance")
-    if data.visited_on < date(2000, 1, 1):
-        raise _invalid("visited_on", "date trop ancienne")
     visit_id = uuid.uuid5(VISIT_NS, f"{principal.organisation_id}:{data.request_id}")
     async with pool.acquire() as c:
         orgs = OrganisationRepository(c)
@@ -523,8 +521,8 @@ async def list_visits(
     ],
     territory: Annotated[str | None, Query(max_length=100)] = None,
     company_id: UUID | None = None,
-    since: date | None = None,
-    until: date | None = None,
+    since: BoundedDate | None = None,
+    until: BoundedDate | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
