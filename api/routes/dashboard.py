@@ -28,6 +28,7 @@ from api.deps import (
 from api.errors import engine_busy, message
 from api.routes.processes import get_process, open_tasks_for, visible_task
 from api.tasks import ACTIONS, Acting, complete_task, may_complete
+from api.urls import same_site_path
 from domain.auth import Principal, Role, UserPublic
 from domain.convention import KPI_LABELS, PARTY_ROLE_LABELS
 from domain.organisations import OrganisationFilter
@@ -438,9 +439,7 @@ async def complete_from_page(
         return _to_login()
     principal, me = found
     form = dict(await request.form())
-    back = form.pop("back", "") or "/mes-taches"
-    if not back.startswith("/") or back.startswith(("//", "/\\")):  # only back into Relais
-        back = "/mes-taches"
+    back = same_site_path(str(form.pop("back", "")), "/mes-taches")  # only back into Relais
     try:
         task = await visible_task(pool, principal, task_id)
         acting = Acting(pool, client, settings, sealer, principal)
