@@ -39,3 +39,18 @@ async def test_the_retour_link_never_leaves_the_site(client, actors, back):
     assert r.status_code == 404, r.text
     links = re.findall(r'<a href="([^"]*)">Retour</a>', r.text)
     assert links == ["/mes-taches"]
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_the_api_docs_load_nothing_from_another_host(client, page):
+    r = await client.get(page)
+    assert r.status_code == 200
+    assert not re.findall(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", r.text), r.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert any(a.endswith(".js") for a in assets)
+    for asset in assets:
+        assert asset.startswith("/") and not asset.startswith("//")
+        served = await client.get(asset)
+        assert served.status_code == 200 and len(served.content) > 100, asset
+    if page == "/docs":
+        assert '"validatorUrl": null' in r.text  # no spec sent to validator.swagger.io
