@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from domain.auth import Role
 from domain.common import REQUEST_ID_PATTERN, BoundedDate, one_line, text
+from domain.csv_export import Cell, euros
 from domain.identifiers import Postcode, Siret
 from domain.organisations import Naf
 
@@ -353,28 +354,21 @@ def evaluate(phase: PhaseSpec, snapshot: KpiSnapshot, used_cents: int) -> Evalua
     )
 
 
-def evaluation_csv_rows(title: str, e: Evaluation) -> list[list[Any]]:
-    rows: list[list[Any]] = [
+def evaluation_csv_rows(title: str, e: Evaluation) -> list[list[Cell]]:
+    """A phase's evaluation for a spreadsheet (domain.csv_export writes it)."""
+    rows: list[list[Cell]] = [
         ["Convention", title],
-        ["Phase", e.phase_number, e.starts_on.isoformat(), e.ends_on.isoformat()],
-        ["Indicateurs au", e.as_of.isoformat()],
+        ["Phase", e.phase_number, e.starts_on, e.ends_on],
+        ["Indicateurs au", e.as_of],
         [],
         ["Indicateur", "Objectif", "Réalisé", "Taux (%)"],
     ]
-    for line in e.lines:
-        rows.append(
-            [
-                line.label,
-                "" if line.target is None else line.target,
-                line.actual,
-                "" if line.percent is None else line.percent,
-            ]
-        )
+    rows += [[line.label, line.target, line.actual, line.percent] for line in e.lines]
     rows += [
         [],
-        ["Budget de la phase (centimes)", e.budget_cents],
-        ["Budget consommé (centimes)", e.budget_used_cents],
-        ["Taux de consommation (%)", "" if e.budget_percent is None else e.budget_percent],
+        ["Budget de la phase (euros)", euros(e.budget_cents)],
+        ["Budget consommé (euros)", euros(e.budget_used_cents)],
+        ["Taux de consommation (%)", e.budget_percent],
     ]
     return rows
 

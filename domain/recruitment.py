@@ -27,6 +27,7 @@ from pydantic import (
 
 from domain.auth import Role
 from domain.common import REQUEST_ID_PATTERN, BoundedDatetime, one_line, text
+from domain.csv_export import Cell
 from domain.identifiers import Postcode
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
@@ -585,60 +586,62 @@ def build_report(
     )
 
 
-def _cell(value: str) -> str:
-    # A cell a spreadsheet would take for a formula is kept as text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+REPORT_COLUMNS = [
+    "section",
+    "libellé",
+    "objectif",
+    "candidatures",
+    "doublons",
+    "présélectionnés",
+    "embauches",
+    "refus",
+    "conversion (%)",
+    "part locale (%)",
+    "délai médian (jours)",
+]
 
 
-def report_csv_rows(report: CampaignReport) -> list[list[str]]:
-    """The report flattened for a spreadsheet (French headers, formulas neutralised)."""
-    return [[_cell(c) for c in row] for row in _report_rows(report)]
+def report_csv_rows(report: CampaignReport) -> list[list[Cell]]:
+    """The report flattened for a spreadsheet (domain.csv_export writes it): French headers,
+    one figure per column."""
 
+    def row(section: str, label: str = "", **figures: Cell) -> list[Cell]:
+        keys = ["target", "referrals", "duplicates", "shortlisted", "hired", "rejected"]
+        keys += ["conversion", "local_share", "median_days"]
+        return [section, label, *(figures.get(k) for k in keys)]
 
-def _report_rows(report: CampaignReport) -> list[list[str]]:
-    rows = [
-        [
-            "section",
-            "libellé",
-            "objectif",
-            "candidatures",
-            "doublons",
-            "présélectionnés",
-            "embauches",
-            "conversion",
-        ]
-    ]
+    rows: list[list[Cell]] = [list(REPORT_COLUMNS)]
     for p in report.positions:
-        rows.append(["poste", p.title, str(p.target), "", "", "", str(p.hired), ""])
+        rows.append(row("poste", p.title, target=p.target, hired=p.hired))
     for a in report.agencies:
         rows.append(
-            [
+            row(
                 "agence",
                 a.agency_name,
-                "",
-                str(a.referrals),
-                str(a.duplicates),
-                str(a.shortlisted),
-                str(a.hired),
-                f"{a.conversion:.2%}",
-            ]
+                referrals=a.referrals,
+                duplicates=a.duplicates,
+                shortlisted=a.shortlisted,
+                hired=a.hired,
+                conversion=round(100 * a.conversion, 2),
+            )
         )
-    rows.append(["total", report.title, str(report.target), "", "", "", str(report.hired), ""])
     rows.append(
-        [
-            "embauches locales",
-            f"{report.local_share:.2%}",
-            "",
-            "",
-            "",
-            "",
-            str(report.local_hires),
-            "",
-        ]
+        row(
+            "total",
+            report.title,
+            target=report.target,
+            hired=report.hired,
+            local_share=round(100 * report.local_share, 2),
+            median_days=report.median_days_to_hire,
+        )
     )
     rows.append(
-        ["délai médian (jours)", str(report.median_days_to_hire or ""), "", "", "", "", "", ""]
+        row(
+            "embauches locales",
+            hired=report.local_hires,
+            local_share=round(100 * report.local_share, 2),
+        )
     )
     for reason, n in report.rejection_reasons.items():
-        rows.append(["motif de refus", reason, "", "", "", "", str(n), ""])
+        rows.append(row("motif de refus", reason, rejected=n))
     return rows

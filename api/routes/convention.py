@@ -4,8 +4,6 @@ A party's users see the conventions they are party to; the network sees every on
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -61,6 +59,8 @@ from domain.convention import (
     convention_workflow_id,
     evaluation_csv_rows,
 )
+from domain.csv_export import MEDIA_TYPE as CSV_MEDIA_TYPE
+from domain.csv_export import csv_text
 from domain.organisations import OrganisationKind
 from domain.pooling import ServiceRequestCreate, ServiceRequestPublic
 from domain.recruitment import CampaignCreate, CampaignPublic
@@ -378,11 +378,9 @@ async def evaluation_csv(
     phase: Annotated[int | None, Query(ge=1, le=99)] = None,
 ):
     conv, e = await _evaluation(pool, convention_id, principal, phase)
-    buf = io.StringIO()
-    csv.writer(buf, delimiter=";").writerows(evaluation_csv_rows(conv.title, e))
     return Response(
-        buf.getvalue(),
-        media_type="text/csv; charset=utf-8",
+        csv_text(evaluation_csv_rows(conv.title, e)),
+        media_type=CSV_MEDIA_TYPE,
         headers={
             "Content-Disposition": (
                 f'attachment; filename="evaluation-{convention_id}-phase-{e.phase_number}.csv"'

@@ -4,8 +4,6 @@ employer decides; everyone sees only what is theirs to see."""
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
@@ -27,6 +25,8 @@ from api.deps import (
 )
 from domain.auth import Principal, Role
 from domain.common import Page
+from domain.csv_export import MEDIA_TYPE as CSV_MEDIA_TYPE
+from domain.csv_export import csv_text
 from domain.organisations import OrganisationKind, OrganisationStatus
 from domain.recruitment import (
     CampaignCancel,
@@ -200,11 +200,9 @@ async def campaign_report(campaign_id: UUID, pool: Pool, principal: CurrentUser)
 @router.get("/campaigns/{campaign_id}/report.csv", response_class=Response)
 async def campaign_report_csv(campaign_id: UUID, pool: Pool, principal: CurrentUser):
     report = await _report(pool, campaign_id, principal)
-    buf = io.StringIO()
-    csv.writer(buf, delimiter=";").writerows(report_csv_rows(report))
     return Response(
-        buf.getvalue(),
-        media_type="text/csv; charset=utf-8",
+        csv_text(report_csv_rows(report)),
+        media_type=CSV_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="bilan-{campaign_id}.csv"'},
     )
 
