@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi_offline import FastAPIOffline
 
 from api import errors
+from api.limits import BodyLimit
 from api.routes import (
     booking,
     convention,
@@ -76,6 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return response
 
+    # Added last, so outermost of ours: bodies are limited before parsing, authentication
+    # or the metrics above see them.
+    app.add_middleware(BodyLimit)
     app.include_router(health.router)
     app.include_router(organisations.router)
     app.include_router(onboarding.router)
