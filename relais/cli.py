@@ -80,10 +80,15 @@ def _api(args) -> int:
     import uvicorn
 
     from api.app import create_app
+    from relais.shutdown import REQUEST_GRACE_S
 
     settings = _settings(False)
     uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        timeout_graceful_shutdown=REQUEST_GRACE_S,
     )
     return 0
 
