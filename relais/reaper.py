@@ -98,10 +98,15 @@ def guard(pgdata: Path) -> subprocess.Popen:
 
 
 def watch(pgdata: Path, owner: int) -> None:
+    from pgserver.postgres_server import PostgresServer
+
     while _alive(owner) and os.getppid() == owner:
         time.sleep(POLL_S)
-    if not _live_handles(pgdata):
-        stop_cluster(pgdata)
+    # pgserver's own lock: a process taking the cluster meanwhile (`relais dev` started
+    # again at once) either is counted before the decision or finds it stopped and starts it.
+    with PostgresServer._lock:
+        if not _live_handles(pgdata):
+            stop_cluster(pgdata)
 
 
 if __name__ == "__main__":
