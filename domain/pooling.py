@@ -285,7 +285,7 @@ class JoinRequest(BaseModel):
     idempotency_key: str
     member_id: UUID
     quantity: int = Field(gt=0)
-    needed_by: date
+    needed_by: BoundedDate
     note: str = ""
     created_by: UUID
 
