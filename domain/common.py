@@ -10,24 +10,24 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringCons
 T = TypeVar("T")
 
 
-def _is_control(c: str) -> bool:
-    # C0, DEL and C1, plus the Unicode line and paragraph separators a mail header or a
-    # spreadsheet would also take for a line break.
-    return ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029"
-
-
 def no_control_chars(value: str) -> str:
     # A NUL byte cannot be stored in Postgres text; other control characters are typos.
     # Line breaks and tabs are fine in a paragraph (a CV, a need, a reason).
-    if any(_is_control(c) and c not in "\n\r\t" for c in value):
+    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
         raise ValueError("caractères de contrôle interdits")
     return value
+
+
+def _breaks_a_line(c: str) -> bool:
+    # C0 (CR, LF, tab included), DEL and C1 (NEL), and the Unicode line and paragraph
+    # separators, which a mail client or a spreadsheet may also take for a line break.
+    return ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029"
 
 
 def no_line_breaks(value: str) -> str:
     """A name or a title travels into mail subjects and spreadsheet cells: no control
     character at all, CR, LF and tab included."""
-    if any(_is_control(c) for c in value):
+    if any(_breaks_a_line(c) for c in value):
         raise ValueError("caractères de contrôle interdits")
     return value
 
