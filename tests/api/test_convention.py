@@ -331,7 +331,12 @@ async def test_a_title_written_as_a_formula_stays_text_in_the_evaluation_csv(cli
     await _sign(client, conv, actors["partner"])
     await _sign(client, conv, manager)
     await _until(client, conv, manager, lambda s: s["step"] == "evaluating", "evaluated")
-    r = await client.get(f"/api/conventions/{conv['id']}/evaluation.csv", headers=manager.headers)
+    url = f"/api/conventions/{conv['id']}/evaluation.csv"
+    for _ in range(100):  # the state says "evaluating" a moment before the row is stored
+        r = await client.get(url, headers=manager.headers)
+        if r.status_code != 404:
+            break
+        await asyncio.sleep(0.1)
     assert r.status_code == 200 and r.headers["content-type"] == "text/csv; charset=utf-8"
     assert r.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads the accents
     first = r.content.decode("utf-8-sig").splitlines()[0]
