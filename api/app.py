@@ -9,8 +9,10 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 
 from api import errors
+from api.limits import BodyLimit
 from api.pages import convention as convention_pages
 from api.pages import dashboard
 from api.pages.render import mount_static
@@ -51,7 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.pool.close()
 
-    app = FastAPI(
+    # The docs' Swagger UI and ReDoc served from the package, not a CDN: they work without
+    # internet access, and no third-party script runs on the dashboard's origin.
+    app = FastAPIOffline(
         title="Relais",
         description=(
             "Processus mutualisés d'un réseau d'entreprises : recrutements, services partagés, "
@@ -59,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         version="0.1.0",
         lifespan=lifespan,
+        # Swagger UI would otherwise send the spec to validator.swagger.io for its badge.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     errors.install(app)
 
@@ -76,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return response
 
+    # Added last, so outermost of ours: bodies are limited before parsing, authentication
+    # or the metrics above see them.
+    app.add_middleware(BodyLimit)
     for module in (
         health,
         codec,

@@ -6,14 +6,27 @@ import argparse
 import asyncio
 import os
 import platform
+import signal
 
 from bench import convention, monitoring, onboarding, pooling, recruitment
 from bench.harness import stack, table
 from relais.logging import configure_logging
 
 
+def _stop_on_signals() -> None:
+    """SIGTERM or SIGHUP end the benchmark as Ctrl-C does: the running round is cancelled
+    and the throw-away Postgres and dev server are stopped on the way out (by default
+    Python dies on them at once, leaving both running)."""
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, main_task.cancel)
+
+
 async def main(rounds: int, large: int, only: str | None = None) -> None:
     configure_logging(json=False, level="WARNING")
+    _stop_on_signals()
     figures = []
     async with stack() as s:
         if only in (None, "onboarding"):

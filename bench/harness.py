@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -25,6 +26,7 @@ from bench.baseline import (
     noop,
 )
 from relais.binaries import temporal_cli
+from relais.reaper import guard
 from relais.settings import Settings
 from relais.temporal import data_converter
 from store.migrate import migrate_dsn
@@ -44,6 +46,7 @@ class Stack:
 async def stack() -> AsyncIterator[Stack]:
     with tempfile.TemporaryDirectory(prefix="relais-bench-") as tmp:
         pg = pgserver.get_server(tmp, cleanup_mode="stop")
+        watcher = guard(Path(tmp))  # stops it if the benchmark is killed
         name = f"bench_{uuid.uuid4().hex[:6]}"
         admin = await asyncpg.connect(pg.get_uri())
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -74,6 +77,7 @@ async def stack() -> AsyncIterator[Stack]:
             await pool.close()
             await env.shutdown()
             pg.cleanup()
+            watcher.terminate()
 
 
 @asynccontextmanager

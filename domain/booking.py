@@ -7,9 +7,9 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from domain.common import REQUEST_ID_PATTERN, FreeText
+from domain.common import REQUEST_ID_PATTERN, BoundedDatetime, FreeText
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
 MAX_SLOT = timedelta(days=14)
@@ -25,8 +25,8 @@ class ResourceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: ResourceKind
-    name: Annotated[str, FreeText(2, 200)]
-    location: Annotated[str, FreeText(0, 200)] = ""
+    name: Annotated[str, FreeText(2, 200, one_line=True)]
+    location: Annotated[str, FreeText(0, 200, one_line=True)] = ""
 
 
 class ResourcePublic(ResourceCreate):
@@ -47,8 +47,8 @@ class ReservationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     request_id: RequestId = Field(description="Clé d'idempotence choisie par l'appelant")
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: BoundedDatetime
+    ends_at: BoundedDatetime
     member_id: UUID | None = Field(
         default=None, description="Pour l'équipe du réseau : l'entreprise pour qui réserver"
     )
@@ -67,8 +67,8 @@ class ReservationInput(BaseModel):
     resource_id: UUID
     member_id: UUID
     created_by: UUID
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: BoundedDatetime
+    ends_at: BoundedDatetime
 
 
 class ReservationState(BaseModel):

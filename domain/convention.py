@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from domain.auth import Role
-from domain.common import REQUEST_ID_PATTERN, FreeText
+from domain.common import REQUEST_ID_PATTERN, BoundedDate, FreeText
+from domain.csv_export import Cell, euros
 from domain.identifiers import Postcode, Siret
 from domain.organisations import Naf
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
-Territory = Annotated[str, FreeText(1, 100)]
+Territory = Annotated[str, FreeText(1, 100, one_line=True)]
 MAX_PHASE_DAYS = 6 * 366  # a convention phase is signed for a few years, never decades
 
 
@@ -67,11 +68,13 @@ class PhaseSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     number: int | None = Field(default=None, ge=1, le=99)
-    starts_on: date
-    ends_on: date
+    starts_on: BoundedDate
+    ends_on: BoundedDate
     annual_budget_cents: int = Field(ge=0, le=10**12, description="Budget annuel, en centimes")
     targets: dict[KpiKey, Annotated[int, Field(ge=0, le=10**13)]] = Field(default_factory=dict)
-    priorities: list[Annotated[str, FreeText(1, 300)]] = Field(default_factory=list, max_length=20)
+    priorities: list[Annotated[str, FreeText(1, 300, one_line=True)]] = Field(
+        default_factory=list, max_length=20
+    )
 
     @model_validator(mode="after")
     def _dates(self) -> PhaseSpec:
@@ -79,8 +82,6 @@ class PhaseSpec(BaseModel):
             raise ValueError("la fin de la phase (ends_on) doit suivre son début (starts_on)")
         if (self.ends_on - self.starts_on).days > MAX_PHASE_DAYS:
             raise ValueError("une phase dure au plus six ans")
-        if self.starts_on.year < 2000 or self.ends_on.year > 2100:
-            raise ValueError("dates de phase hors de la période 2000–2100")
         return self
 
 
@@ -160,7 +161,7 @@ class ConventionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     request_id: RequestId
-    title: Annotated[str, FreeText(3, 200)]
+    title: Annotated[str, FreeText(3, 200, one_line=True)]
     territory: Territory = Field(description="Territoire mesuré (celui des organisations)")
     parties: list[PartyCreate] = Field(min_length=1, max_length=20)
     phase: PhaseSpec
@@ -236,8 +237,8 @@ class ExpenseCreate(BaseModel):
 
     request_id: RequestId
     amount_cents: int = Field(gt=0, le=10**11)
-    label: Annotated[str, FreeText(2, 200)]
-    spent_on: date
+    label: Annotated[str, FreeText(2, 200, one_line=True)]
+    spent_on: BoundedDate
 
 
 class Expense(ExpenseCreate):
@@ -355,28 +356,21 @@ def evaluate(phase: PhaseSpec, snapshot: KpiSnapshot, used_cents: int) -> Evalua
     )
 
 
-def evaluation_csv_rows(title: str, e: Evaluation) -> list[list[Any]]:
-    rows: list[list[Any]] = [
+def evaluation_csv_rows(title: str, e: Evaluation) -> list[list[Cell]]:
+    """A phase's evaluation for a spreadsheet (domain.csv_export writes it)."""
+    rows: list[list[Cell]] = [
         ["Convention", title],
-        ["Phase", e.phase_number, e.starts_on.isoformat(), e.ends_on.isoformat()],
-        ["Indicateurs au", e.as_of.isoformat()],
+        ["Phase", e.phase_number, e.starts_on, e.ends_on],
+        ["Indicateurs au", e.as_of],
         [],
         ["Indicateur", "Objectif", "Réalisé", "Taux (%)"],
     ]
-    for line in e.lines:
-        rows.append(
-            [
-                line.label,
-                "" if line.target is None else line.target,
-                line.actual,
-                "" if line.percent is None else line.percent,
-            ]
-        )
+    rows += [[line.label, line.target, line.actual, line.percent] for line in e.lines]
     rows += [
         [],
-        ["Budget de la phase (centimes)", e.budget_cents],
-        ["Budget consommé (centimes)", e.budget_used_cents],
-        ["Taux de consommation (%)", "" if e.budget_percent is None else e.budget_percent],
+        ["Budget de la phase (euros)", euros(e.budget_cents)],
+        ["Budget consommé (euros)", euros(e.budget_used_cents)],
+        ["Taux de consommation (%)", e.budget_percent],
     ]
     return rows
 
@@ -564,7 +558,7 @@ class CompanyRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     siret: Siret
-    name: Annotated[str, FreeText(2, 200)]
+    name: Annotated[str, FreeText(2, 200, one_line=True)]
     postcode: Postcode
     naf: Naf | None = None
 
@@ -573,7 +567,7 @@ class ActionProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: ProjectKind
-    title: Annotated[str, FreeText(3, 200)]
+    title: Annotated[str, FreeText(3, 200, one_line=True)]
     status: ProjectStatus = ProjectStatus.IDENTIFIED
     investment_cents: int | None = Field(default=None, ge=0, le=10**12)
 
@@ -594,8 +588,10 @@ class VisitCreate(BaseModel):
     company_id: UUID | None = None
     company: CompanyRef | None = None
     territory: Territory | None = None
-    visited_on: date
-    themes: list[Annotated[str, FreeText(2, 100)]] = Field(default_factory=list, max_length=20)
+    visited_on: BoundedDate
+    themes: list[Annotated[str, FreeText(2, 100, one_line=True)]] = Field(
+        default_factory=list, max_length=20
+    )
     needs: Annotated[str, FreeText(0, 4000)] = ""
     projects: list[ActionProjectCreate] = Field(default_factory=list, max_length=30)
 

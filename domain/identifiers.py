@@ -33,11 +33,11 @@ def luhn_check_digit(partial: str) -> str:
 
 def _normalise_siret(value: object) -> object:
     # People paste SIRETs as "123 456 789 00012" or with dots.
-    return re.sub(r"[\s.\-]", "", value) if isinstance(value, str) else value
+    return re.sub(r"[ \t\u00a0\u202f.\-]", "", value) if isinstance(value, str) else value
 
 
 def check_siret(value: str) -> str:
-    if not re.fullmatch(r"\d{14}", value):
+    if not re.fullmatch(r"[0-9]{14}", value):
         raise ValueError("le SIRET doit comporter exactement 14 chiffres")
     if value.startswith(LA_POSTE_SIREN):
         if value != LA_POSTE_SIREN + "00048" and sum(int(c) for c in value) % 5:
@@ -51,7 +51,7 @@ def check_siret(value: str) -> str:
 
 
 def check_postcode(value: str) -> str:
-    if not re.fullmatch(r"\d{5}", value):
+    if not re.fullmatch(r"[0-9]{5}", value):
         raise ValueError("le code postal doit comporter 5 chiffres")
     if value.startswith("00"):
         raise ValueError("code postal inexistant")

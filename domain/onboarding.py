@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from domain.auth import Role
 from domain.common import REQUEST_ID_PATTERN, FreeText
 
-PersonName = Annotated[str, FreeText(2, 120)]
+PersonName = Annotated[str, FreeText(2, 120, one_line=True)]
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
 
 

@@ -12,9 +12,12 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, 
 from domain.common import FreeText
 from domain.identifiers import Postcode, Siret
 
-Name = Annotated[str, FreeText(2, 200)]
-Territory = Annotated[str, FreeText(1, 100)]
-Naf = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{2}\.?\d{2}[A-Z]$")]
+Name = Annotated[str, FreeText(2, 200, one_line=True)]
+Territory = Annotated[str, FreeText(1, 100, one_line=True)]
+# [0-9], not \d: Python's \d takes every script's digits (fullwidth, Arabic-Indic…).
+Naf = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{2}\.?[0-9]{2}[A-Z]$")
+]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,20}$")]
 
 

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from domain.common import REQUEST_ID_PATTERN, FreeText
+from domain.common import REQUEST_ID_PATTERN, BoundedDate, FreeText
 from domain.processes import OutboxMessage, TaskClose, TaskOpen
 
 K = TypeVar("K", bound=Hashable)
@@ -112,7 +112,7 @@ def quote_shares(cost: ServiceCost, rule: SplitRule, demands: list[Demand]) -> d
 ServiceCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")]
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
 NafPrefix = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^\d{2}(\.\d{1,2}[A-Z]?)?$")
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{2}(\.[0-9]{1,2}[A-Z]?)?$")
 ]
 
 UNIT_LABELS = {
@@ -130,7 +130,7 @@ class ServiceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: ServiceCode = Field(description="Identifiant court, ex. comptable-partage")
-    name: Annotated[str, FreeText(2, 200)]
+    name: Annotated[str, FreeText(2, 200, one_line=True)]
     description: Annotated[str, FreeText(0, 2000)] = ""
     unit: ServiceUnit
     pooling: PoolingRule
@@ -144,7 +144,7 @@ class ServiceCreate(BaseModel):
     split_rule: SplitRule
     acceptance_days: int = Field(ge=1, le=60, description="Délai pour accepter un devis")
     provider_id: UUID
-    territories: list[Annotated[str, FreeText(1, 100)]] = Field(
+    territories: list[Annotated[str, FreeText(1, 100, one_line=True)]] = Field(
         default_factory=list, description="Territoires éligibles (vide : tous)"
     )
     sectors: list[NafPrefix] = Field(
@@ -220,11 +220,7 @@ class ServiceRequestCreate(BaseModel):
 
     request_id: RequestId = Field(description="Clé d'idempotence choisie par l'appelant")
     quantity: int = Field(gt=0, le=1_000_000, description="Quantité, dans l'unité du service")
-    needed_by: date = Field(
-        ge=date(2000, 1, 1),
-        le=date(2999, 12, 31),
-        description="Date à laquelle le service est nécessaire",
-    )
+    needed_by: BoundedDate = Field(description="Date à laquelle le service est nécessaire")
     note: Annotated[str, FreeText(0, 1000)] = ""
     member_id: UUID | None = Field(
         default=None, description="Pour l'équipe du réseau : l'entreprise pour qui demander"
@@ -289,7 +285,7 @@ class JoinRequest(BaseModel):
     idempotency_key: str
     member_id: UUID
     quantity: int = Field(gt=0)
-    needed_by: date
+    needed_by: BoundedDate
     note: str = ""
     created_by: UUID
 
@@ -418,7 +414,7 @@ class ProviderAnswerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     confirmed: bool
-    reference: Annotated[str, FreeText(1, 100)] | None = Field(
+    reference: Annotated[str, FreeText(1, 100, one_line=True)] | None = Field(
         default=None, description="Référence de commande"
     )
     reason: Annotated[str, FreeText(0, 500)] | None = None

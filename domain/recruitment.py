@@ -29,13 +29,14 @@ from pydantic import (
 
 from domain.actions import ReferralActionKind
 from domain.auth import Role
-from domain.common import REQUEST_ID_PATTERN, FreeText
+from domain.common import REQUEST_ID_PATTERN, BoundedDatetime, FreeText
+from domain.csv_export import Cell
 from domain.identifiers import Postcode
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
-Text = Annotated[str, FreeText(2, 200)]
+Text = Annotated[str, FreeText(2, 200, one_line=True)]
 Reason = Annotated[str, FreeText(3, 500)]
-Skill = Annotated[str, FreeText(1, 60)]
+Skill = Annotated[str, FreeText(1, 60, one_line=True)]
 
 
 # Campaign ids are derived from the launcher's organisation and request id: a retried
@@ -73,14 +74,14 @@ def normalise_email(value: str) -> str:
 
 def normalise_phone(value: str) -> str:
     """French numbers to 10 digits ("+33 6 12 34 56 78" → "0612345678"); others to +digits."""
-    digits = re.sub(r"[\s.\-()]", "", value)
+    digits = re.sub(r"[ \t\u00a0\u202f.\-()]", "", value)
     if digits.startswith("+33"):
         digits = "0" + digits[3:]
     elif digits.startswith("0033"):
         digits = "0" + digits[4:]
-    if re.fullmatch(r"0[1-9]\d{8}", digits):
+    if re.fullmatch(r"0[1-9][0-9]{8}", digits):
         return digits
-    if re.fullmatch(r"\+\d{8,15}", digits):
+    if re.fullmatch(r"\+[0-9]{8,15}", digits):
         return digits
     raise ValueError("numéro de téléphone invalide (ex. 06 12 34 56 78 ou +33 6 12 34 56 78)")
 
@@ -156,7 +157,7 @@ def intake_refusal(
 
 TerritoryCode = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, pattern=r"^\d{2,5}$"),
+    StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{2,5}$"),
 ]
 
 
@@ -185,16 +186,12 @@ class CampaignCreate(BaseModel):
         description="Territoire local : codes postaux ou préfixes (ex. 13015, 13016, 130)",
     )
     agency_ids: list[UUID] = Field(min_length=1, max_length=50)
-    deadline: datetime = Field(description="Date limite de candidature (avec fuseau)")
+    deadline: BoundedDatetime = Field(description="Date limite de candidature (avec fuseau)")
     decision_sla_days: int = Field(default=5, ge=1, le=60)
     grace_days: int = Field(default=14, ge=0, le=90)
 
     @model_validator(mode="after")
     def _coherent(self) -> CampaignCreate:
-        if self.deadline.tzinfo is None:
-            raise ValueError(
-                "deadline : indiquez le fuseau horaire (ex. 2026-12-31T18:00:00+01:00)"
-            )
         if len(set(self.agency_ids)) != len(self.agency_ids):
             raise ValueError("agency_ids : une agence est invitée deux fois")
         return self
@@ -328,10 +325,8 @@ class ReferralCreate(BaseModel):
 
     request_id: RequestId
     position_id: UUID | None = None
-    first_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)
-    ]
-    last_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    first_name: Annotated[str, FreeText(1, 80, one_line=True)]
+    last_name: Annotated[str, FreeText(1, 80, one_line=True)]
     email: Annotated[EmailStr, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
     phone: Phone | None = None
     postcode: Postcode
@@ -685,60 +680,62 @@ def build_report(
     )
 
 
-def _cell(value: str) -> str:
-    # A cell a spreadsheet would take for a formula is kept as text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+REPORT_COLUMNS = [
+    "section",
+    "libellé",
+    "objectif",
+    "candidatures",
+    "doublons",
+    "présélectionnés",
+    "embauches",
+    "refus",
+    "conversion (%)",
+    "part locale (%)",
+    "délai médian (jours)",
+]
 
 
-def report_csv_rows(report: CampaignReport) -> list[list[str]]:
-    """The report flattened for a spreadsheet (French headers, formulas neutralised)."""
-    return [[_cell(c) for c in row] for row in _report_rows(report)]
+def report_csv_rows(report: CampaignReport) -> list[list[Cell]]:
+    """The report flattened for a spreadsheet (domain.csv_export writes it): French headers,
+    one figure per column."""
 
+    def row(section: str, label: str = "", **figures: Cell) -> list[Cell]:
+        keys = ["target", "referrals", "duplicates", "shortlisted", "hired", "rejected"]
+        keys += ["conversion", "local_share", "median_days"]
+        return [section, label, *(figures.get(k) for k in keys)]
 
-def _report_rows(report: CampaignReport) -> list[list[str]]:
-    rows = [
-        [
-            "section",
-            "libellé",
-            "objectif",
-            "candidatures",
-            "doublons",
-            "présélectionnés",
-            "embauches",
-            "conversion",
-        ]
-    ]
+    rows: list[list[Cell]] = [list(REPORT_COLUMNS)]
     for p in report.positions:
-        rows.append(["poste", p.title, str(p.target), "", "", "", str(p.hired), ""])
+        rows.append(row("poste", p.title, target=p.target, hired=p.hired))
     for a in report.agencies:
         rows.append(
-            [
+            row(
                 "agence",
                 a.agency_name,
-                "",
-                str(a.referrals),
-                str(a.duplicates),
-                str(a.shortlisted),
-                str(a.hired),
-                f"{a.conversion:.2%}",
-            ]
+                referrals=a.referrals,
+                duplicates=a.duplicates,
+                shortlisted=a.shortlisted,
+                hired=a.hired,
+                conversion=round(100 * a.conversion, 2),
+            )
         )
-    rows.append(["total", report.title, str(report.target), "", "", "", str(report.hired), ""])
     rows.append(
-        [
-            "embauches locales",
-            f"{report.local_share:.2%}",
-            "",
-            "",
-            "",
-            "",
-            str(report.local_hires),
-            "",
-        ]
+        row(
+            "total",
+            report.title,
+            target=report.target,
+            hired=report.hired,
+            local_share=round(100 * report.local_share, 2),
+            median_days=report.median_days_to_hire,
+        )
     )
     rows.append(
-        ["délai médian (jours)", str(report.median_days_to_hire or ""), "", "", "", "", "", ""]
+        row(
+            "embauches locales",
+            hired=report.local_hires,
+            local_share=round(100 * report.local_share, 2),
+        )
     )
     for reason, n in report.rejection_reasons.items():
-        rows.append(["motif de refus", reason, "", "", "", "", str(n), ""])
+        rows.append(row("motif de refus", reason, rejected=n))
     return rows

@@ -46,9 +46,16 @@ async def _database_url(settings) -> str:
 async def _token_create(args) -> int:
     import asyncpg
 
+    from domain.common import no_line_breaks
     from store.organisations import OrganisationRepository
     from store.users import UserRepository
 
+    if args.name is not None:
+        try:
+            no_line_breaks(args.name)
+        except ValueError as err:
+            print(f"nom invalide : {err}", file=sys.stderr)
+            return 2
     settings = _admin_settings(args)
     conn = await asyncpg.connect(await _database_url(settings))
     try:
@@ -175,10 +182,15 @@ def _api(args) -> int:
     import uvicorn
 
     from api.app import create_app
+    from relais.shutdown import REQUEST_GRACE_S
 
     settings = _settings(False)
     uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        timeout_graceful_shutdown=REQUEST_GRACE_S,
     )
     return 0
 

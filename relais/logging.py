@@ -22,10 +22,16 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # Tracebacks as the standard library prints them, in every mode: the console renderer's
+    # default (rich or better-exceptions when installed) prints each frame's local
+    # variables, a candidate's e-mail and name among them. JSON mode formats with
+    # `format_exc_info`, which never shows locals either.
     renderer = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

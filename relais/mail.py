@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import mailbox
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -24,13 +25,22 @@ def message_id(dedup_key: str) -> str:
     return f"<{hashlib.sha256(dedup_key.encode()).hexdigest()[:32]}@relais>"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_text(value: str) -> str:
+    """A header value on one line: a name stored before names were checked (a CR/LF in an
+    organisation's name) must neither break the mail nor add a header to it."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
 def build_message(
     sender: str, recipients: list[str], subject: str, body: str, dedup_key: str
 ) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = ", ".join(recipients)
-    msg["Subject"] = subject
+    msg["From"] = header_text(sender)
+    msg["To"] = ", ".join(header_text(r) for r in recipients)
+    msg["Subject"] = header_text(subject)
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = message_id(dedup_key)
     msg.set_content(body)

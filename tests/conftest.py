@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pgserver
+import psutil
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from relais.binaries import temporal_cli, temporal_test_server
 from relais.logging import configure_logging
+from relais.reaper import guard
 from relais.settings import Settings
 from relais.temporal import data_converter
 from store.migrate import migrate_dsn
 from store.pool import create_pool
+from tests.leftovers import SERVERS, describe, servers_under
 from workflows.common import SEARCH_ATTRIBUTES
 
 TABLES = (
@@ -26,11 +31,40 @@ TABLES = (
 configure_logging(json=False, level="WARNING")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_server_left(tmp_path_factory):
+    """Set up first, torn down last: once every fixture has stopped what it started, no
+    Postgres or Temporal server of this session may still run — neither one whose data is
+    under the session's temporary folder (a `relais dev`, a fault test's cluster) nor a
+    child of this process. Any found is stopped, and the session fails."""
+    yield
+    basetemp = tmp_path_factory.getbasetemp()
+    deadline = time.monotonic() + 10  # a server told to stop may take a moment
+    while (left := _servers_left(basetemp)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for proc in left:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    assert not left, "servers left running by the tests:\n" + describe(left)
+
+
+def _servers_left(basetemp) -> list[psutil.Process]:
+    children = [
+        c
+        for c in psutil.Process().children(recursive=True)
+        if c.is_running() and c.status() != psutil.STATUS_ZOMBIE and c.name().startswith(SERVERS)
+    ]
+    return [p for p in servers_under(basetemp) if p.status() != psutil.STATUS_ZOMBIE] + children
+
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory):
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    pgdata = tmp_path_factory.mktemp("pg")
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    watcher = guard(pgdata)  # stops it if this session is killed
     yield server
     server.cleanup()
+    watcher.terminate()
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,9 @@ from relais.binaries import temporal_cli
 from relais.logging import configure_logging
 from relais.mail import start_dev_mailbox
 from relais.metrics import install_runtime
+from relais.reaper import guard, stop_cluster
 from relais.settings import Settings
+from relais.shutdown import ACTIVITY_GRACE, REQUEST_GRACE_S, HardStop, close_pool
 from relais.temporal import connect
 from store.migrate import migrate_dsn
 from store.pool import create_pool
@@ -156,15 +158,21 @@ class TemporalDevServer:
             await asyncio.sleep(1)
             self.start()
 
-    def stop(self) -> None:
+    def stop(self, within_s: float = 5) -> None:
         self._stopping = True
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(15)
+                self.proc.wait(within_s)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.pidfile.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """No waiting: the last words of a forced stop."""
+        self._stopping = True
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
 
 
 async def connect_when_ready(settings: Settings, within_s: float = 60) -> Client:
@@ -228,13 +236,28 @@ async def run_dev(settings: Settings) -> None:
     home = settings.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
 
+    temporal = TemporalDevServer(settings)
+
+    def last_words() -> None:
+        temporal.kill()
+        stop_cluster(home / "pg", timeout_s=5)
+
+    # Ctrl-C asks every part to stop in order; if that takes longer than HARD_STOP_S (an
+    # activity that ignores its cancellation…), or on a second Ctrl-C, the process ends.
+    hard_stop = HardStop(last_words=last_words)
     stop = asyncio.Event()
+
+    def on_signal() -> None:
+        hard_stop.arm()
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
 
     pg = await asyncio.to_thread(start_postgres, home)
-    temporal = TemporalDevServer(settings)
+    # Stops Postgres if this process is killed (-9, or forced out above).
+    reaper = guard(home / "pg")
     temporal.start()
     stops: list = []
     try:
@@ -266,6 +289,7 @@ async def run_dev(settings: Settings) -> None:
                 port=settings.api_port,
                 log_config=None,
                 lifespan="on",
+                timeout_graceful_shutdown=REQUEST_GRACE_S,
             )
         )
 
@@ -299,11 +323,20 @@ async def run_dev(settings: Settings) -> None:
         log.info("stopping")
         demo.cancel()
         api.should_exit = True
-        await asyncio.gather(demo, *tasks[1:], return_exceptions=True)
-        await pool.close()
+        # The worker cancels its activities after ACTIVITY_GRACE, the API its requests after
+        # REQUEST_GRACE_S; a part that still runs a little later is cancelled here.
+        parts = [demo, *tasks[1:]]
+        _, late = await asyncio.wait(parts, timeout=ACTIVITY_GRACE.total_seconds() + 3)
+        for part in late:
+            log.warning("part still running at stop; cancelled", part=part.get_name())
+            part.cancel()
+        if late:
+            await asyncio.wait(late, timeout=2)
+        await close_pool(pool)
     finally:
         for stop_part in stops:
             stop_part()
         temporal.stop()
         await asyncio.to_thread(pg.cleanup)
+        reaper.terminate()
         log.info("stopped")

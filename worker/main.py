@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -27,6 +26,7 @@ from relais.logging import configure_logging
 from relais.mail import MailTransport, SmtpTransport
 from relais.metrics import install_runtime
 from relais.settings import Settings
+from relais.shutdown import ACTIVITY_GRACE, HardStop, close_pool
 from relais.temporal import connect
 from store.pool import create_pool
 from worker.health import beat
@@ -125,7 +125,7 @@ def build_worker(
         workflows=list(WORKFLOWS),
         activities=activities_for(pool, settings, client, mail),
         workflow_runner=workflow_runner(),
-        graceful_shutdown_timeout=timedelta(seconds=10),
+        graceful_shutdown_timeout=ACTIVITY_GRACE,
     )
 
 
@@ -140,18 +140,42 @@ async def run_worker(settings: Settings) -> None:
     worker = build_worker(client, pool, settings)
     await ensure_erasure_schedule(client, settings.task_queue, settings.candidate_retention_months)
     await ensure_outbox_relay(client, settings.task_queue, relay_input(settings))
+    # Activities get ACTIVITY_GRACE to finish, then are cancelled; whatever still holds the
+    # process HARD_STOP_S after the signal (or at a second one) ends with it.
+    hard_stop = HardStop()
     stop = asyncio.Event()
+
+    def on_signal() -> None:
+        hard_stop.arm()
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     log.info("worker started", task_queue=settings.task_queue)
     heartbeat = asyncio.create_task(beat(pool, client, settings.worker_health_file))
-    try:
+
+    async def serve() -> None:
         async with worker:
             await stop.wait()
             log.info("worker stopping")
+
+    # A local activity stuck in its retries keeps the worker's own drain going: after the
+    # grace and a little more, stop waiting for it.
+    running = asyncio.create_task(serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
+    try:
+        if running.done():  # the worker failed on its own: its error ends the process
+            stopping.cancel()
+            running.result()
+        _, late = await asyncio.wait([running], timeout=ACTIVITY_GRACE.total_seconds() + 3)
+        if late:
+            log.warning("activities still running at stop; cancelled")
+            running.cancel()
+            await asyncio.wait([running], timeout=2)
     finally:
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
-        await pool.close()
+        await close_pool(pool)

@@ -104,8 +104,6 @@ async def record_visit(ctx: Ctx, data: VisitCreate) -> VisitPublic:
     p = ctx.principal
     if data.visited_on > datetime.now(PARIS).date():
         raise Invalid("visited_on", "une visite se déclare une fois faite, pas à l'avance.")
-    if data.visited_on < date(2000, 1, 1):
-        raise Invalid("visited_on", "date trop ancienne.")
     visit_id = visit_id_for(p.organisation_id, data.request_id)
     orgs = OrganisationRepository(ctx.conn)
     if data.company_id is not None:

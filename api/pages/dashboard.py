@@ -22,6 +22,7 @@ from api.commands.base import Ctx
 from api.deps import TOKEN_COOKIE, Conn, PageContext, principal_for
 from api.errors import describe
 from api.pages.render import page
+from api.urls import same_site_path
 from domain.actions import TaskAction
 from domain.auth import Role
 from domain.labels import STATUS_ORDER
@@ -253,17 +254,10 @@ def _cents(euros: str) -> int | str:
         return euros  # refused by the model with its own sentence
 
 
-def same_site(back: str, default: str) -> str:
-    """Only a path back into Relais."""
-    if not back.startswith("/") or back.startswith(("//", "/\\")):
-        return default
-    return back
-
-
 @router.post("/mes-taches/{task_id}")
 async def complete_from_page(request: Request, task_id: UUID, ctx: PageContext) -> Response:
     form = dict(await request.form())
-    back = same_site(str(form.pop("back", "") or ""), "/mes-taches")
+    back = same_site_path(str(form.pop("back", "")), "/mes-taches")  # only back into Relais
     try:
         task = await inbox.visible_task(ctx, task_id)
         await inbox.complete_task(ctx, task, form_data(task.action, form))

@@ -4,9 +4,6 @@ count. A party's users see the conventions they are party to; the network sees e
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import date
 from typing import Annotated
 from uuid import UUID
 
@@ -17,7 +14,7 @@ from api.commands import convention as conv
 from api.commands import visits
 from api.commands.base import Ctx
 from api.deps import CatalogueService, Context, VisibleConvention, acting, reading
-from domain.common import Page
+from domain.common import BoundedDate, Page
 from domain.convention import (
     ActionProjectPublic,
     ActionProjectUpdate,
@@ -37,6 +34,8 @@ from domain.convention import (
     VisitPublic,
     evaluation_csv_rows,
 )
+from domain.csv_export import MEDIA_TYPE as CSV_MEDIA_TYPE
+from domain.csv_export import csv_text
 from domain.pooling import ServiceRequestCreate
 from domain.recruitment import CampaignCreate
 
@@ -156,11 +155,9 @@ async def evaluation(found: VisibleConvention, phase: Phase = None) -> Evaluatio
 @router.get("/conventions/{convention_id}/evaluation.csv", response_class=Response)
 async def evaluation_csv(found: VisibleConvention, phase: Phase = None) -> Response:
     e = conv.evaluation(found, phase)
-    buf = io.StringIO()
-    csv.writer(buf, delimiter=";").writerows(evaluation_csv_rows(found.title, e))
     return Response(
-        buf.getvalue(),
-        media_type="text/csv; charset=utf-8",
+        csv_text(evaluation_csv_rows(found.title, e)),
+        media_type=CSV_MEDIA_TYPE,
         headers={
             "Content-Disposition": (
                 f'attachment; filename="evaluation-{found.id}-phase-{e.phase_number}.csv"'
@@ -186,8 +183,8 @@ async def list_visits(
     ctx: Annotated[Ctx, Depends(reading(*visits.VISIT_READERS))],
     territory: Annotated[str | None, Query(max_length=100)] = None,
     company_id: UUID | None = None,
-    since: date | None = None,
-    until: date | None = None,
+    since: BoundedDate | None = None,
+    until: BoundedDate | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[VisitPublic]:

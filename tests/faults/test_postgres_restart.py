@@ -20,6 +20,7 @@ from domain.onboarding import (
     onboarding_workflow_id,
 )
 from domain.organisations import OrganisationStatus
+from relais.reaper import stop_cluster
 from store.migrate import migrate_dsn
 from store.pool import create_pool
 from tests.factories import make_org, make_user, onboarding_input
@@ -66,6 +67,8 @@ async def crashable(tmp_path):
     yield pg, pool
     await pool.close()
     pg.server.cleanup()
+    # pgserver stops the postmaster it started; the one restarted above is another process.
+    await asyncio.to_thread(stop_cluster, pg.pgdata)
 
 
 async def test_postgres_crash_under_load_loses_and_duplicates_nothing(crashable, settings, dev_env):

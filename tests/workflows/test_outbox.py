@@ -5,6 +5,7 @@ and the relay workflow on the dev server."""
 from __future__ import annotations
 
 import asyncio
+import mailbox
 import uuid
 
 import pytest
@@ -151,3 +152,27 @@ async def test_the_relay_workflow_sends_what_is_queued(db, settings, smtp, dev_e
         assert described.run_id != handle.result_run_id  # continued as new
         await _record(handle, "outbox_relay_continued")  # the first run, closed by then
         await dev_env.client.get_workflow_handle(handle.id).terminate("fin du test")
+
+
+async def test_a_mail_about_an_organisation_with_an_old_bad_name_still_goes_out(db, settings, smtp):
+    """Names are checked now, but a name stored before (CR/LF in it) must not make every
+    mail about that organisation fail, nor add a header to it."""
+    port, box = smtp
+    agency = await make_org(db, name="Agence Nord")
+    await db.execute(
+        "UPDATE organisations SET name = $2, email = 'rh@agence-nord.fr' WHERE id = $1",
+        agency.id,
+        "Agence Nord\r\nBcc: fuite@evil.example",
+    )
+    name = await db.fetchval("SELECT name FROM organisations WHERE id = $1", agency.id)
+    await queue(db, "bad-name", org_recipient(agency.id), f"Offre relayée : Caristes ({name})")
+
+    sent = await ActivityEnvironment().run(
+        sender(db, settings, port).send_due, OutboxBatch(limit=10)
+    )
+    assert (sent.sent, sent.failed, sent.retried) == (1, 0, 0)
+    [mail] = read_mailbox(box)
+    assert mail.to == "rh@agence-nord.fr"
+    assert mail.subject == "Offre relayée : Caristes (Agence Nord Bcc: fuite@evil.example)"
+    raw = next(iter(mailbox.Maildir(box, create=False))).as_bytes()
+    assert b"\nBcc:" not in raw and b"fuite@evil.example>" not in raw

@@ -1,0 +1,56 @@
+"""What the pages and the docs send to a browser: links that stay on the site, no script
+or style from another host."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from urllib.parse import quote
+
+import pytest
+
+from api.deps import TOKEN_COOKIE
+
+TRICKS = [
+    "/%09/evil.example/x",  # sent as such in the form: the page gets "/\t/evil.example/x"
+    "//evil.example/x",
+    "/\\evil.example/x",
+    "/%5Cevil.example/x",
+    "/%2F%2Fevil.example/x",
+    "%2F%2Fevil.example",
+    "https://evil.example/x",
+    "/\r\n/evil.example",
+]
+
+
+@pytest.mark.parametrize("back", TRICKS)
+async def test_the_retour_link_never_leaves_the_site(client, actors, back):
+    member = actors["member"]
+    client.cookies.set(TOKEN_COOKIE, member.token)
+    try:
+        # The body as a browser would send it: the trick percent-encoded once more.
+        r = await client.post(
+            f"/mes-taches/{uuid.uuid4()}",  # no such task: the error page with « Retour »
+            content=f"request_id=r1&back={quote(back, safe='')}",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    finally:
+        client.cookies.clear()
+    assert r.status_code == 404, r.text
+    links = re.findall(r'<a href="([^"]*)">Retour</a>', r.text)
+    assert links == ["/mes-taches"]
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_the_api_docs_load_nothing_from_another_host(client, page):
+    r = await client.get(page)
+    assert r.status_code == 200
+    assert not re.findall(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", r.text), r.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert any(a.endswith(".js") for a in assets)
+    for asset in assets:
+        assert asset.startswith("/") and not asset.startswith("//")
+        served = await client.get(asset)
+        assert served.status_code == 200 and len(served.content) > 100, asset
+    if page == "/docs":
+        assert '"validatorUrl": null' in r.text  # no spec sent to validator.swagger.io
