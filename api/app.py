@@ -99,5 +99,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dashboard,
     ):
         app.include_router(module.router)
+    app.include_router(organisations.changes)
     mount_static(app)
     return app

@@ -75,6 +75,78 @@ class OrganisationUpdate(_OrganisationFields):
         return self
 
 
+# What decides eligibility (territory, sector), a share of a bill (headcount) or who an
+# organisation is (name, and its kind, SIRET and status, which no update changes): only the
+# network's staff change them, audited; an organisation proposes.
+STAFF_ONLY_FIELDS = frozenset({"name", "naf", "headcount", "territory", "status"})
+FIELD_LABELS = {
+    "name": "nom",
+    "naf": "code NAF",
+    "headcount": "effectif",
+    "postcode": "code postal",
+    "commune": "commune",
+    "territory": "territoire",
+    "email": "courriel",
+    "phone": "téléphone",
+    "status": "statut",
+}
+
+
+class ChangeStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class ChangeRequestCreate(BaseModel):
+    """An organisation's proposal to change what only the network's staff change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    naf: Naf | None = None
+    headcount: int | None = Field(default=None, ge=0, le=1_000_000)
+    territory: Territory | None = None
+    reason: Annotated[str, FreeText(3, 500)]
+
+    @model_validator(mode="after")
+    def _something(self) -> ChangeRequestCreate:
+        if not self.changes():
+            raise ValueError(
+                "indiquez au moins un changement (nom, code NAF, effectif, territoire)"
+            )
+        return self
+
+    def changes(self) -> dict[str, object]:
+        return {
+            k: v
+            for k, v in self.model_dump(exclude={"reason"}, exclude_unset=True).items()
+            if v is not None
+        }
+
+
+class ChangeDecisionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool
+    note: Annotated[str, FreeText(0, 500)] | None = None
+
+
+class ChangeRequestPublic(BaseModel):
+    id: UUID
+    organisation_id: UUID
+    organisation_name: str
+    changes: dict[str, object]
+    reason: str
+    status: ChangeStatus
+    proposed_by: UUID
+    proposed_by_name: str
+    decided_by: UUID | None
+    decision_note: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
 class OrganisationPublic(BaseModel):
     id: UUID
     kind: OrganisationKind

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 from uuid import UUID, uuid4
+
+import asyncpg
 
 from domain.common import Page
 from domain.organisations import (
+    ChangeRequestPublic,
     OrganisationCreate,
     OrganisationFilter,
     OrganisationPublic,
@@ -118,3 +122,62 @@ class OrganisationRepository:
 
     async def set_status(self, id: UUID, status: OrganisationStatus) -> None:
         await self.conn.execute(SET_STATUS, id, status)
+
+
+CHANGE_COLUMNS = """
+c.id, c.organisation_id, o.name AS organisation_name, c.changes, c.reason, c.status,
+c.proposed_by, u.name AS proposed_by_name, c.decided_by, c.decision_note, c.created_at,
+c.decided_at"""
+CHANGE_FROM = """
+FROM organisation_changes c JOIN organisations o ON o.id = c.organisation_id
+JOIN users u ON u.id = c.proposed_by"""
+INSERT_CHANGE = """
+INSERT INTO organisation_changes (id, organisation_id, changes, reason, proposed_by)
+VALUES ($1, $2, $3, $4, $5)"""
+GET_CHANGE = f"SELECT {CHANGE_COLUMNS} {CHANGE_FROM} WHERE c.id = $1"
+# $1: one organisation's (None: every one), $2: pending only.
+LIST_CHANGES = f"""
+SELECT {CHANGE_COLUMNS} {CHANGE_FROM}
+WHERE ($1::uuid IS NULL OR c.organisation_id = $1) AND (NOT $2::bool OR c.status = 'pending')
+ORDER BY c.created_at DESC, c.id LIMIT $3"""
+DECIDE_CHANGE = """
+UPDATE organisation_changes SET status = $2, decided_by = $3, decision_note = $4,
+       decided_at = now()
+WHERE id = $1 AND status = 'pending'"""
+
+
+def _change(row: asyncpg.Record) -> ChangeRequestPublic:
+    return ChangeRequestPublic.model_validate(dict(row))
+
+
+class ChangeRepository:
+    """Organisations' proposals to change what only the network's staff change."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def propose(
+        self, organisation_id: UUID, changes: dict[str, object], reason: str, by: UUID
+    ) -> ChangeRequestPublic:
+        change_id = uuid4()
+        await self.conn.execute(
+            INSERT_CHANGE, change_id, organisation_id, changes, reason, by  # jsonb codec
+        )
+        found = await self.get(change_id)
+        if found is None:
+            raise RuntimeError("a change request just inserted is gone")
+        return found
+
+    async def get(self, change_id: UUID) -> ChangeRequestPublic | None:
+        row = await self.conn.fetchrow(GET_CHANGE, change_id)
+        return _change(row) if row else None
+
+    async def list(
+        self, organisation_id: UUID | None, *, pending_only: bool, limit: int = 100
+    ) -> builtins.list[ChangeRequestPublic]:
+        rows = await self.conn.fetch(LIST_CHANGES, organisation_id, pending_only, limit)
+        return [_change(r) for r in rows]
+
+    async def decide(self, change_id: UUID, status: str, by: UUID, note: str | None) -> bool:
+        """Settle a pending proposal; False if it was settled already (a concurrent decision)."""
+        return await self.conn.execute(DECIDE_CHANGE, change_id, status, by, note) == "UPDATE 1"

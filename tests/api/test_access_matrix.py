@@ -25,6 +25,9 @@ ALLOWED: dict[str, set[str]] = {
     "GET /api/organisations": ALL,
     "GET /api/organisations/{organisation_id}": ALL,
     "PATCH /api/organisations/{organisation_id}": ALL - {"manager"},  # own org, or operators
+    "POST /api/organisations/{organisation_id}/change-requests": ALL - {"manager"},
+    "GET /api/organisation-changes": ALL,  # the network's all, an organisation's own
+    "POST /api/organisation-changes/{change_id}/decision": OPERATORS,
     "POST /api/onboardings": OPERATORS,
     "GET /api/onboardings/{organisation_id}": ALL,
     "POST /api/onboardings/{organisation_id}/charter": OPERATORS | {"member"},
@@ -95,7 +98,7 @@ ALLOWED: dict[str, set[str]] = {
 UNAUTHENTICATED = ("GET /health", "GET /health/live", "GET /health/ready", "GET /metrics")
 IDS = (
     "organisation_id", "campaign_id", "referral_id", "request_id", "pool_id", "resource_id",
-    "reservation_id", "convention_id", "visit_id", "project_id", "workflow_id",
+    "reservation_id", "convention_id", "visit_id", "project_id", "workflow_id", "change_id",
 )  # fmt: skip
 
 

@@ -83,6 +83,10 @@ DECISION = {"request_id": REQ, "hired": False, "reason": "trop loin"}
 ROUTES: dict[str, Route] = {
     "GET /api/organisations/{organisation_id}": Route("organisation"),
     "PATCH /api/organisations/{organisation_id}": Route("organisation", {"headcount": 1}),
+    "POST /api/organisations/{organisation_id}/change-requests": Route(
+        "organisation", {"headcount": 1, "reason": "nouvel effectif"}
+    ),
+    "POST /api/organisation-changes/{change_id}/decision": Route("change", {"approve": True}),
     "GET /api/onboardings/{organisation_id}": Route("onboarding"),
     "POST /api/onboardings/{organisation_id}/charter": Route("onboarding", {"request_id": REQ}),
     "POST /api/onboardings/{organisation_id}/cancel": Route(
@@ -316,6 +320,13 @@ async def world(client, actors, db) -> World:
     for a, label in ((member, "membre"), (agency, "agence"), (partner, "chambre")):
         w.add("organisation", a.organisation_id, a, label)
     w.add("organisation", provider.organisation_id, provider, "prestataire")
+    change = await _post(
+        client,
+        f"/api/organisations/{member.organisation_id}/change-requests",
+        {"headcount": 14, "reason": "deux embauches"},
+        member,
+    )
+    w.add("change", change["id"], member)
 
     # Recruitment: a campaign for A's company, A's agency invited; a shortlisted referral.
     body = campaign_body(actors, agency, agency_ids=[str(agency.organisation_id)])

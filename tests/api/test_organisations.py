@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.factories import siret
@@ -165,12 +167,21 @@ async def test_a_member_sees_and_edits_only_its_own_organisation(client, actors)
         headers=member.headers,
     )
     assert r.status_code == 404
+    # Its contact details, a member corrects itself; what decides eligibility and shares of
+    # bills (issue 18: a member lowered its headcount, and its share, with a PATCH) it asks
+    # the network's staff to change.
+    r = await client.patch(
+        f"/api/organisations/{member.organisation_id}",
+        json={"phone": "04 91 00 00 00", "commune": "Marseille"},
+        headers=member.headers,
+    )
+    assert r.status_code == 200 and r.json()["commune"] == "Marseille"
     r = await client.patch(
         f"/api/organisations/{member.organisation_id}",
         json={"headcount": 7},
         headers=member.headers,
     )
-    assert r.status_code == 200 and r.json()["headcount"] == 7
+    assert r.status_code == 403 and "effectif" in r.json()["detail"]
     r = await client.patch(
         f"/api/organisations/{member.organisation_id}",
         json={"status": "inactive"},
@@ -220,3 +231,58 @@ async def test_a_nul_in_a_search_is_a_422_not_a_500(client, actors):
         "/api/organisations", params={"q": "a\x00b"}, headers=actors["staff"].headers
     )
     assert r.status_code == 422
+
+
+async def test_what_decides_eligibility_and_shares_changes_through_the_staff(client, actors, db):
+    """Issue 18, finding 1: a member rewrote its territory and headcount with a PATCH, joined
+    a service reserved to another territory and cut its share of a bill. Now it proposes;
+    staff approve or refuse; each change is audited, the pending proposal changes nothing."""
+    member, staff = actors["member"], actors["staff"]
+    url = f"/api/organisations/{member.organisation_id}"
+    before = (await client.get(url, headers=member.headers)).json()
+    for body in ({"territory": "Marseille Sud"}, {"headcount": 0}, {"name": "France Travail"}):
+        r = await client.patch(url, json=body, headers=member.headers)
+        assert r.status_code == 403, r.text
+    r = await client.post(
+        f"{url}/change-requests",
+        json={"territory": "Marseille Sud", "headcount": 0, "reason": "déménagement"},
+        headers=member.headers,
+    )
+    assert r.status_code == 201, r.text
+    proposal = r.json()
+    assert proposal["status"] == "pending" and proposal["changes"] == {
+        "territory": "Marseille Sud",
+        "headcount": 0,
+    }
+    assert (await client.get(url, headers=member.headers)).json() == before  # nothing yet
+
+    # The member sees its own proposals; it cannot decide them.
+    mine = await client.get("/api/organisation-changes", headers=member.headers)
+    assert [c["id"] for c in mine.json()] == [proposal["id"]]
+    decision = f"/api/organisation-changes/{proposal['id']}/decision"
+    r = await client.post(decision, json={"approve": True}, headers=member.headers)
+    assert r.status_code == 403
+    r = await client.post(decision, json={"approve": True}, headers=staff.headers)
+    assert r.status_code == 200 and r.json()["status"] == "approved"
+    after = (await client.get(url, headers=member.headers)).json()
+    assert (after["territory"], after["headcount"]) == ("Marseille Sud", 0)
+    r = await client.post(decision, json={"approve": False}, headers=staff.headers)
+    assert r.status_code == 409 and "déjà été traitée" in r.json()["detail"]
+
+    # Staff's own edit is audited like the approved proposal, field by field.
+    r = await client.patch(url, json={"headcount": 9}, headers=staff.headers)
+    assert r.status_code == 200
+    audits = await db.fetch(
+        "SELECT actor, data FROM audit_events WHERE action = 'organisation.updated' "
+        "AND entity_id = $1 ORDER BY id",
+        str(member.organisation_id),
+    )
+    changes = [_json(a["data"])["changes"] for a in audits]
+    assert changes[0]["headcount"] == {"avant": before["headcount"], "après": 0}
+    assert changes[0]["territory"]["après"] == "Marseille Sud"
+    assert changes[-1] == {"headcount": {"avant": 0, "après": 9}}
+    assert {a["actor"] for a in audits} == {str(staff.user_id)}
+
+
+def _json(value):
+    return value if isinstance(value, dict) else json.loads(value)
