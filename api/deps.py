@@ -9,7 +9,7 @@ from typing import Annotated, Any, cast
 from uuid import UUID
 
 import asyncpg
-from fastapi import Cookie, Depends, Request
+from fastapi import Cookie, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
@@ -95,14 +95,28 @@ async def current_principal(
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
+NOTICE_HEADER = "Relais-Avis"
+
+
 async def context(
     principal: CurrentUser,
     conn: Conn,
     client: TemporalClient,
     settings: AppSettings,
     sealer: DataSealer,
+    response: Response,
 ) -> Ctx:
-    return Ctx(principal=principal, conn=conn, client=client, settings=settings, sealer=sealer)
+    def on_notice(text: str) -> None:  # French in latin-1, as headers are
+        response.headers[NOTICE_HEADER] = text
+
+    return Ctx(
+        principal=principal,
+        conn=conn,
+        client=client,
+        settings=settings,
+        sealer=sealer,
+        on_notice=on_notice,
+    )
 
 
 Context = Annotated[Ctx, Depends(context)]

@@ -5,11 +5,13 @@ process engine out of reach get their HTTP status and French sentence here, for 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
@@ -46,6 +48,35 @@ STATUS: dict[type[DomainError], int] = {
     Invalid: status.HTTP_422_UNPROCESSABLE_CONTENT,
     TooMany: status.HTTP_429_TOO_MANY_REQUESTS,
     Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+class FieldErrorBody(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: the French sentence to show (and, for bad input, each field)."""
+
+    detail: str
+    errors: list[FieldErrorBody] | None = None
+
+
+# Described on every JSON route (OpenAPI): what each refusal means.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": description}
+    for code, description in (
+        (401, "Authentification requise, ou jeton inconnu, expiré ou révoqué"),
+        (403, "Rôle ou organisation sans droit sur cette action"),
+        (404, "Introuvable (ou appartenant à une autre organisation)"),
+        (409, "Refusé par l'état du dossier (clos, pas son tour, déjà pris)"),
+        (413, "Corps de requête trop volumineux"),
+        (422, "Données invalides, champ par champ"),
+        (429, "Trop de demandes : réessayez après Retry-After secondes"),
+        (503, "Service de suivi des processus momentanément indisponible"),
+    )
 }
 
 

@@ -161,7 +161,12 @@ class ChangeRepository:
     ) -> ChangeRequestPublic:
         change_id = uuid4()
         await self.conn.execute(
-            INSERT_CHANGE, change_id, organisation_id, changes, reason, by  # jsonb codec
+            INSERT_CHANGE,
+            change_id,
+            organisation_id,
+            changes,
+            reason,
+            by,  # jsonb codec
         )
         found = await self.get(change_id)
         if found is None:

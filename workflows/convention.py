@@ -260,9 +260,10 @@ class ConventionWorkflow:
         st = self._state
         snapshot = await self._snapshot(phase_end(st.phase))
         async with self._lock:
-            st.step = ConventionStep.EVALUATING
             st.evaluation = evaluate(st.phase, snapshot, st.budget_used_cents)
             await self._save_evaluation()
+            # Said once stored: whoever reads « evaluating » can read the evaluation.
+            st.step = ConventionStep.EVALUATING
         await self._set_step(ConventionStep.EVALUATING)
         if st.review_opened:
             await self._recorder.close_task(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 from uuid import UUID
 
@@ -16,9 +16,11 @@ from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.auth import Principal, Role
-from domain.errors import Conflict, Forbidden, Invalid
+from domain.errors import Conflict, DomainError, Forbidden, Invalid
+from domain.labels import ROLE_LABELS
 from relais.settings import Settings
 from store.crypto import Sealer
+from store.requests import RequestRepository
 from workflows.clients import update_with_retry
 
 P = ParamSpec("P")
@@ -28,28 +30,59 @@ R = TypeVar("R")
 @dataclass(frozen=True)
 class Ctx:
     """Who acts, and what an act needs: the request's one database connection, the Temporal
-    client, the settings and the sealer of personal data."""
+    client, the settings and the sealer of personal data. `notices`: what the answer must
+    also say (sent in the `Relais-Avis` header of a JSON answer)."""
 
     principal: Principal
     conn: asyncpg.Connection
     client: Client
     settings: Settings
     sealer: Sealer
+    notices: list[str] = field(default_factory=list)
+    on_notice: Callable[[str], None] | None = None
 
     @property
     def task_queue(self) -> str:
         return self.settings.task_queue
 
+    def notice(self, text: str) -> None:
+        """Something the answer must also say."""
+        self.notices.append(text)
+        if self.on_notice is not None:
+            self.on_notice(" ".join(self.notices))
+
 
 def refuse_role(roles: frozenset[Role], p: Principal) -> Forbidden:
-    names = ", ".join(sorted(r.value for r in roles))
-    return Forbidden(f"Action réservée aux rôles : {names} (votre rôle : {p.role.value}).")
+    """The 403 of a role a command does not take, in French: who may, and who the caller
+    is."""
+    names = ", ".join(ROLE_LABELS[r] for r in Role if r in roles)
+    return Forbidden(f"Action réservée : {names} (votre rôle : {ROLE_LABELS[p.role]}).")
+
+
+REUSED = (
+    "Cette clé de requête (request_id « {} ») a déjà servi avec un autre contenu : la "
+    "réponse est ce qui est enregistré pour cette clé, une seule demande est prise en compte. "
+    "Pour une nouvelle demande, envoyez une autre clé."
+)
+
+
+def _subject(arg: object) -> str:
+    """How an act's object names itself in a request id's scope."""
+    for name in ("id", "workflow_id", "code"):
+        value = getattr(arg, name, None)
+        if value is not None:
+            return str(value)
+    return str(arg)
 
 
 class Command(Generic[P, R]):
     """One act a person takes. Declares once who may take it (`roles`): the command checks
     it on every call (the inbox and the pages call it directly), and the JSON route checks
-    the same set before anything else (`api.deps.acting`)."""
+    the same set before anything else (`api.deps.acting`).
+
+    An act whose input carries a `request_id` is answered once per id (a retry gets the
+    first answer); the same id sent with another body gets that answer too, and the answer
+    says so (`Ctx.notices`) instead of keeping quiet."""
 
     def __init__(self, fn: Callable[Concatenate[Ctx, P], Awaitable[R]], roles: frozenset[Role]):
         self.fn = fn
@@ -60,10 +93,35 @@ class Command(Generic[P, R]):
     def allows(self, p: Principal) -> bool:
         return p.role in self.roles
 
+    def _fingerprint(self, ctx: Ctx, args: tuple[object, ...]) -> tuple[str, str, bytes] | None:
+        data = args[-1] if args else None
+        request_id = getattr(data, "request_id", None)
+        if not isinstance(data, BaseModel) or not isinstance(request_id, str):
+            return None
+        subjects = ":".join(_subject(a) for a in args[:-1])
+        scope = f"{self.__name__}:{ctx.principal.organisation_id}:{subjects}"
+        body = data.model_dump_json(exclude={"request_id"})
+        return scope, request_id, ctx.sealer.keyed_hash(f"{scope}|{body}")
+
     async def __call__(self, ctx: Ctx, *args: P.args, **kwargs: P.kwargs) -> R:
         if not self.allows(ctx.principal):
             raise refuse_role(self.roles, ctx.principal)
-        return await self.fn(ctx, *args, **kwargs)
+        fp = self._fingerprint(ctx, args)
+        if fp is None:
+            return await self.fn(ctx, *args, **kwargs)
+        scope, request_id, digest = fp
+        requests = RequestRepository(ctx.conn)
+        first = await requests.first(scope, request_id)
+        kept = first if first is not None else await requests.remember(scope, request_id, digest)
+        if kept != digest:
+            ctx.notice(REUSED.format(request_id))
+        try:
+            return await self.fn(ctx, *args, **kwargs)
+        except DomainError:
+            # Refused: nothing was done under this id, whose body need not be kept.
+            if first is None and kept == digest:
+                await requests.forget(scope, request_id, digest)
+            raise
 
 
 def command(

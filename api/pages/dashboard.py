@@ -4,6 +4,7 @@ per act, the directory and the mail page. Every act goes through its command."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID, uuid4
@@ -248,10 +249,15 @@ def form_data(action: str, form: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cents(euros: str) -> int | str:
+    """« 1 234,56 » → 123456; anything else (text, « inf », « nan ») is left for the model
+    to refuse with its own sentence."""
     try:
-        return round(float(euros.replace("\u202f", "").replace(" ", "").replace(",", ".")) * 100)
+        amount = float(euros.replace("\u202f", "").replace(" ", "").replace(",", "."))
     except ValueError:
-        return euros  # refused by the model with its own sentence
+        return euros
+    if not math.isfinite(amount) or abs(amount) > 10**13:
+        return euros
+    return round(amount * 100)
 
 
 @router.post("/mes-taches/{task_id}")

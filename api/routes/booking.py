@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, status
 from api.commands import booking as bk
 from api.commands.base import Ctx
 from api.deps import BookableResource, Context, MemberOrNetwork, VisibleReservation, acting
+from api.errors import RESPONSES
 from domain.booking import (
     ReservationCancelCreate,
     ReservationCreate,
@@ -19,7 +20,7 @@ from domain.booking import (
 )
 from domain.common import Page
 
-router = APIRouter(prefix="/api", tags=["réservations"])
+router = APIRouter(prefix="/api", tags=["réservations"], responses=RESPONSES)
 
 
 @router.get("/resources", response_model=list[ResourcePublic])

@@ -25,6 +25,7 @@ from temporalio.api.common.v1 import Payload
 from api.commands import codec
 from api.commands.base import Ctx
 from api.deps import acting
+from api.errors import RESPONSES
 from domain.errors import Invalid
 from relais.settings import Settings
 
@@ -79,7 +80,7 @@ class CorsRoute(APIRoute):
         return with_cors
 
 
-router = APIRouter(prefix="/codec", tags=["opérations"], route_class=CorsRoute)
+router = APIRouter(prefix="/codec", tags=["opérations"], route_class=CorsRoute, responses=RESPONSES)
 
 
 class CodecPayload(BaseModel):

@@ -14,6 +14,7 @@ from api.commands import convention as conv
 from api.commands import visits
 from api.commands.base import Ctx
 from api.deps import CatalogueService, Context, VisibleConvention, acting, reading
+from api.errors import RESPONSES
 from domain.common import BoundedDate, Page
 from domain.convention import (
     ActionProjectPublic,
@@ -39,7 +40,7 @@ from domain.csv_export import csv_text
 from domain.pooling import ServiceRequestCreate
 from domain.recruitment import CampaignCreate
 
-router = APIRouter(prefix="/api", tags=["conventions et visites"])
+router = APIRouter(prefix="/api", tags=["conventions et visites"], responses=RESPONSES)
 
 Phase = Annotated[int | None, Query(ge=1, le=99)]
 

@@ -12,6 +12,7 @@ from api.commands import onboarding as onb
 from api.commands.base import Ctx
 from api.commands.onboarding import OnboardingStarted
 from api.deps import Context, acting
+from api.errors import RESPONSES
 from domain.onboarding import (
     CharterAcceptanceCreate,
     OnboardingCancelCreate,
@@ -19,7 +20,7 @@ from domain.onboarding import (
     OnboardingState,
 )
 
-router = APIRouter(prefix="/api/onboardings", tags=["adhésions"])
+router = APIRouter(prefix="/api/onboardings", tags=["adhésions"], responses=RESPONSES)
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=OnboardingStarted)

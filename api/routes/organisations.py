@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, status
 from api.commands import organisations as orgs
 from api.commands.base import Ctx
 from api.deps import Context, acting
+from api.errors import RESPONSES
 from domain.common import Page
 from domain.organisations import (
     ChangeDecisionCreate,
@@ -21,7 +22,7 @@ from domain.organisations import (
     OrganisationUpdate,
 )
 
-router = APIRouter(prefix="/api/organisations", tags=["organisations"])
+router = APIRouter(prefix="/api/organisations", tags=["organisations"], responses=RESPONSES)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrganisationPublic)
@@ -67,7 +68,7 @@ async def propose_change(
     return await orgs.propose_change(ctx, organisation_id, data)
 
 
-changes = APIRouter(prefix="/api/organisation-changes", tags=["organisations"])
+changes = APIRouter(prefix="/api/organisation-changes", tags=["organisations"], responses=RESPONSES)
 
 
 @changes.get("", response_model=list[ChangeRequestPublic])

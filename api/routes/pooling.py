@@ -18,6 +18,7 @@ from api.deps import (
     VisibleServiceRequest,
     acting,
 )
+from api.errors import RESPONSES
 from domain.common import Page
 from domain.pooling import (
     DeliveryCreate,
@@ -34,7 +35,7 @@ from domain.pooling import (
     WithdrawCreate,
 )
 
-router = APIRouter(prefix="/api", tags=["services mutualisés"])
+router = APIRouter(prefix="/api", tags=["services mutualisés"], responses=RESPONSES)
 
 
 @router.get("/services", response_model=list[ServicePublic])

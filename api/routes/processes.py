@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from api.commands import processes as procs
 from api.commands import tasks as inbox
 from api.deps import Context
+from api.errors import RESPONSES
 from domain.auth import UserPublic
 from domain.common import Page
 from domain.processes import (
@@ -22,7 +23,7 @@ from domain.processes import (
     TaskPublic,
 )
 
-router = APIRouter(prefix="/api", tags=["processus"])
+router = APIRouter(prefix="/api", tags=["processus"], responses=RESPONSES)
 
 
 @router.get("/processes", response_model=Page[ProcessPublic])

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, Response
 
 from api.commands import recruitment as rec
 from api.commands.base import Ctx
-from api.deps import Context, VisibleCampaign, VisibleReferral, acting
+from api.deps import NOTICE_HEADER, Context, VisibleCampaign, VisibleReferral, acting
+from api.errors import RESPONSES
 from domain.common import Page
 from domain.csv_export import MEDIA_TYPE as CSV_MEDIA_TYPE
 from domain.csv_export import csv_text
@@ -34,7 +35,7 @@ from domain.recruitment import (
     report_csv_rows,
 )
 
-router = APIRouter(prefix="/api", tags=["recrutement"])
+router = APIRouter(prefix="/api", tags=["recrutement"], responses=RESPONSES)
 
 
 @router.post("/campaigns", status_code=status.HTTP_201_CREATED, response_model=CampaignPublic)
@@ -103,6 +104,7 @@ async def refer_candidate(
     return JSONResponse(
         reg.model_dump(mode="json"),
         status_code=status.HTTP_200_OK if reg.duplicate else status.HTTP_201_CREATED,
+        headers={NOTICE_HEADER: " ".join(ctx.notices)} if ctx.notices else None,
     )
 
 

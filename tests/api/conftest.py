@@ -44,6 +44,11 @@ class Actor:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
+    @property
+    def page_headers(self) -> dict[str, str]:
+        """What a signed-in browser sends to the pages."""
+        return {"Cookie": f"relais_token={self.token}"}
+
 
 @pytest.fixture
 async def actors(db) -> dict[str, Actor]:

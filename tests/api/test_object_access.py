@@ -653,8 +653,9 @@ async def test_a_managers_task_is_refused_to_the_staff(
     assert task["id"] in {t["id"] for t in await _tasks_of(client, staff)}
     r = await complete(client, staff, task, data)
     assert r.status_code == 403, r.text
+    # In French, role names included (issue 18: the 403s named roles in English).
     assert r.json()["detail"] == (
-        "Action réservée aux rôles : admin, manager (votre rôle : staff)."
+        "Action réservée : administration, direction (votre rôle : équipe du réseau)."
     )
     r = await client.get(f"/api/tasks/{task['id']}", headers=staff.headers)
     assert r.json()["closed_at"] is None

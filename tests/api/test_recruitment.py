@@ -266,3 +266,73 @@ async def test_who_sees_what_along_the_whole_path(client, actors, other_agency, 
     assert gone["identity"] is None and gone["status"] == "rejected"
     r = await client.delete(f"/api/referrals/{rid}/personal-data", headers=agency.headers)
     assert r.status_code == 403
+
+
+async def test_a_request_id_reused_with_another_body_is_answered_and_says_so(
+    client, actors, campaign
+):
+    """Issue 18: the same request id with another body answered the first result silently."""
+    url = f"/api/campaigns/{campaign['id']}/referrals"
+    agency = actors["agency"]
+    first = await client.post(url, json=candidate("cle-1"), headers=agency.headers)
+    again = await client.post(url, json=candidate("cle-1"), headers=agency.headers)
+    assert first.status_code == again.status_code == 201 and "relais-avis" not in again.headers
+    other = candidate("cle-1", first_name="Yanis", email="yanis@example.fr", phone=None)
+    reused = await client.post(url, json=other, headers=agency.headers)
+    assert reused.status_code == 201 and reused.json() == first.json()
+    assert "a déjà servi avec un autre contenu" in reused.headers["relais-avis"]
+
+    # A refused act keeps nothing: its id serves the request sent again later.
+    rid = first.json()["referral_id"]
+    consent = f"/api/referrals/{rid}/consent"
+    early = await client.post(
+        consent, json={"request_id": "c-1", "given": False}, headers=agency.headers
+    )
+    assert early.status_code == 409  # not its turn: the referral is being screened
+    staff, member = actors["staff"], actors["member"]
+    screening = {"request_id": "tri-1", "retained": True, "reason": "profil conforme"}
+    r = await client.post(f"/api/referrals/{rid}/screening", json=screening, headers=staff.headers)
+    assert r.status_code == 200, r.text
+    r = await client.post(
+        f"/api/referrals/{rid}/interview-request",
+        json={"request_id": "e-1"},
+        headers=member.headers,
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(
+        consent, json={"request_id": "c-1", "given": True}, headers=agency.headers
+    )
+    assert r.status_code == 200 and r.json()["step"] == "interview", r.text
+    assert "relais-avis" not in r.headers
+
+
+async def test_a_closed_campaign_says_why_on_the_paris_clock(client, actors, other_agency):
+    """Issue 18: a filled campaign answered « candidatures closes … date limite » with a date
+    five weeks away, in UTC though launched in +01:00."""
+    body = campaign_body(
+        actors,
+        other_agency,
+        positions=[{"title": "Cariste", "count": 1, "contract": "cdi", "place_postcode": "13014"}],
+    )
+    c = (await client.post("/api/campaigns", json=body, headers=actors["staff"].headers)).json()
+    r = await client.post(
+        f"/api/campaigns/{c['id']}/cancel",
+        json={"request_id": "stop", "reason": "poste supprimé"},
+        headers=actors["staff"].headers,
+    )
+    assert r.json()["status"] == "cancelled"
+    r = await client.post(
+        f"/api/campaigns/{c['id']}/referrals", json=candidate(), headers=actors["agency"].headers
+    )
+    assert r.status_code == 409 and "annulée" in r.json()["detail"], r.text
+    assert "date limite" not in r.json()["detail"] and "UTC" not in r.json()["detail"]
+
+
+async def test_the_openapi_document_describes_answers_and_refusals(client):
+    doc = (await client.get("/openapi.json")).json()
+    refer = doc["paths"]["/api/campaigns/{campaign_id}/referrals"]["post"]["responses"]
+    assert refer["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ReferralRegistered"
+    }
+    assert {"401", "403", "404", "409", "422", "429", "503"} <= refer.keys()
+    assert "Introuvable" in refer["404"]["description"]
