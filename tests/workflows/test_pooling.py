@@ -59,7 +59,9 @@ class World:
     service: ServicePublic | None = None
     needed_by: date | None = None
 
-    async def catalogue(self, *, min_participants=3, min_quantity=0, split=SplitRule.EQUAL):
+    async def catalogue(
+        self, *, min_participants=3, min_quantity=0, split=SplitRule.EQUAL, max_participants=None
+    ):
         async with self.db.acquire() as c:
             self.service = await PoolingRepository(c).create_service(
                 self.network.id,
@@ -75,6 +77,7 @@ class World:
                     split_rule=split,
                     acceptance_days=5,
                     provider_id=self.provider.id,
+                    max_participants=max_participants,
                 ),
             )
         now = await self.env.get_current_time()
@@ -158,7 +161,8 @@ async def _wait_status(world: World, status: PoolStatus) -> None:
 
 
 async def test_rule_met_early_order_delivery_invoices_and_ratings(world, db):
-    await world.catalogue(min_participants=3)
+    # At most three: a minimum is not a cap (issue 17), the catalogue's maximum is.
+    await world.catalogue(min_participants=3, max_participants=3)
     # Concurrent first requests, one of them sent twice: one pool, three requests.
     results = await asyncio.gather(
         world.request(0), world.request(1, 3), world.request(0), world.request(2, 5)
@@ -175,7 +179,7 @@ async def test_rule_met_early_order_delivery_invoices_and_ratings(world, db):
     quotes = sorted(p.quote_cents for p in state.participants)
     assert quotes == [144_443, 144_443, 144_444] and sum(quotes) == total
 
-    await _refused(world.request(3), "ne prend plus de demandes")
+    await _refused(world.request(3), "le regroupement est complet (3 entreprises)")
     await _refused(world.act(0, "rate", stars=5), "l'évaluation suit la livraison")
     accepted = [await world.act(i, "accept") for i in range(3)]
     assert {p.status for p in accepted} == {RequestStatus.ACCEPTED}
