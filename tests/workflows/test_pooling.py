@@ -58,6 +58,7 @@ class World:
     users: list = field(default_factory=list)
     service: ServicePublic | None = None
     needed_by: date | None = None
+    tag: str = ""  # prefixes the request keys: a new one for each pool of a test
 
     async def catalogue(
         self, *, min_participants=3, min_quantity=0, split=SplitRule.EQUAL, max_participants=None
@@ -92,13 +93,14 @@ class World:
         return self.env.client.get_workflow_handle_for(ServicePoolWorkflow.run, self.pool_id)
 
     async def request(self, i: int, quantity: int = 2, key: str | None = None):
+        key = key or f"{self.tag}req-{i}"
         return await join_pool(
             self.env.client,
             self.settings.task_queue,
             pool_for(self.service, self.needed_by),
             JoinRequest(
-                request_id=uuid.uuid5(self.members[i].id, key or f"req-{i}"),
-                idempotency_key=key or f"req-{i}",
+                request_id=uuid.uuid5(self.members[i].id, key),
+                idempotency_key=key,
                 member_id=self.members[i].id,
                 quantity=quantity,
                 needed_by=self.needed_by,
@@ -108,7 +110,7 @@ class World:
         )
 
     async def act(self, i: int, kind: str, **kw):
-        request_id = uuid.uuid5(self.members[i].id, f"req-{i}")
+        request_id = uuid.uuid5(self.members[i].id, f"{self.tag}req-{i}")
         if kind == "accept" and "quote_cents" not in kw:  # the quote as the member sees it
             kw["quote_cents"] = (await self.state()).participant(request_id).quote_cents
         return await self.handle().execute_update(
