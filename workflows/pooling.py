@@ -117,6 +117,7 @@ class ServicePoolWorkflow:
         # Set by run() (JOINS_UNTIL_ORDER); until then the pool is gathering, where both
         # paths take joins alike.
         self._late_joins = False
+        self._ordering = False  # the order is being placed
         self._changed = False  # members came or went since the last split
         self._joined = 0  # how many joined since the last split
         self._left: list[RequestStatus] = []  # how those who left since then left
@@ -345,7 +346,7 @@ class ServicePoolWorkflow:
         committed = self._state.active()
         for p in committed:
             p.status = RequestStatus.COMMITTED
-        self._state.status = PoolStatus.ORDERED
+        self._ordering = True  # no join from here on
         unit = UNIT_LABELS[service.unit]
         await run_activity(
             PoolingActivities.place_order,
@@ -358,6 +359,8 @@ class ServicePoolWorkflow:
                 lines=[f"{p.member_name} : {p.quantity} {unit}(s)" for p in committed],
             ),
         )
+        # Ordered once the order is placed: who reads the state then finds the order too.
+        self._state.status = PoolStatus.ORDERED
         await self._sync(
             tasks_open=[
                 self._provider_task("confirm_order", "Confirmer la commande", PROVIDER_REMINDER)
@@ -730,7 +733,7 @@ class ServicePoolWorkflow:
         key = str(j.request_id)
         if key in self._joins or key in self._joining:
             return  # the same request again: answered as the first time
-        status = self._state.status
+        status = PoolStatus.ORDERED if self._ordering else self._state.status
         taking = (PoolStatus.GATHERING, PoolStatus.QUOTING) if self._late_joins else ()
         if status != PoolStatus.GATHERING and status not in taking:
             raise ValueError(
