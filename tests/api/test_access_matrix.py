@@ -64,9 +64,11 @@ ALLOWED: dict[str, set[str]] = {
     "GET /api/resources": ALL,
     "POST /api/resources": OPERATORS,
     "GET /api/resources/{resource_id}/reservations": ALL,
+    "GET /api/resources/{resource_id}/week": ALL,
     "POST /api/resources/{resource_id}/reservations": OPERATORS | {"member"},
     "GET /api/reservations": NETWORK | {"member"},
     "POST /api/reservations/{reservation_id}/cancel": OPERATORS | {"member"},
+    "GET /api/reservations/{reservation_id}.ics": NETWORK | {"member"},  # its company, by object
     "POST /api/conventions": NETWORK,
     "GET /api/conventions": ALL,  # each sees the conventions its organisation is party to
     "GET /api/conventions/{convention_id}": ALL,
