@@ -26,7 +26,9 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from domain.pooling import (
+    POOL_CAPACITY,
     Participant,
+    PoolInput,
     PoolStatus,
     RequestStatus,
     ServicePublic,
@@ -135,6 +137,8 @@ class ShareEstimate(BaseModel):
     service_code: str
     pool_id: str
     period: str
+    opens_at: datetime  # the pooling window of the period
+    closes_at: datetime
     pool_status: PoolStatus | None  # None: no request yet, the member would open the pool
     taking_requests: bool
     reason: str | None = None  # why it could not join now, in words for the member
@@ -159,6 +163,34 @@ def estimate_share(
     it would pay alone."""
     rq = requote(service, [*members, newcomer])
     return rq, service.cost.total(newcomer.quantity)
+
+
+def joining_refusal(
+    service: ServicePublic,
+    pool: PoolInput,
+    pool_status: PoolStatus | None,
+    members: Sequence[Participant],
+    eligibility: str | None,
+    already: bool,
+    now: datetime,
+) -> str | None:
+    """Why the member could not join this pool now, in words for it; None if it could."""
+    if not service.active:
+        return f"« {service.name} » n'est plus proposé"
+    if eligibility:
+        return eligibility
+    if now < pool.opens_at:
+        return f"la mutualisation pour {pool.period} ouvre le {pool.opens_at:%d/%m/%Y}"
+    if now >= pool.closes_at:
+        return f"la fenêtre de mutualisation pour {pool.period} est close"
+    if pool_status not in (None, PoolStatus.GATHERING, PoolStatus.QUOTING):
+        return f"le regroupement pour {pool.period} ne prend plus de demandes"
+    if already:
+        return "votre entreprise a déjà une demande dans ce regroupement"
+    most = service.max_participants or POOL_CAPACITY
+    if len(members) >= most:
+        return f"le regroupement est complet ({most} entreprises)"
+    return None
 
 
 def newcomer(request_id: UUID, member_id: UUID, quantity: int, headcount: int) -> Participant:

@@ -50,6 +50,7 @@ ALLOWED: dict[str, set[str]] = {
     "GET /api/services": ALL,
     "POST /api/services": OPERATORS,
     "GET /api/services/{code}": ALL,
+    "GET /api/services/{code}/estimate": NETWORK | {"member"},  # a member's own, or named
     "POST /api/services/{code}/withdraw": OPERATORS,
     "POST /api/services/{code}/requests": OPERATORS | {"member"},
     "GET /api/service-requests": NETWORK | {"member"},

@@ -179,6 +179,8 @@ NOT_ORG_OWNED = {
     # Makes a request for the caller's own company (a member naming another gets 403
     # whatever it names): the code is a catalogue entry.
     "POST /api/services/{code}/requests",
+    # What the caller's own company would pay (staff name one): a catalogue entry's terms.
+    "GET /api/services/{code}/estimate",
     # Rooms and vehicles are the network's: everyone sees their busy slots (another member's
     # name and reason hidden, checked below) and books for its own company.
     "GET /api/resources/{resource_id}/reservations",
