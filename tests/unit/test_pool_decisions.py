@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from domain.pool_decisions import (
     Change,
@@ -329,3 +331,12 @@ def test_an_estimate_is_the_share_the_pool_would_quote():
     assert rq.shares[str(me.request_id)] == (120_000 + 42_000 * 5) * 6 // 18
     joined = [*members, me]
     assert requote(svc, joined).shares == rq.shares  # what joining does, to the cent
+
+
+def test_a_maximum_of_participants_is_optional_and_not_below_the_minimum():
+    base = service(SplitRule.EQUAL, min_participants=3).model_dump()
+    assert ServicePublic.model_validate({**base, "max_participants": 3}).max_participants == 3
+    assert ServicePublic.model_validate(base).max_participants is None
+    with pytest.raises(ValidationError) as err:
+        ServicePublic.model_validate({**base, "max_participants": 2})
+    assert "ne peut être inférieur au minimum" in str(err.value)

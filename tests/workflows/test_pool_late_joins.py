@@ -16,7 +16,15 @@ from hypothesis import strategies as st
 from temporalio.client import WorkflowUpdateFailedError
 
 from domain.auth import Role
-from domain.pooling import PoolStatus, RequestStatus, SplitRule, pool_for
+from domain.pooling import (
+    JoinRequest,
+    PoolStatus,
+    RecordRequest,
+    RequestStatus,
+    SplitRule,
+    pool_for,
+)
+from store.pooling import PoolingRepository
 from tests.factories import make_org, make_user
 from tests.workflows.test_onboarding import _record
 from tests.workflows.test_pooling import World, _wait_status
@@ -318,3 +326,33 @@ async def test_nobody_is_billed_more_than_it_accepted_on_the_real_server(
     for member_id, amount in lines:
         assert amount <= accepted[index[member_id]], "billed more than it accepted"
     assert sum(r[1] for r in lines) == (await world.state()).total_cents
+
+
+async def test_a_member_is_split_on_the_headcount_it_joined_with(crowd, db):
+    # Issue 18's probe: a member lowered its headcount to lower its share. The pool splits
+    # on what each request recorded when it joined, whatever the organisation says later.
+    world = crowd
+    await world.catalogue(min_participants=2, split=SplitRule.HEADCOUNT_WEIGHTED)
+    await world.request(0, 2)  # 5 employees
+    await db.execute("UPDATE organisations SET headcount = 0 WHERE id = $1", world.members[0].id)
+    await world.request(1, 2)  # 10 employees
+    await _wait_status(world, PoolStatus.QUOTING)
+    state = await _settled(world)
+    assert [p.headcount for p in state.participants] == [5, 10]
+    assert [p.quote_cents for p in state.participants] == [77_777, 155_555]
+    stored = dict(await db.fetch("SELECT member_id, headcount FROM service_requests"))
+    assert stored == {world.members[0].id: 5, world.members[1].id: 10}
+    # A retried recording (an activity run again) answers with the recorded headcount too.
+    join = JoinRequest(
+        request_id=_rid(world, 0),
+        idempotency_key="req-0",
+        member_id=world.members[0].id,
+        quantity=2,
+        needed_by=world.needed_by,
+        created_by=world.users[0],
+    )
+    async with db.acquire() as c, c.transaction():
+        again = await PoolingRepository(c).record_request(
+            RecordRequest(pool=pool_for(world.service, world.needed_by), join=join)
+        )
+    assert (again.refusal, again.headcount) == (None, 5)
