@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from domain.actions import TaskAction
 from domain.auth import Role
+from domain.booking import ReservationStatus
 from domain.organisations import OrganisationKind, OrganisationStatus
 from domain.processes import ProcessKind, ProcessStatus
 
@@ -106,6 +107,16 @@ STEP_LABELS: dict[str, str] = {
     "evaluating": "évaluée, décision attendue",
     "renewed": "renouvelée",
     "convention:closed": "close",
+}
+
+# --- reservations -----------------------------------------------------------------------
+RESERVATION_STATUS_LABELS: dict[str, str] = {
+    ReservationStatus.CONFIRMED: "confirmée",
+    ReservationStatus.WAITLISTED: "en liste d'attente",
+    ReservationStatus.CANCELLED: "annulée",
+    ReservationStatus.EXPIRED: "expirée",
+    ReservationStatus.COMPLETED: "passée",
+    ReservationStatus.REFUSED: "refusée",
 }
 
 # --- tasks ------------------------------------------------------------------------------

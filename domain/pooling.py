@@ -65,11 +65,15 @@ def rule_met(rule: PoolingRule, demands: list[Demand]) -> bool:
     )
 
 
-def largest_remainder(total_cents: int, weights: Mapping[K, int]) -> dict[K, int]:
+def largest_remainder(
+    total_cents: int, weights: Mapping[K, int], caps: Mapping[K, int] | None = None
+) -> dict[K, int]:
     """Split `total_cents` in proportion to `weights`, in whole cents that sum exactly to the
     total (Hamilton's method): each gets the floor of its exact share, and the cents left go
     to the largest remainders, ties broken by the order of `weights`. All-zero weights split
-    equally."""
+    equally. With `caps` (what some have agreed to pay), a cent left goes first to those it
+    keeps at or under their cap: rounding alone never lifts a share above an accepted amount
+    while someone else can take the cent."""
     if total_cents < 0:
         raise ValueError("total_cents must be >= 0")
     if not weights:
@@ -86,7 +90,12 @@ def largest_remainder(total_cents: int, weights: Mapping[K, int]) -> dict[K, int
     exact = [Fraction(total_cents * w, whole) for w in ws]
     shares = [int(e) for e in exact]  # floor: exact shares are >= 0
     left = total_cents - sum(shares)
-    order = sorted(range(len(keys)), key=lambda i: (-(exact[i] - shares[i]), i))
+    limit = caps or {}
+
+    def over_cap(i: int) -> bool:
+        return keys[i] in limit and shares[i] + 1 > limit[keys[i]]
+
+    order = sorted(range(len(keys)), key=lambda i: (over_cap(i), -(exact[i] - shares[i]), i))
     for i in order[:left]:
         shares[i] += 1
     return dict(zip(keys, shares, strict=True))
@@ -101,10 +110,16 @@ def split_weights(rule: SplitRule, demands: list[Demand]) -> dict[str, int]:
     return {d.member_id: max(d.headcount, 1) for d in demands}
 
 
-def quote_shares(cost: ServiceCost, rule: SplitRule, demands: list[Demand]) -> dict[str, int]:
-    """Each member's share in cents of the provider's price for the pooled quantity."""
+def quote_shares(
+    cost: ServiceCost,
+    rule: SplitRule,
+    demands: list[Demand],
+    caps: Mapping[str, int] | None = None,
+) -> dict[str, int]:
+    """Each member's share in cents of the provider's price for the pooled quantity (`caps`:
+    see `largest_remainder`)."""
     total = cost.total(sum(d.quantity for d in demands))
-    return largest_remainder(total, split_weights(rule, demands))
+    return largest_remainder(total, split_weights(rule, demands), caps)
 
 
 # --- catalogue ------------------------------------------------------------------------------
@@ -114,6 +129,10 @@ RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
 NafPrefix = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{2}(\.[0-9]{1,2}[A-Z]?)?$")
 ]
+
+# The most members a pool takes, whatever its catalogue entry says: its history stays far
+# below Temporal's limits (workflows.pooling).
+POOL_CAPACITY = 300
 
 UNIT_LABELS = {
     ServiceUnit.DAY: "jour",
@@ -151,6 +170,24 @@ class ServiceCreate(BaseModel):
         default_factory=list, description="Préfixes NAF éligibles, ex. 10 ou 47.11 (vide : tous)"
     )
     max_quantity: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_participants: int | None = Field(
+        default=None,
+        ge=1,
+        le=POOL_CAPACITY,
+        description="Au plus N entreprises par regroupement (vide : pas de maximum). Le minimum "
+        "n'est pas un plafond : les entreprises peuvent rejoindre jusqu'à la commande.",
+    )
+
+    @model_validator(mode="after")
+    def _max_above_min(self) -> ServiceCreate:
+        if self.max_participants is not None and self.max_participants < (
+            self.pooling.min_participants
+        ):
+            raise ValueError(
+                "le maximum de participants (max_participants) ne peut être inférieur au "
+                "minimum (pooling.min_participants)"
+            )
+        return self
 
 
 class ServicePublic(ServiceCreate):
@@ -318,6 +355,10 @@ class Participant(BaseModel):
     rating: int | None = None
     rating_comment: str | None = None
     reason: str | None = None
+    # Pools that take members until the order (domain.pool_decisions): when this quote must
+    # be answered, and the quote round whose task asks it.
+    answer_by: datetime | None = None
+    asked_round: int | None = None
 
     def demand(self) -> Demand:
         return Demand(
@@ -483,6 +524,7 @@ class ServiceRequestPublic(BaseModel):
     member_id: UUID
     member_name: str
     quantity: int
+    headcount: int | None = None  # as it was when the request joined (a headcount split)
     needed_by: date
     note: str
     status: RequestStatus
@@ -506,6 +548,7 @@ class PoolPublic(BaseModel):
     closes_at: datetime
     min_participants: int
     min_quantity: int
+    max_participants: int | None = None
     participants: int  # still in the pool (joined, quoted, accepted) or past it to the order
     quantity: int
     total_cents: int | None

@@ -12,6 +12,7 @@ from domain.pooling import (
     InvoiceLine,
     OrderChange,
     OrderPlacement,
+    Participant,
     PoolInput,
     PoolPublic,
     PoolState,
@@ -28,8 +29,9 @@ from store.pool import Conn
 INSERT_SERVICE = """
 INSERT INTO services (id, network_id, code, name, description, unit, min_participants,
                       min_quantity, window_days, fixed_cents, per_unit_cents, split_rule,
-                      acceptance_days, provider_id, territories, sectors, max_quantity)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"""
+                      acceptance_days, provider_id, territories, sectors, max_quantity,
+                      max_participants)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"""
 SERVICE_SELECT = """
 SELECT s.*, o.name AS provider_name FROM services s JOIN organisations o ON o.id = s.provider_id
 """
@@ -41,8 +43,8 @@ INSERT INTO pools (id, service_id, period, status, closes_at) VALUES ($1, $2, $3
 ON CONFLICT (id) DO NOTHING"""
 INSERT_REQUEST = """
 INSERT INTO service_requests (id, pool_id, member_id, idempotency_key, quantity, needed_by,
-                              note, status, reason, created_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                              note, status, reason, created_by, headcount, territory, naf)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (member_id, idempotency_key) DO NOTHING"""
 SYNC_POOL = """
 UPDATE pools SET status = $2, total_cents = $3, quote_round = $4, order_reference = $5,
@@ -68,7 +70,8 @@ VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING"""
 
 REQUEST_SELECT = """
 SELECT r.id, r.pool_id, s.code AS service_code, s.name AS service_name, s.unit, p.period,
-       r.member_id, o.name AS member_name, r.quantity, r.needed_by, r.note, r.status,
+       r.member_id, o.name AS member_name, r.quantity, r.headcount, r.needed_by, r.note,
+       r.status,
        p.status AS pool_status, r.quote_cents, r.accepted_cents,
        i.amount_cents AS invoiced_cents, r.reason, r.rating, r.created_at, r.updated_at
 FROM service_requests r
@@ -82,7 +85,7 @@ WHERE ($1::uuid IS NULL OR r.member_id = $1) AND ($2::text IS NULL OR r.pool_id 
   AND ($3::text IS NULL OR r.status = $3)"""
 POOL_SELECT = """
 SELECT p.id, s.code AS service_code, s.name AS service_name, o.name AS provider_name, p.period,
-       p.status, p.closes_at, s.min_participants, s.min_quantity,
+       p.status, p.closes_at, s.min_participants, s.min_quantity, s.max_participants,
        count(r.id) FILTER (WHERE r.status IN ('joined', 'quoted', 'accepted', 'committed',
                                               'invoiced')) AS participants,
        coalesce(sum(r.quantity) FILTER (WHERE r.status IN ('joined', 'quoted', 'accepted',
@@ -97,6 +100,14 @@ JOIN organisations o ON o.id = s.provider_id
 LEFT JOIN service_requests r ON r.pool_id = p.id
 """
 POOL_GROUP = " GROUP BY p.id, s.id, o.name"
+# The requests still in a pool, as its workflow splits among them: in the order they joined,
+# with the quantity and headcount they joined with.
+POOL_MEMBERS = """
+SELECT r.id AS request_id, r.member_id, o.name AS member_name, r.quantity,
+       coalesce(r.headcount, 0) AS headcount, r.status, r.quote_cents, r.accepted_cents
+FROM service_requests r JOIN organisations o ON o.id = r.member_id
+WHERE r.pool_id = $1 AND r.status IN ('joined', 'quoted', 'accepted')
+ORDER BY r.created_at, r.id"""
 
 
 class PoolingRepository:
@@ -126,6 +137,7 @@ class PoolingRepository:
             s.territories,
             s.sectors,
             s.max_quantity,
+            s.max_participants,
         )
         service = await self.service(s.code)
         assert service is not None
@@ -154,7 +166,8 @@ class PoolingRepository:
 
     async def record_request(self, r: RecordRequest) -> RequestRecord:
         """Record a member's request in the pool once (its idempotency key), refused if the
-        member is not eligible (any more)."""
+        member is not eligible (any more), with the headcount, territory and NAF code it had
+        then: its share is split with those, whatever the organisation's record says later."""
         p, j = r.pool, r.join
         org = await self.conn.fetchrow(
             "SELECT name, kind, status, territory, naf, headcount FROM organisations "
@@ -178,10 +191,14 @@ class PoolingRepository:
             RequestStatus.REFUSED if refusal else RequestStatus.JOINED,
             refusal,
             j.created_by,
+            (org["headcount"] or 0) if org else 0,
+            org["territory"] if org else None,
+            org["naf"] if org else None,
         )
         # The row as stored: a retry answers as the first time, whatever changed since.
         stored = await self.conn.fetchrow(
-            "SELECT pool_id, status, reason FROM service_requests WHERE id = $1", j.request_id
+            "SELECT pool_id, status, reason, headcount FROM service_requests WHERE id = $1",
+            j.request_id,
         )
         if stored is None or stored["pool_id"] != p.pool_id:
             refusal = "cette clé d'idempotence est déjà celle d'une autre demande"
@@ -193,7 +210,7 @@ class PoolingRepository:
             request_id=j.request_id,
             member_id=j.member_id,
             member_name=org["name"] if org else "",
-            headcount=(org["headcount"] or 0) if org else 0,
+            headcount=(stored["headcount"] if stored else None) or 0,
             refusal=refusal,
         )
 
@@ -285,6 +302,10 @@ class PoolingRepository:
             limit=limit,
             offset=offset,
         )
+
+    async def pool_members(self, pool_id: str) -> list[Participant]:
+        rows = await self.conn.fetch(POOL_MEMBERS, pool_id)
+        return [Participant.model_validate(dict(r)) for r in rows]
 
     async def pool(self, pool_id: str) -> PoolPublic | None:
         row = await self.conn.fetchrow(POOL_SELECT + "WHERE p.id = $1" + POOL_GROUP, pool_id)

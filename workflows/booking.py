@@ -38,6 +38,7 @@ class ReservationWorkflow:
       which confirms the first waiting reservations whose slot is now free.
     - `waitlisted`: someone holds the slot; promoted (`confirmed`, the member is told) when
       it is freed, `expired` if still waiting when the slot begins, or `cancel`led.
+    - `refused`: past the resource's booking horizon or its future bookings per member.
     """
 
     @workflow.init
@@ -54,6 +55,11 @@ class ReservationWorkflow:
         self._state = state
         slot = f"{input.starts_at:%d/%m/%Y %H:%M}–{input.ends_at:%H:%M}"
         self._recorder.title = f"Réservation : {state.resource_name}, {slot}"
+        if state.status == ReservationStatus.REFUSED:
+            # Past the resource's limits, decided by the store when two requests raced (the
+            # API refuses the others before they start): the member is answered at once.
+            await self._recorder.record(ProcessStatus.FAILED, "refused")
+            return await self._finish()
 
         if state.status == ReservationStatus.WAITLISTED:
             await self._recorder.record(ProcessStatus.WAITING, "waitlisted", waiting_on="slot")

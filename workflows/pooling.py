@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.pooling import PoolingActivities
     from activities.recruitment import org_recipient
     from domain.auth import NETWORK_ROLES, Role
+    from domain.pool_decisions import Change, apply_requote, ready_to_order, requote
     from domain.pooling import (
         IN_POOL,
         TERMINAL_POOL,
@@ -59,6 +60,15 @@ PROVIDER_REMINDER = timedelta(days=7)
 MAX_MEMBERS = 300
 RATING_WINDOW = timedelta(days=14)
 STEP_DELIVERY = ("delivered", "cancel_delivery")
+# Pools started from here on take members until the order is placed (issue 17). Pools that
+# were already running keep the path their history recorded: joins closed once the rule was
+# met, declines weighed at the end of the acceptance window.
+JOINS_UNTIL_ORDER = "joins-until-order"
+LEFT_WORDS = {
+    RequestStatus.DECLINED: ("devis décliné", "devis déclinés"),
+    RequestStatus.WITHDRAWN: ("retrait", "retraits"),
+    RequestStatus.EXPIRED: ("devis sans réponse", "devis sans réponse"),
+}
 
 
 def euros(cents: int) -> str:
@@ -73,9 +83,13 @@ class ServicePoolWorkflow:
     - `gathering`: members `join` (a request) or `withdraw`, until the pooling rule is met or
       the window closes (then, with too few, the pool fails and everyone is told why).
     - `quoting`: each member has a quote in exact cents and `accept`s or `decline`s it
-      within the acceptance window; members may still `withdraw`. Decliners and the silent
-      drop out and the quotes are recomputed for the others: a member whose new share is
-      above what it accepted is asked again. If the rule no longer holds, the pool fails.
+      within the acceptance window; members may still `withdraw`, and others may still
+      `join` until the order is placed (within the window, up to the catalogue's maximum).
+      Each change of members splits the price again at once (domain.pool_decisions): a late
+      joiner is quoted, a member whose share fell stands accepted at the lower amount (it is
+      told), one whose share rose above what it accepted is asked again. A pool that no
+      longer meets its rule fails at once and says why. (Pools started before
+      `JOINS_UNTIL_ORDER` closed to joins here and weighed declines after the window.)
     - `ordered`: the order is placed with the provider, who confirms or refuses it.
     - `confirmed`: the provider reports the delivery done, or cancels it.
     - `rating`: each member is invoiced its share (shares sum to the provider's price) and
@@ -101,6 +115,13 @@ class ServicePoolWorkflow:
         self._joining: dict[str, UUID] = {}  # requests being recorded -> their member
         self._provider: ProviderAction | None = None
         self._sync_lock = asyncio.Lock()
+        # Set by run() (JOINS_UNTIL_ORDER); until then the pool is gathering, where both
+        # paths take joins alike.
+        self._late_joins = False
+        self._ordering = False  # the order is being placed
+        self._changed = False  # members came or went since the last split
+        self._joined = 0  # how many joined since the last split
+        self._left: list[RequestStatus] = []  # how those who left since then left
         self._recorder = ProcessRecorder(
             ProcessKind.POOLING,
             service.network_id,
@@ -112,6 +133,7 @@ class ServicePoolWorkflow:
 
     @workflow.run
     async def run(self, input: PoolInput) -> PoolState:
+        self._late_joins = workflow.patched(JOINS_UNTIL_ORDER)
         await run_activity(PoolingActivities.create_pool, input, local=True)
         self._created = True
         await self._recorder.record(ProcessStatus.WAITING, "gathering", waiting_on="member")
@@ -120,17 +142,24 @@ class ServicePoolWorkflow:
         if remaining > timedelta(0):
             try:
                 await workflow.wait_condition(
-                    lambda: self._rule_met() and not self._joining, timeout=remaining
+                    lambda: (self._rule_met() or self._full()) and not self._joining,
+                    timeout=remaining,
                 )
             except TimeoutError:
                 pass
-        self._state.status = PoolStatus.QUOTING  # no join is accepted from here on
+        # From here on a join is a late one (refused in pools before JOINS_UNTIL_ORDER).
+        self._state.status = PoolStatus.QUOTING
         await workflow.wait_condition(lambda: not self._joining)
         if not self._rule_met():
-            await self._fail(self._rule_missing("à la clôture de la fenêtre"))
+            when = "une fois le regroupement complet" if self._full() else None
+            await self._fail(self._rule_missing(when or "à la clôture de la fenêtre"))
             return await self._finish()
 
-        if not await self._quote_until_committed():
+        if self._late_joins:
+            committed = await self._quote_while_open()
+        else:
+            committed = await self._quote_until_committed()
+        if not committed:
             return await self._finish()
         try:
             if not await self._order():
@@ -197,6 +226,120 @@ class ServicePoolWorkflow:
                 await self._fail(self._rule_missing("après les désistements"))
                 return False
 
+    async def _quote_while_open(self) -> bool:
+        """Quote, and split again at each change of members, until every member still in
+        has accepted its share (True) or the rule no longer holds (False, the pool failed)."""
+        while True:
+            await workflow.wait_condition(lambda: not self._joining)
+            if not self._rule_met():
+                gone = self._gone()
+                await self._fail(
+                    self._rule_missing(f"après les désistements ({gone})" if gone else
+                                       "après les désistements")
+                )  # fmt: skip
+                return False
+            self._changed = False
+            await self._split_again()
+            while not self._changed:
+                if self._may_order():
+                    return True
+                due = min(
+                    (p.answer_by for p in self._state.active() if p.answer_by and
+                     p.status == RequestStatus.QUOTED),
+                    default=None,
+                )  # fmt: skip
+                if due is not None and due <= workflow.now():
+                    await self._expire_unanswered()
+                    continue
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._changed or self._may_order(),
+                        timeout=due - workflow.now() if due else None,
+                    )
+                except TimeoutError:
+                    await self._expire_unanswered()
+
+    def _may_order(self) -> bool:
+        return (
+            not self._joining
+            and workflow.all_handlers_finished()
+            and ready_to_order(self._state.active())
+        )
+
+    async def _split_again(self) -> None:
+        """Split the price among the members still in; ask those it asks, tell the others
+        what changed for them."""
+        service = self._input.service
+        active = self._state.active()
+        why = self._why()
+        self._joined, self._left = 0, []
+        rq = requote(service, active)
+        apply_requote(active, rq)
+        self._state.quote_round += 1
+        self._state.total_cents = rq.total_cents
+        answer_by = workflow.now() + timedelta(days=service.acceptance_days)
+        tasks, mails = [], []
+        for p in active:
+            change, before = rq.changes[str(p.request_id)], rq.previous[str(p.request_id)]
+            if change in (Change.ASKED, Change.ASKED_AGAIN):
+                p.answer_by, p.asked_round = answer_by, self._state.quote_round
+                tasks.append(self._task(p, "accept_quote", "Accepter le devis", answer_by))
+            if change == Change.ASKED:
+                mails.append(self._quote_mail(p, answer_by, again=False))
+            elif change != Change.KEPT:
+                mails.append(self._change_mail(p, change, before or 0, why))
+        deadlines = [
+            p.answer_by for p in active if p.answer_by and p.status == RequestStatus.QUOTED
+        ]
+        if deadlines:
+            self._state.quote_deadline = max(deadlines)
+        await self._sync(tasks_open=tasks, mails=mails)
+        await self._recorder.record(ProcessStatus.WAITING, "quoting", waiting_on="member")
+
+    async def _expire_unanswered(self) -> None:
+        now = workflow.now()
+        silent = [
+            p
+            for p in self._state.active()
+            if p.status == RequestStatus.QUOTED and p.answer_by and p.answer_by <= now
+        ]
+        for p in silent:
+            p.status = RequestStatus.EXPIRED
+            p.reason = "pas de réponse au devis dans le délai"
+            self._left.append(p.status)
+        if not silent:
+            return
+        self._changed = True
+        await self._sync(
+            tasks_close=[self._task_close(p, "accept_quote", "expired") for p in silent],
+            mails=[
+                self._mail(
+                    p,
+                    "expired",
+                    f"Devis expiré : {self._state.service_name}",
+                    "Sans réponse de votre part dans le délai, votre demande est retirée "
+                    "du regroupement.",
+                )
+                for p in silent
+            ],
+        )
+
+    def _why(self) -> str:
+        if self._joined and self._left:
+            return "La composition du regroupement a changé"
+        if self._joined > 1:
+            return f"{self._joined} entreprises ont rejoint le regroupement"
+        if self._joined:
+            return "Une entreprise a rejoint le regroupement"
+        return "Des membres se sont retirés"
+
+    def _gone(self) -> str:
+        """How the members who just left left, without naming them (« 1 devis décliné »)."""
+        counts = {s: self._left.count(s) for s in LEFT_WORDS if s in self._left}
+        return ", ".join(
+            f"{n} {LEFT_WORDS[s][0] if n == 1 else LEFT_WORDS[s][1]}" for s, n in counts.items()
+        )
+
     async def _order(self) -> bool:
         """Place the order, wait for the provider's confirmation and the delivery; invoice.
         False when the provider refused or cancelled (compensated)."""
@@ -204,7 +347,7 @@ class ServicePoolWorkflow:
         committed = self._state.active()
         for p in committed:
             p.status = RequestStatus.COMMITTED
-        self._state.status = PoolStatus.ORDERED
+        self._ordering = True  # no join from here on
         unit = UNIT_LABELS[service.unit]
         await run_activity(
             PoolingActivities.place_order,
@@ -217,6 +360,8 @@ class ServicePoolWorkflow:
                 lines=[f"{p.member_name} : {p.quantity} {unit}(s)" for p in committed],
             ),
         )
+        # Ordered once the order is placed: who reads the state then finds the order too.
+        self._state.status = PoolStatus.ORDERED
         await self._sync(
             tasks_open=[
                 self._provider_task("confirm_order", "Confirmer la commande", PROVIDER_REMINDER)
@@ -405,6 +550,12 @@ class ServicePoolWorkflow:
     def _rule_met(self) -> bool:
         return rule_met(self._input.service.pooling, [p.demand() for p in self._state.active()])
 
+    def _full(self) -> bool:
+        """The catalogue's maximum is reached: nobody else may join (pools that take members
+        until the order only)."""
+        most = self._input.service.max_participants
+        return self._late_joins and most is not None and len(self._state.active()) >= most
+
     def _rule_missing(self, when: str) -> str:
         rule = self._input.service.pooling
         active = self._state.active()
@@ -453,9 +604,12 @@ class ServicePoolWorkflow:
         )
 
     def _task_close(self, p: Participant, action: str, outcome: str) -> TaskClose:
+        # A quote's task is the one of the round that asked it (pools that take members until
+        # the order split again while some quotes wait); before, always the current round.
+        asked = p.asked_round if action == "accept_quote" else None
+        round_ = self._state.quote_round if asked is None else asked
         return TaskClose(
-            key=self._recorder.key(f"{action}:{p.request_id}:{self._state.quote_round}"),
-            outcome=outcome,
+            key=self._recorder.key(f"{action}:{p.request_id}:{round_}"), outcome=outcome
         )
 
     def _provider_task(self, action: str, title: str, due_in: timedelta) -> TaskOpen:
@@ -501,6 +655,39 @@ class ServicePoolWorkflow:
             f"{deadline:%d/%m/%Y}.",
         )
 
+    def _change_mail(self, p: Participant, change: Change, before: int, why: str) -> OutboxMessage:
+        service, period = self._input.service, self._state.period
+        now, total = euros(p.quote_cents or 0), euros(self._state.total_cents or 0)
+        answer = (
+            f"Acceptez ou déclinez sur Relais avant le {p.answer_by:%d/%m/%Y}."
+            if p.answer_by
+            else ""
+        )
+        if change == Change.LOWERED:
+            return self._mail(
+                p,
+                "lowered",
+                f"Votre part baisse : {service.name} ({period}) — {now}",
+                f"{why} : votre part passe de {euros(before)} à {now}, sur un total de {total}. "
+                "Votre acceptation vaut pour ce nouveau montant : vous n'avez rien à faire.",
+            )
+        if change == Change.ASKED_AGAIN:
+            return self._mail(
+                p,
+                "quote",
+                f"Devis : {service.name} ({period}) — {now}",
+                f"{why} : votre part est recalculée à {now} et dépasse ce que vous aviez "
+                f"accepté ({euros(p.accepted_cents or before)}), sur un total de {total}. "
+                f"{answer}",
+            )
+        return self._mail(
+            p,
+            "quote",
+            f"Devis mis à jour : {service.name} ({period}) — {now}",
+            f"{why} : votre part passe de {euros(before)} à {now} pour {p.quantity} "
+            f"{UNIT_LABELS[service.unit]}(s), sur un total de {total}. {answer}",
+        )
+
     # --- what people do -------------------------------------------------------------------
 
     @workflow.update
@@ -526,6 +713,8 @@ class ServicePoolWorkflow:
                     refused = no.message
                 status = RequestStatus.REFUSED if refused else RequestStatus.JOINED
                 if rec is not None and not refused:
+                    self._joined += 1
+                    self._changed = True
                     self._state.participants.append(
                         Participant(
                             request_id=j.request_id,
@@ -541,7 +730,7 @@ class ServicePoolWorkflow:
                     pool_id=self._state.pool_id,
                     status=status,
                     refusal=refused,
-                    pool_status=PoolStatus.GATHERING,
+                    pool_status=self._state.status,
                     participants=len(self._state.active()),
                 )
                 del self._joining[key]
@@ -553,13 +742,21 @@ class ServicePoolWorkflow:
         key = str(j.request_id)
         if key in self._joins or key in self._joining:
             return  # the same request again: answered as the first time
-        if self._state.status != PoolStatus.GATHERING:
+        status = PoolStatus.ORDERED if self._ordering else self._state.status
+        taking = (PoolStatus.GATHERING, PoolStatus.QUOTING) if self._late_joins else ()
+        if status != PoolStatus.GATHERING and status not in taking:
             raise ValueError(
                 f"le regroupement « {self._state.service_name} » pour {self._state.period} "
-                f"ne prend plus de demandes ({self._state.status.value})"
+                f"ne prend plus de demandes ({status.value})"
             )
-        if len(self._state.active()) + len(self._joining) >= MAX_MEMBERS:
-            raise ValueError(f"le regroupement est complet ({MAX_MEMBERS} entreprises)")
+        if status == PoolStatus.QUOTING and workflow.now() >= self._input.closes_at:
+            raise ValueError(
+                f"la fenêtre de mutualisation pour {self._state.period} est close : le "
+                "regroupement ne prend plus de demandes"
+            )
+        most = self._input.service.max_participants or MAX_MEMBERS
+        if len(self._state.active()) + len(self._joining) >= most:
+            raise ValueError(f"le regroupement est complet ({most} entreprises)")
         if j.member_id in self._joining.values() or any(
             p.member_id == j.member_id for p in self._state.active()
         ):
@@ -581,11 +778,15 @@ class ServicePoolWorkflow:
             p.status = RequestStatus.DECLINED
             p.reason = a.reason or "devis décliné"
             task = self._task_close(p, "accept_quote", "declined")
+            self._left.append(p.status)
+            self._changed = True
         elif a.kind == "withdraw" and p.status in (RequestStatus.JOINED, RequestStatus.QUOTED):
             if p.status == RequestStatus.QUOTED:
                 task = self._task_close(p, "accept_quote", "withdrawn")
             p.status = RequestStatus.WITHDRAWN
             p.reason = a.reason or "retrait du membre"
+            self._left.append(p.status)
+            self._changed = True
         elif a.kind == "rate" and p.rating is None:
             p.rating = a.stars
             p.rating_comment = a.comment
@@ -604,8 +805,11 @@ class ServicePoolWorkflow:
             raise ValueError("seule l'entreprise qui a fait la demande peut agir sur elle")
         s = p.status
         replay = {
+            # Accepted at this amount, or at less since (a share that fell stands accepted).
             "accept": s in (RequestStatus.ACCEPTED, RequestStatus.COMMITTED, RequestStatus.INVOICED)
-            and a.quote_cents == p.accepted_cents,
+            and a.quote_cents is not None
+            and p.accepted_cents is not None
+            and a.quote_cents >= p.accepted_cents,
             "decline": s == RequestStatus.DECLINED,
             "withdraw": s == RequestStatus.WITHDRAWN,
             "rate": p.rating is not None and p.rating == a.stars,

@@ -1,10 +1,12 @@
 """Booking acts: staff list rooms and vehicles; a member (or staff for it) reserves a slot —
-confirmed, or on the waitlist when taken — and cancels, which promotes the next in line."""
+confirmed, or on the waitlist when taken, within the resource's horizon and its future
+bookings per member — and cancels, which promotes the next in line. Reads: a resource's week
+(busy and free slots), a confirmed reservation as an iCalendar file."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -17,12 +19,20 @@ from domain.booking import (
     ReservationCreate,
     ReservationInput,
     ReservationPublic,
+    ReservationStatus,
     ResourceCreate,
     ResourcePublic,
+    ResourceWeek,
+    booking_refusal,
+    iso_week,
+    reservation_ics,
     reservation_workflow_id,
+    week_of,
+    week_slots,
 )
 from domain.common import Page
-from domain.errors import Forbidden, Invalid, NotFound
+from domain.errors import Conflict, Forbidden, Invalid, NotFound
+from domain.labels import RESERVATION_STATUS_LABELS
 from domain.organisations import OrganisationKind, OrganisationStatus
 from store.booking import BookingRepository
 from store.organisations import OrganisationRepository
@@ -38,10 +48,13 @@ def reservation_id_for(member_id: UUID, request_id: str) -> UUID:
 
 
 def shown(r: ReservationPublic, p: Principal) -> ReservationPublic:
-    """Another member's reservation shows as a busy slot: not who, nor why."""
+    """Another member's reservation shows as a busy slot: not who, nor why, nor its place in
+    line."""
     if p.sees_everything or r.member_id == p.organisation_id:
         return r
-    return r.model_copy(update={"member_id": None, "member_name": None, "reason": None})
+    return r.model_copy(
+        update={"member_id": None, "member_name": None, "reason": None, "waitlist_position": None}
+    )
 
 
 async def resources(ctx: Ctx) -> list[ResourcePublic]:
@@ -105,14 +118,20 @@ async def book(ctx: Ctx, found: ResourcePublic, data: ReservationCreate) -> Rese
     reservation_id = reservation_id_for(member_id, data.request_id)
     repo = BookingRepository(ctx.conn)
     if known := await repo.get(reservation_id):
-        return known
+        return _answer(known)
     org = await OrganisationRepository(ctx.conn).get(member_id)
     if org is None or org.kind != OrganisationKind.MEMBER:
         raise Invalid("member_id", "ce n'est pas une entreprise membre.")
     if org.status != OrganisationStatus.ACTIVE:
         raise Forbidden(f"{org.name} n'est pas adhérente active.")
-    if data.starts_at <= datetime.now(UTC):
+    now = datetime.now(UTC)
+    if data.starts_at <= now:
         raise Invalid("starts_at", "le créneau doit commencer dans le futur.")
+    no = booking_refusal(found, data.starts_at, now, await repo.held(found.id, member_id))
+    if no is not None and no.field == "starts_at":
+        raise Invalid("starts_at", f"{no.message}.")
+    if no is not None:
+        raise Conflict(f"Réservation impossible : {no.message}.")
     try:
         await start_booking(
             ctx.client,
@@ -131,7 +150,15 @@ async def book(ctx: Ctx, found: ResourcePublic, data: ReservationCreate) -> Rese
     made = await repo.get(reservation_id)
     if made is None:  # the workflow records a reservation before it answers
         raise RuntimeError(f"reservation {reservation_id} answered but not recorded")
-    return made
+    return _answer(made)
+
+
+def _answer(r: ReservationPublic) -> ReservationPublic:
+    """A reservation the store refused (two requests raced past the resource's limits) is
+    answered as the check before would have."""
+    if r.status == ReservationStatus.REFUSED:
+        raise Conflict(f"Réservation impossible : {r.reason}.")
+    return r
 
 
 @command(*BOOKERS)
@@ -153,3 +180,41 @@ async def cancel(
         refused="Annulation refusée : {}.",
     )
     return await visible_reservation(ctx, found.id)
+
+
+async def week(ctx: Ctx, found: ResourcePublic, iso: str | None) -> ResourceWeek:
+    """The resource's week (« 2027-W05 », this week by default, Monday to Monday in Paris):
+    busy slots (other members' shown without who or why) and the free slots between them
+    that may be booked now, within the resource's horizon; the reservations waiting there,
+    with their place in line for the caller's own."""
+    now = datetime.now(UTC)
+    name = iso or week_of(now)
+    try:
+        start, end = iso_week(name)
+    except ValueError:
+        raise Invalid("week", f"la semaine {name} n'existe pas (format AAAA-Wnn)") from None
+    found_there = await BookingRepository(ctx.conn).between(found.id, start, end)
+    seen = [shown(r, ctx.principal) for r in found_there]
+    until = now + timedelta(days=found.horizon_days)
+    return ResourceWeek(
+        resource=found,
+        week=name,
+        starts_at=start,
+        ends_at=end,
+        bookable_from=now,
+        bookable_until=until,
+        slots=week_slots(
+            start, end, [r for r in seen if r.status == ReservationStatus.CONFIRMED], now, until
+        ),
+        waiting=[r for r in seen if r.status == ReservationStatus.WAITLISTED],
+    )
+
+
+async def calendar_file(ctx: Ctx, found: ReservationPublic) -> str:
+    """A confirmed reservation as an iCalendar file, for its company and the network."""
+    if found.status != ReservationStatus.CONFIRMED:
+        raise Conflict(
+            "Seule une réservation confirmée s'ajoute à un agenda (cette réservation : "
+            f"{RESERVATION_STATUS_LABELS[found.status]})."
+        )
+    return reservation_ics(found, await resource(ctx, found.resource_id))

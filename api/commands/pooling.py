@@ -6,7 +6,7 @@ provider's users the pools of its services."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from domain.auth import Role
 from domain.common import Page
 from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.organisations import OrganisationKind
+from domain.pool_decisions import ShareEstimate, estimate_share, joining_refusal, newcomer
 from domain.pooling import (
     DeliveryCreate,
     InvoiceLine,
@@ -38,8 +39,10 @@ from domain.pooling import (
     ServiceRequestCreate,
     ServiceRequestPublic,
     WithdrawCreate,
+    in_next_month,
     ineligibility,
     pool_for,
+    rule_met,
 )
 from store.organisations import OrganisationRepository
 from store.pooling import PoolingRepository
@@ -341,3 +344,69 @@ async def report_delivery(ctx: Ctx, found: PoolPublic, data: DeliveryCreate) -> 
     """The provider (or staff for it) reports the delivery done, or cancelled (with why)."""
     kind: ProviderKind = "delivered" if data.delivered else "cancel_delivery"
     return await _provider_act(ctx, found, kind, data.reason, None)
+
+
+# --- what a member would pay now ---------------------------------------------------------
+
+
+async def estimate(
+    ctx: Ctx,
+    service: ServicePublic,
+    quantity: int,
+    needed_by: date | None,
+    member_id: UUID | None,
+) -> ShareEstimate:
+    """What the member (a member itself; staff name it) would pay if it joined the pool of
+    `needed_by`'s month (next month by default) now with `quantity`: its share, split as the
+    pool would split it among those still in (what they joined with, what they accepted),
+    against the same bought alone; and whether it may join now, or why not."""
+    member = acting_for(
+        ctx.principal,
+        member_id,
+        own="Une entreprise ne consulte que ce qu'elle paierait elle-même.",
+        name_it="indiquez l'entreprise pour qui estimer (member_id)",
+    )
+    if quantity > service.max_quantity:
+        raise Invalid("quantity", f"au plus {service.max_quantity} par demande")
+    now = datetime.now(UTC)
+    target = pool_for(service, needed_by or in_next_month(now.date(), 1))
+    repo = PoolingRepository(ctx.conn)
+    org = await repo.eligible(member)
+    if org is None:
+        raise Invalid("member_id", "entreprise inconnue")
+    found = await repo.pool(target.pool_id)
+    members = await repo.pool_members(target.pool_id) if found else []
+    others = [p for p in members if p.member_id != member]
+    me = newcomer(request_id_for(member, "estimate"), member, quantity, org.headcount or 0)
+    rq, alone = estimate_share(service, others, me)
+    share = rq.shares[str(me.request_id)]
+    joined = [*others, me]
+    why = joining_refusal(
+        service,
+        target,
+        found.status if found else None,
+        others,
+        ineligibility(service, org),
+        already=len(others) < len(members),
+        now=now,
+    )
+    return ShareEstimate(
+        service_code=service.code,
+        pool_id=target.pool_id,
+        period=target.period,
+        opens_at=target.opens_at,
+        closes_at=target.closes_at,
+        pool_status=found.status if found else None,
+        taking_requests=why is None,
+        reason=why,
+        split_rule=service.split_rule,
+        quantity=quantity,
+        headcount=me.headcount,
+        participants=len(joined),
+        rule_met=rule_met(service.pooling, [p.demand() for p in joined]),
+        total_cents=rq.total_cents,
+        share_cents=share,
+        alone_cents=alone,
+        savings_cents=alone - share,
+        estimated_at=now,
+    )

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.commands import booking as bk
 from api.commands.base import Ctx
 from api.deps import BookableResource, Context, MemberOrNetwork, VisibleReservation, acting
 from api.errors import RESPONSES
 from domain.booking import (
+    IsoWeek,
     ReservationCancelCreate,
     ReservationCreate,
     ReservationPublic,
     ResourceCreate,
     ResourcePublic,
+    ResourceWeek,
 )
 from domain.common import Page
 
@@ -44,6 +46,17 @@ async def resource_reservations(
 ) -> Page[ReservationPublic]:
     """The resource's confirmed and waiting reservations: its busy slots."""
     return await bk.busy_slots(ctx, found, limit, offset)
+
+
+@router.get("/resources/{resource_id}/week", response_model=ResourceWeek)
+async def resource_week(
+    ctx: Context,
+    found: BookableResource,
+    week: Annotated[IsoWeek | None, Query(description="Semaine ISO, ex. 2027-W05")] = None,
+) -> ResourceWeek:
+    """A week of the resource (this one by default, Monday to Monday in Paris): busy slots,
+    other members' without who or why, and the free slots that may be booked now."""
+    return await bk.week(ctx, found, week)
 
 
 @router.post(
@@ -79,3 +92,19 @@ async def cancel_reservation(
     data: ReservationCancelCreate,
 ) -> ReservationPublic:
     return await bk.cancel(ctx, found, data)
+
+
+@router.get(
+    "/reservations/{reservation_id}.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}, "description": "Fichier iCalendar"}},
+)
+async def reservation_calendar(ctx: MemberOrNetwork, found: VisibleReservation) -> Response:
+    """A confirmed reservation as an iCalendar file (RFC 5545), for its company and the
+    network: add it to an agenda."""
+    text = await bk.calendar_file(ctx, found)
+    return Response(
+        text,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="reservation-{found.id}.ics"'},
+    )

@@ -3,7 +3,9 @@ quotes, withdraw, rate; the provider confirms the order and the delivery."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, status
 
@@ -20,6 +22,7 @@ from api.deps import (
 )
 from api.errors import RESPONSES
 from domain.common import Page
+from domain.pool_decisions import ShareEstimate
 from domain.pooling import (
     DeliveryCreate,
     PoolPublic,
@@ -54,6 +57,22 @@ async def create_service(
 @router.get("/services/{code}", response_model=ServicePublic)
 async def get_service(service: CatalogueService) -> ServicePublic:
     return service
+
+
+@router.get("/services/{code}/estimate", response_model=ShareEstimate)
+async def estimate(
+    ctx: MemberOrNetwork,
+    service: CatalogueService,
+    quantity: Annotated[int, Query(gt=0, le=1_000_000, description="Quantité demandée")],
+    needed_by: Annotated[
+        date | None,
+        Query(ge=date(2000, 1, 1), le=date(2100, 12, 31), description="Mois du besoin"),
+    ] = None,
+    member_id: Annotated[UUID | None, Query(description="Pour l'équipe : l'entreprise")] = None,
+) -> ShareEstimate:
+    """What a member would pay if it joined the current pool now with `quantity` (split as
+    the pool would), against buying the same alone — and whether it may join now."""
+    return await pl.estimate(ctx, service, quantity, needed_by, member_id)
 
 
 @router.post("/services/{code}/withdraw", response_model=ServicePublic)

@@ -57,6 +57,7 @@ ALLOWED: dict[str, set[str]] = {
     "GET /api/services": ALL,
     "POST /api/services": OPERATORS,
     "GET /api/services/{code}": ALL,
+    "GET /api/services/{code}/estimate": NETWORK | {"member"},  # a member's own, or named
     "POST /api/services/{code}/withdraw": OPERATORS,
     "POST /api/services/{code}/requests": OPERATORS | {"member"},
     "GET /api/service-requests": NETWORK | {"member"},
@@ -71,9 +72,11 @@ ALLOWED: dict[str, set[str]] = {
     "GET /api/resources": ALL,
     "POST /api/resources": OPERATORS,
     "GET /api/resources/{resource_id}/reservations": ALL,
+    "GET /api/resources/{resource_id}/week": ALL,
     "POST /api/resources/{resource_id}/reservations": OPERATORS | {"member"},
     "GET /api/reservations": NETWORK | {"member"},
     "POST /api/reservations/{reservation_id}/cancel": OPERATORS | {"member"},
+    "GET /api/reservations/{reservation_id}.ics": NETWORK | {"member"},  # its company, by object
     "POST /api/conventions": NETWORK,
     "GET /api/conventions": ALL,  # each sees the conventions its organisation is party to
     "GET /api/conventions/{convention_id}": ALL,

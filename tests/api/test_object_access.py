@@ -128,6 +128,7 @@ ROUTES: dict[str, Route] = {
     "POST /api/pools/{pool_id}/order": Route("pool", {"confirmed": True, "reference": "CMD-9"}),
     "POST /api/pools/{pool_id}/delivery": Route("pool", {"delivered": True}),
     "POST /api/reservations/{reservation_id}/cancel": Route("reservation", {"reason": "x"}),
+    "GET /api/reservations/{reservation_id}.ics": Route("reservation"),
     "GET /api/conventions/{convention_id}": Route("convention"),
     "GET /api/conventions/{convention_id}/state": Route("convention"),
     "POST /api/conventions/{convention_id}/signature": Route("convention", {}),
@@ -182,10 +183,13 @@ NOT_ORG_OWNED = {
     # Makes a request for the caller's own company (a member naming another gets 403
     # whatever it names): the code is a catalogue entry.
     "POST /api/services/{code}/requests",
+    # What the caller's own company would pay (staff name one): a catalogue entry's terms.
+    "GET /api/services/{code}/estimate",
     # Rooms and vehicles are the network's: everyone sees their busy slots (another member's
     # name and reason hidden, checked below) and books for its own company.
     "GET /api/resources/{resource_id}/reservations",
     "POST /api/resources/{resource_id}/reservations",
+    "GET /api/resources/{resource_id}/week",
 }
 # Not listed: `GET /api/organisations/{organisation_id}` is not a public directory — the code
 # shows an organisation to its own users and the network only (`Principal.may_see`), so it is

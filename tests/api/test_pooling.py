@@ -277,3 +277,86 @@ async def test_reservations_waitlist_and_privacy(client, actors, db):
     mine = (await client.get("/api/reservations", headers=b.headers)).json()["items"]
     assert [x["status"] for x in mine] == ["confirmed"]
     assert await db.fetchval("SELECT count(*) FROM reservations") == 2
+
+
+async def test_what_a_member_would_pay_now_is_what_the_pool_then_quotes(
+    client, actors, provider, db
+):
+    body = service_body(
+        provider.organisation_id,
+        pooling={"min_participants": 3, "min_quantity": 0},
+        split_rule="equal",
+    )
+    r = await client.post("/api/services", json=body, headers=actors["staff"].headers)
+    service = r.json()
+    members = [actors["member"]] + [await _member(db, f"Atelier {i}") for i in range(1, 4)]
+    url = f"/api/services/{service['code']}"
+    need = next_month().isoformat()
+
+    async def estimate(m: Actor, quantity: int) -> dict:
+        r = await client.get(
+            f"{url}/estimate?quantity={quantity}&needed_by={need}", headers=m.headers
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def join(m: Actor, quantity: int) -> dict:
+        body = {"request_id": "r1", "quantity": quantity, "needed_by": need}
+        r = await client.post(f"{url}/requests", json=body, headers=m.headers)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    first = await estimate(members[0], 1)  # nobody yet: it would open the pool, alone
+    assert first["pool_status"] is None and first["taking_requests"]
+    assert first["share_cents"] == first["alone_cents"] == 50_000 + 45_000
+    assert (first["participants"], first["rule_met"], first["savings_cents"]) == (1, False, 0)
+    await join(members[0], 1)
+    await join(members[1], 2)
+
+    # The third, with 3 days: the rule is met with it, and the quote it gets is the estimate.
+    third = await estimate(members[2], 3)
+    assert (third["participants"], third["rule_met"]) == (3, True)
+    assert third["total_cents"] == 50_000 + 45_000 * 6
+    assert third["alone_cents"] == 50_000 + 45_000 * 3
+    assert third["savings_cents"] == third["alone_cents"] - third["share_cents"] > 0
+    made = await join(members[2], 3)
+    quoted = await _wait(client, made["id"], members[2].headers, "quoted")
+    assert quoted["quote_cents"] == third["share_cents"]
+
+    # One accepts; a fourth company looks, then joins while the others are still to answer.
+    mine = await _wait(client, made["id"], members[2].headers, "quoted")
+    r = await client.post(
+        f"/api/service-requests/{mine['id']}/quote",
+        json={"accept": True, "quote_cents": mine["quote_cents"]},
+        headers=members[2].headers,
+    )
+    assert r.status_code == 200, r.text
+    fourth = await estimate(members[3], 1)
+    assert fourth["pool_status"] == "quoting" and fourth["taking_requests"]
+    late = await join(members[3], 1)
+    quoted = await _wait(client, late["id"], members[3].headers, "quoted")
+    assert quoted["quote_cents"] == fourth["share_cents"]
+    assert fourth["savings_cents"] == 50_000 + 45_000 - fourth["share_cents"]
+
+    # Who may ask: a member for itself (already in: said so), staff for a member it names.
+    again = await estimate(members[3], 2)
+    assert not again["taking_requests"]
+    assert again["reason"] == "votre entreprise a déjà une demande dans ce regroupement"
+    r = await client.get(f"{url}/estimate?quantity=1", headers=actors["staff"].headers)
+    assert r.status_code == 422 and "member_id" in r.json()["detail"]
+    r = await client.get(
+        f"{url}/estimate?quantity=1&member_id={members[1].organisation_id}",
+        headers=members[0].headers,
+    )
+    assert r.status_code == 403
+    r = await client.get(
+        f"{url}/estimate?quantity=1&needed_by={need}&member_id={members[1].organisation_id}",
+        headers=actors["staff"].headers,
+    )
+    assert r.status_code == 200 and r.json()["reason"] == (
+        "votre entreprise a déjà une demande dans ce regroupement"
+    )
+    r = await client.get(f"{url}/estimate?quantity=1", headers=actors["agency"].headers)
+    assert r.status_code == 403
+    r = await client.get(f"{url}/estimate?quantity=0", headers=members[0].headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "quantity"

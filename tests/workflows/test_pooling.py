@@ -58,8 +58,11 @@ class World:
     users: list = field(default_factory=list)
     service: ServicePublic | None = None
     needed_by: date | None = None
+    tag: str = ""  # prefixes the request keys: a new one for each pool of a test
 
-    async def catalogue(self, *, min_participants=3, min_quantity=0, split=SplitRule.EQUAL):
+    async def catalogue(
+        self, *, min_participants=3, min_quantity=0, split=SplitRule.EQUAL, max_participants=None
+    ):
         async with self.db.acquire() as c:
             self.service = await PoolingRepository(c).create_service(
                 self.network.id,
@@ -75,6 +78,7 @@ class World:
                     split_rule=split,
                     acceptance_days=5,
                     provider_id=self.provider.id,
+                    max_participants=max_participants,
                 ),
             )
         now = await self.env.get_current_time()
@@ -89,13 +93,14 @@ class World:
         return self.env.client.get_workflow_handle_for(ServicePoolWorkflow.run, self.pool_id)
 
     async def request(self, i: int, quantity: int = 2, key: str | None = None):
+        key = key or f"{self.tag}req-{i}"
         return await join_pool(
             self.env.client,
             self.settings.task_queue,
             pool_for(self.service, self.needed_by),
             JoinRequest(
-                request_id=uuid.uuid5(self.members[i].id, key or f"req-{i}"),
-                idempotency_key=key or f"req-{i}",
+                request_id=uuid.uuid5(self.members[i].id, key),
+                idempotency_key=key,
                 member_id=self.members[i].id,
                 quantity=quantity,
                 needed_by=self.needed_by,
@@ -105,7 +110,7 @@ class World:
         )
 
     async def act(self, i: int, kind: str, **kw):
-        request_id = uuid.uuid5(self.members[i].id, f"req-{i}")
+        request_id = uuid.uuid5(self.members[i].id, f"{self.tag}req-{i}")
         if kind == "accept" and "quote_cents" not in kw:  # the quote as the member sees it
             kw["quote_cents"] = (await self.state()).participant(request_id).quote_cents
         return await self.handle().execute_update(
@@ -167,7 +172,8 @@ async def _wait_status(world: World, status: PoolStatus) -> None:
 
 
 async def test_rule_met_early_order_delivery_invoices_and_ratings(world, db):
-    await world.catalogue(min_participants=3)
+    # At most three: a minimum is not a cap (issue 17), the catalogue's maximum is.
+    await world.catalogue(min_participants=3, max_participants=3)
     # Concurrent first requests, one of them sent twice: one pool, three requests.
     results = await asyncio.gather(
         world.request(0), world.request(1, 3), world.request(0), world.request(2, 5)
@@ -184,7 +190,7 @@ async def test_rule_met_early_order_delivery_invoices_and_ratings(world, db):
     quotes = sorted(p.quote_cents for p in state.participants)
     assert quotes == [144_443, 144_443, 144_444] and sum(quotes) == total
 
-    await _refused(world.request(3), "ne prend plus de demandes")
+    await _refused(world.request(3), "le regroupement est complet (3 entreprises)")
     await _refused(world.act(0, "rate", stars=5), "l'évaluation suit la livraison")
     accepted = [await world.act(i, "accept") for i in range(3)]
     assert {p.status for p in accepted} == {RequestStatus.ACCEPTED}
