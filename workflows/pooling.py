@@ -20,7 +20,9 @@ from temporalio.exceptions import ActivityError, FailureError
 with workflow.unsafe.imports_passed_through():
     from activities.pooling import PoolingActivities
     from activities.recruitment import org_recipient
+    from domain.actions import TaskAction
     from domain.auth import NETWORK_ROLES, Role
+    from domain.formats import euros
     from domain.pool_decisions import Change, apply_requote, ready_to_order, requote
     from domain.pooling import (
         IN_POOL,
@@ -69,10 +71,6 @@ LEFT_WORDS = {
     RequestStatus.WITHDRAWN: ("retrait", "retraits"),
     RequestStatus.EXPIRED: ("devis sans réponse", "devis sans réponse"),
 }
-
-
-def euros(cents: int) -> str:
-    return f"{cents // 100:,}".replace(",", "\u202f") + f",{cents % 100:02d} €"
 
 
 @workflow.defn
@@ -188,7 +186,7 @@ class ServicePoolWorkflow:
                     continue  # its share did not rise above what it accepted
                 again = p.status == RequestStatus.ACCEPTED
                 p.status = RequestStatus.QUOTED
-                tasks.append(self._task(p, "accept_quote", "Accepter le devis", deadline))
+                tasks.append(self._task(p, TaskAction.ACCEPT_QUOTE, "Accepter le devis", deadline))
                 mails.append(self._quote_mail(p, deadline, again))
             await self._sync(tasks_open=tasks, mails=mails)
             await self._recorder.record(ProcessStatus.WAITING, "quoting", waiting_on="member")
@@ -208,7 +206,9 @@ class ServicePoolWorkflow:
                 p.reason = "pas de réponse au devis dans le délai"
             if silent:
                 await self._sync(
-                    tasks_close=[self._task_close(p, "accept_quote", "expired") for p in silent],
+                    tasks_close=[
+                        self._task_close(p, TaskAction.ACCEPT_QUOTE, "expired") for p in silent
+                    ],
                     mails=[
                         self._mail(
                             p,
@@ -283,7 +283,7 @@ class ServicePoolWorkflow:
             change, before = rq.changes[str(p.request_id)], rq.previous[str(p.request_id)]
             if change in (Change.ASKED, Change.ASKED_AGAIN):
                 p.answer_by, p.asked_round = answer_by, self._state.quote_round
-                tasks.append(self._task(p, "accept_quote", "Accepter le devis", answer_by))
+                tasks.append(self._task(p, TaskAction.ACCEPT_QUOTE, "Accepter le devis", answer_by))
             if change == Change.ASKED:
                 mails.append(self._quote_mail(p, answer_by, again=False))
             elif change != Change.KEPT:
@@ -311,7 +311,7 @@ class ServicePoolWorkflow:
             return
         self._changed = True
         await self._sync(
-            tasks_close=[self._task_close(p, "accept_quote", "expired") for p in silent],
+            tasks_close=[self._task_close(p, TaskAction.ACCEPT_QUOTE, "expired") for p in silent],
             mails=[
                 self._mail(
                     p,
@@ -364,7 +364,9 @@ class ServicePoolWorkflow:
         self._state.status = PoolStatus.ORDERED
         await self._sync(
             tasks_open=[
-                self._provider_task("confirm_order", "Confirmer la commande", PROVIDER_REMINDER)
+                self._provider_task(
+                    TaskAction.CONFIRM_ORDER, "Confirmer la commande", PROVIDER_REMINDER
+                )
             ],
             mails=[
                 self._mail(
@@ -389,9 +391,11 @@ class ServicePoolWorkflow:
         )
         self._state.status = PoolStatus.CONFIRMED
         await self._sync(
-            tasks_close=[self._provider_task_close("confirm_order", "confirmed")],
+            tasks_close=[self._provider_task_close(TaskAction.CONFIRM_ORDER, "confirmed")],
             tasks_open=[
-                self._provider_task("deliver", "Confirmer la livraison", timedelta(days=45))
+                self._provider_task(
+                    TaskAction.DELIVER, "Confirmer la livraison", timedelta(days=45)
+                )
             ],
         )
         await self._recorder.record(ProcessStatus.WAITING, "confirmed", waiting_on="provider")
@@ -432,8 +436,10 @@ class ServicePoolWorkflow:
         self._state.status = PoolStatus.RATING
         due = workflow.now() + RATING_WINDOW
         await self._sync(
-            tasks_close=[self._provider_task_close("deliver", "delivered")],
-            tasks_open=[self._task(p, "rate", "Évaluer le service", due) for p in committed],
+            tasks_close=[self._provider_task_close(TaskAction.DELIVER, "delivered")],
+            tasks_open=[
+                self._task(p, TaskAction.RATE, "Évaluer le service", due) for p in committed
+            ],
             mails=[
                 self._mail(
                     p,
@@ -455,7 +461,9 @@ class ServicePoolWorkflow:
         self._state.status = PoolStatus.COMPLETED
         await self._sync(
             tasks_close=[
-                self._task_close(p, "rate", "no_rating") for p in committed if p.rating is None
+                self._task_close(p, TaskAction.RATE, "no_rating")
+                for p in committed
+                if p.rating is None
             ]
         )
         await self._recorder.record(ProcessStatus.COMPLETED, "completed")
@@ -472,7 +480,7 @@ class ServicePoolWorkflow:
                         key=self._recorder.key(f"follow-up:{self._state.status.value}"),
                         workflow_id=workflow.info().workflow_id,
                         process=ProcessKind.POOLING,
-                        action="follow_up",
+                        action=TaskAction.FOLLOW_UP,
                         title=f"Relancer {service.provider_name} ({service.name})",
                         assignee_organisation_id=service.network_id,
                         assignee_role=Role.STAFF,
@@ -505,8 +513,8 @@ class ServicePoolWorkflow:
             reason,
             statuses=(RequestStatus.COMMITTED,),
             extra_close=[
-                self._provider_task_close("confirm_order", "cancelled"),
-                self._provider_task_close("deliver", "cancelled"),
+                self._provider_task_close(TaskAction.CONFIRM_ORDER, "cancelled"),
+                self._provider_task_close(TaskAction.DELIVER, "cancelled"),
             ],
         )
 
@@ -523,7 +531,7 @@ class ServicePoolWorkflow:
             p.status = RequestStatus.RELEASED
             p.reason = reason
         await self._sync(
-            tasks_close=[self._task_close(p, "accept_quote", "released") for p in told]
+            tasks_close=[self._task_close(p, TaskAction.ACCEPT_QUOTE, "released") for p in told]
             + (extra_close or []),
             mails=[
                 self._mail(
@@ -590,7 +598,7 @@ class ServicePoolWorkflow:
                 local=True,
             )
 
-    def _task(self, p: Participant, action: str, title: str, due: datetime) -> TaskOpen:
+    def _task(self, p: Participant, action: TaskAction, title: str, due: datetime) -> TaskOpen:
         return TaskOpen(
             key=self._recorder.key(f"{action}:{p.request_id}:{self._state.quote_round}"),
             workflow_id=workflow.info().workflow_id,
@@ -603,16 +611,16 @@ class ServicePoolWorkflow:
             subject_id=str(p.request_id),
         )
 
-    def _task_close(self, p: Participant, action: str, outcome: str) -> TaskClose:
+    def _task_close(self, p: Participant, action: TaskAction, outcome: str) -> TaskClose:
         # A quote's task is the one of the round that asked it (pools that take members until
         # the order split again while some quotes wait); before, always the current round.
-        asked = p.asked_round if action == "accept_quote" else None
+        asked = p.asked_round if action == TaskAction.ACCEPT_QUOTE else None
         round_ = self._state.quote_round if asked is None else asked
         return TaskClose(
             key=self._recorder.key(f"{action}:{p.request_id}:{round_}"), outcome=outcome
         )
 
-    def _provider_task(self, action: str, title: str, due_in: timedelta) -> TaskOpen:
+    def _provider_task(self, action: TaskAction, title: str, due_in: timedelta) -> TaskOpen:
         service = self._input.service
         return TaskOpen(
             key=self._recorder.key(action),
@@ -625,7 +633,7 @@ class ServicePoolWorkflow:
             due_at=workflow.now() + due_in,
         )
 
-    def _provider_task_close(self, action: str, outcome: str) -> TaskClose:
+    def _provider_task_close(self, action: TaskAction, outcome: str) -> TaskClose:
         return TaskClose(key=self._recorder.key(action), outcome=outcome)
 
     def _mail(self, p: Participant, what: str, subject: str, body: str) -> OutboxMessage:
@@ -773,16 +781,16 @@ class ServicePoolWorkflow:
         if a.kind == "accept" and p.status == RequestStatus.QUOTED:
             p.status = RequestStatus.ACCEPTED
             p.accepted_cents = p.quote_cents
-            task = self._task_close(p, "accept_quote", "accepted")
+            task = self._task_close(p, TaskAction.ACCEPT_QUOTE, "accepted")
         elif a.kind == "decline" and p.status == RequestStatus.QUOTED:
             p.status = RequestStatus.DECLINED
             p.reason = a.reason or "devis décliné"
-            task = self._task_close(p, "accept_quote", "declined")
+            task = self._task_close(p, TaskAction.ACCEPT_QUOTE, "declined")
             self._left.append(p.status)
             self._changed = True
         elif a.kind == "withdraw" and p.status in (RequestStatus.JOINED, RequestStatus.QUOTED):
             if p.status == RequestStatus.QUOTED:
-                task = self._task_close(p, "accept_quote", "withdrawn")
+                task = self._task_close(p, TaskAction.ACCEPT_QUOTE, "withdrawn")
             p.status = RequestStatus.WITHDRAWN
             p.reason = a.reason or "retrait du membre"
             self._left.append(p.status)
@@ -790,7 +798,7 @@ class ServicePoolWorkflow:
         elif a.kind == "rate" and p.rating is None:
             p.rating = a.stars
             p.rating_comment = a.comment
-            task = self._task_close(p, "rate", "rated")
+            task = self._task_close(p, TaskAction.RATE, "rated")
         else:
             return p  # the same action again: answered with the state it led to
         await self._sync(changed=[p], tasks_close=[task] if task else [])
