@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from domain.auth import Role
 from domain.common import REQUEST_ID_PATTERN, BoundedDate, FreeText
-from domain.csv_export import Cell, euros
+from domain.csv_export import Cell, amount
 from domain.identifiers import Postcode, Siret
 from domain.organisations import Naf
 
@@ -368,8 +368,8 @@ def evaluation_csv_rows(title: str, e: Evaluation) -> list[list[Cell]]:
     rows += [[line.label, line.target, line.actual, line.percent] for line in e.lines]
     rows += [
         [],
-        ["Budget de la phase (euros)", euros(e.budget_cents)],
-        ["Budget consommé (euros)", euros(e.budget_used_cents)],
+        ["Budget de la phase (euros)", amount(e.budget_cents)],
+        ["Budget consommé (euros)", amount(e.budget_used_cents)],
         ["Taux de consommation (%)", e.budget_percent],
     ]
     return rows

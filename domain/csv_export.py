@@ -32,7 +32,7 @@ def number(value: float, places: int = 2) -> str:
     return "0" if out in ("-0", "") else out.replace(".", ",")
 
 
-def euros(cents: int) -> Decimal:
+def amount(cents: int) -> Decimal:
     """Cents as euros, written with two decimals: 1650000 → « 16500,00 »."""
     return Decimal(cents).scaleb(-2)
 

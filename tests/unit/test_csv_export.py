@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain.csv_export import csv_text, euros
+from domain.csv_export import amount, csv_text
 
 
 def cells(text: str) -> list[list[str]]:
@@ -35,6 +35,6 @@ def test_text_a_spreadsheet_would_run_is_kept_as_text(formula):
 
 
 def test_figures_are_numbers_with_a_decimal_comma_each_in_its_cell():
-    text = csv_text([["a;b", 12.5, 100.0, 0.0, -1.25, 7, None, date(2026, 3, 1), euros(1650000)]])
+    text = csv_text([["a;b", 12.5, 100.0, 0.0, -1.25, 7, None, date(2026, 3, 1), amount(1650000)]])
     assert text == '\ufeff"a;b";12,5;100;0;-1,25;7;;2026-03-01;16500,00\r\n'
-    assert euros(-5) == Decimal("-0.05")
+    assert amount(-5) == Decimal("-0.05")
