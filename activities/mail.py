@@ -12,6 +12,7 @@ from temporalio import activity
 from domain.processes import OutboxBatch, OutboxSent
 from relais.mail import MailTransport, PermanentMailError, build_message
 from relais.settings import Settings
+from store.crypto import Sealer
 from store.processes import ProcessRepository
 
 # A claimed mail is left alone by other senders for this long: longer than the activity's
@@ -32,6 +33,7 @@ class MailActivities:
         self.pool = pool
         self.settings = settings
         self.transport = transport
+        self.sealer = Sealer(settings.data_key_bytes)
 
     async def _recipients(self, c: asyncpg.Connection, recipient: str) -> list[str]:
         """`org:<id>` is the organisation's address in the directory; anything else is an
@@ -70,6 +72,12 @@ class MailActivities:
             )
         return out
 
+    def _body(self, row) -> str:
+        """The body to send: a mail carrying a secret keeps it sealed until now."""
+        if row["sealed_body"] is None:
+            return row["body"]
+        return self.sealer.open(row["sealed_body"], row["dedup_key"])
+
     async def _send(self, c, repo: ProcessRepository, claimed) -> OutboxSent:
         out = OutboxSent()
         done: set[UUID] = set()  # sent, or settled for this batch
@@ -98,7 +106,7 @@ class MailActivities:
                             self.settings.mail_from,
                             to,
                             row["subject"],
-                            row["body"],
+                            self._body(row),
                             row["dedup_key"],
                         )
                         await smtp.send(msg)
