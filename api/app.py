@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 
 from api import errors
 from api.pages import convention as convention_pages
-from api.pages import dashboard
+from api.pages import dashboard, people
 from api.pages.render import mount_static
 from api.routes import (
     booking,
@@ -24,6 +24,7 @@ from api.routes import (
     processes,
     recruitment,
 )
+from api.security import CsrfGuard, SecurityHeaders
 from relais import metrics
 from relais.logging import configure_logging
 from relais.settings import Settings
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Relais",
         description=(
             "Processus mutualisés d'un réseau d'entreprises : recrutements, services partagés, "
-            "conventions. Authentification : `Authorization: Bearer <jeton>`."
+            "conventions. Authentification : `Authorization: Bearer <jeton>` (un jeton créé "
+            "sur « Mon compte » ou par `relais token create`) ; l'API ne lit aucun cookie."
         ),
         version="0.1.0",
         lifespan=lifespan,
@@ -86,7 +88,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         convention,
         convention_pages,
         dashboard,
+        people,
     ):
         app.include_router(module.router)
     mount_static(app)
+    # Outermost last: the headers go on every answer, the CSRF refusals' included.
+    app.add_middleware(CsrfGuard, settings=settings)
+    app.add_middleware(SecurityHeaders, settings=settings)
     return app

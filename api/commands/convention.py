@@ -5,6 +5,8 @@ the network sees every one."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from typing import Any
 from uuid import UUID
@@ -37,6 +39,7 @@ from domain.convention import (
     SignatureCreate,
     SnapshotAsk,
     convention_workflow_id,
+    evaluation_csv_rows,
 )
 from domain.errors import Forbidden, Invalid, NotFound, Unavailable
 from store.convention import ConventionRepository
@@ -94,6 +97,15 @@ def evaluation(conv: ConventionPublic, phase: int | None) -> Evaluation:
         which = f"La phase {phase}" if phase else "Aucune phase"
         raise NotFound(f"{which} n'est pas encore évaluée.")
     return chosen[-1].evaluation
+
+
+def evaluation_csv(conv: ConventionPublic, phase: int | None) -> tuple[str, str]:
+    """The evaluation as a CSV file (for the JSON API and the printable page alike): its
+    name and its text."""
+    e = evaluation(conv, phase)
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=";").writerows(evaluation_csv_rows(conv.title, e))
+    return f"evaluation-{conv.id}-phase-{e.phase_number}.csv", buf.getvalue()
 
 
 async def _send(ctx: Ctx, conv: ConventionPublic, update: Any, arg: Any, **kwargs: Any) -> Any:

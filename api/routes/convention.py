@@ -4,8 +4,6 @@ count. A party's users see the conventions they are party to; the network sees e
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Annotated
 from uuid import UUID
@@ -35,7 +33,6 @@ from domain.convention import (
     SignatureCreate,
     VisitCreate,
     VisitPublic,
-    evaluation_csv_rows,
 )
 from domain.pooling import ServiceRequestCreate
 from domain.recruitment import CampaignCreate
@@ -155,17 +152,11 @@ async def evaluation(found: VisibleConvention, phase: Phase = None) -> Evaluatio
 
 @router.get("/conventions/{convention_id}/evaluation.csv", response_class=Response)
 async def evaluation_csv(found: VisibleConvention, phase: Phase = None) -> Response:
-    e = conv.evaluation(found, phase)
-    buf = io.StringIO()
-    csv.writer(buf, delimiter=";").writerows(evaluation_csv_rows(found.title, e))
+    name, text = conv.evaluation_csv(found, phase)
     return Response(
-        buf.getvalue(),
+        text,
         media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": (
-                f'attachment; filename="evaluation-{found.id}-phase-{e.phase_number}.csv"'
-            )
-        },
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
