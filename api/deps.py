@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, cast
+from urllib.parse import urlencode
 from uuid import UUID
 
 import asyncpg
@@ -120,10 +121,12 @@ Context = Annotated[Ctx, Depends(context)]
 
 
 def _next_path(request: Request) -> str | None:
+    """Where to return after signing in: the page asked for, without its one-time notice
+    (`fait=`, what was just done)."""
     if request.method not in SAFE_METHODS:
         return None
-    path = request.url.path
-    return f"{path}?{request.url.query}" if request.url.query else path
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "fait"])
+    return f"{request.url.path}?{query}" if query else request.url.path
 
 
 async def session_principal(request: Request, conn: asyncpg.Connection) -> Principal | None:

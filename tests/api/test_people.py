@@ -531,3 +531,22 @@ async def test_a_session_cookie_alone_opens_no_json_route(client, actors):
             if method.upper() == "GET":
                 r = await b.get(url)
                 assert r.status_code == 401, (method, path, r.status_code)
+
+
+async def test_my_mail_preference_and_name(client, actors, db):
+    me = actors["agency"]
+    b = await _signed_in_as(client, me.session)
+    page = await b.get("/mon-compte")
+    assert 'value="immediate" checked' in page.text
+    r = await b.post("/mon-compte/preference", data={"notify": "daily", "csrf": csrf_of(page.text)})
+    assert r.status_code == 303
+    page = await b.get(r.headers["location"])
+    assert "Préférence de courriel enregistrée" in _t(page) and 'value="daily" checked' in page.text
+    r = await b.post(
+        "/mon-compte/preference", data={"notify": "jamais", "csrf": csrf_of(page.text)}
+    )
+    assert r.status_code == 422 and "notify" in _t(r)
+    r = await b.post("/mon-compte/nom", data={"name": "Julie Morel", "csrf": csrf_of(page.text)})
+    assert r.status_code == 303
+    row = await db.fetchrow("SELECT notify, name FROM users WHERE id = $1", me.user_id)
+    assert (row["notify"], row["name"]) == ("daily", "Julie Morel")
