@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from typing import Any
 
 import structlog
 
 _configured = False
+
+# What must never reach a log line, whatever logs it (uvicorn's access log included): the
+# secret of a sign-in link in a URL, an API token, a session cookie's value.
+_SECRETS = (
+    (re.compile(r"(jeton=)[^&\s\"']+"), r"\1[masqué]"),
+    (re.compile(r"\brl_[A-Za-z0-9_-]{16,}"), "rl_[masqué]"),
+    (re.compile(r"(relais_(?:session|csrf)=)[^;\s\"']+"), r"\1[masqué]"),
+)
+
+
+def _scrub(text: str) -> str:
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_secrets(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """A structlog processor: secrets masked in every string of the event."""
+    return {k: _scrub(v) if isinstance(v, str) else v for k, v in event_dict.items()}
 
 
 def configure_logging(*, json: bool, level: str = "INFO") -> None:
@@ -20,6 +41,7 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
     ]
     renderer = (
         structlog.processors.JSONRenderer()
@@ -38,7 +60,7 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                *([structlog.processors.format_exc_info] if json else []),
+                *([structlog.processors.format_exc_info, redact_secrets] if json else []),
                 renderer,
             ],
         )

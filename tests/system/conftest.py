@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -39,6 +41,7 @@ class DevStack:
         }
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{self.api_port}"
+        self._sessions: dict[str, dict[str, str]] = {}
 
     def start(self) -> float:
         t0 = time.monotonic()
@@ -78,6 +81,39 @@ class DevStack:
     def tokens(self) -> dict[str, str]:
         rows = json.loads((self.home / "demo-tokens.json").read_text())
         return {f"{t['role']}:{t['organisation']}": t["token"] for t in rows}
+
+    def database_url(self) -> str:
+        """The embedded Postgres, through its socket (for a test that moves time along)."""
+        lines = (self.home / "pg" / "postmaster.pid").read_text().splitlines()
+        return f"postgresql://postgres:@/relais?host={lines[4]}"
+
+    def links(self) -> dict[str, str]:
+        """The banner's sign-in links (the latest start's): `role:organisation` → link."""
+        text = (self.home.parent / "dev.log").read_text(errors="replace")
+        return {
+            f"{m[1]}:{m[3]}": m[4]
+            for m in re.finditer(
+                r"^  (\w+) +(.+?) \((.+)\)\n +(http\S+/connexion/lien\?jeton=\S+)$", text, re.M
+            )
+        }
+
+    def session(self, who: str) -> dict[str, str]:
+        """A demo person signed in by their printed link as a browser does it (the link's
+        page, then its button): the browser's cookies. Each link opens one session: the
+        cookies are kept for the next call."""
+        if who in self._sessions:
+            return self._sessions[who]
+        link = self.links()[who]
+        with httpx.Client(timeout=30) as http:
+            page = http.get(link)
+            assert page.status_code == 200, page.text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf, page.text
+            token = parse_qs(urlsplit(link).query)["jeton"][0]
+            r = http.post(f"{self.url}/connexion/lien", data={"csrf": csrf[1], "jeton": token})
+            assert r.status_code == 303, r.text
+            self._sessions[who] = dict(http.cookies)
+        return self._sessions[who]
 
     def get(self, path: str, token: str) -> httpx.Response:
         return httpx.get(self.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
