@@ -103,7 +103,11 @@ class DevStack:
         cookies are kept for the next call."""
         if who in self._sessions:
             return self._sessions[who]
-        link = self.links()[who]
+        self._sessions[who] = self.activate(self.links()[who])
+        return self._sessions[who]
+
+    def activate(self, link: str) -> dict[str, str]:
+        """Open a mail's link as a browser does (its page, then its button): the cookies."""
         with httpx.Client(timeout=30) as http:
             page = http.get(link)
             assert page.status_code == 200, page.text
@@ -112,8 +116,37 @@ class DevStack:
             token = parse_qs(urlsplit(link).query)["jeton"][0]
             r = http.post(f"{self.url}/connexion/lien", data={"csrf": csrf[1], "jeton": token})
             assert r.status_code == 303, r.text
-            self._sessions[who] = dict(http.cookies)
-        return self._sessions[who]
+            return dict(http.cookies)
+
+    def mail_link(self, to: str, subject: str, within_s: float = 60) -> str:
+        """The link of the first mail with this subject the dev mailbox received for `to`."""
+        from relais.mail import read_mailbox
+
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            for m in read_mailbox(self.home / "mailbox", limit=10_000):
+                if to in m.to and m.subject == subject:
+                    found = re.search(r"https?://\S+", m.body)
+                    assert found, m.body
+                    return found.group()
+            time.sleep(0.5)
+        raise AssertionError(f"no mail « {subject} » for {to}\n" + self.tail())
+
+    def people(self, *specs: tuple[str, str, str, str]) -> dict[str, str]:
+        """People invited with `relais user invite` (organisation, role, address, name), each
+        activating their account from the invitation's mail, then given an API token with
+        `relais token create`: address → token."""
+        for org, role, email, name in specs:
+            self.cli("user", "invite", "--dev", "--org", org, "--role", role,
+                     "--email", email, "--name", name)  # fmt: skip
+        for _, _, email, _ in specs:
+            self.activate(self.mail_link(email, "Votre accès à Relais"))
+        return {
+            email: self.cli("token", "create", "--dev", "--email", email, "--name", "tests")
+            .strip()
+            .splitlines()[-1]
+            for _, _, email, _ in specs
+        }
 
     def get(self, path: str, token: str) -> httpx.Response:
         return httpx.get(self.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
