@@ -12,6 +12,7 @@ from temporalio import activity
 from domain.processes import OutboxBatch, OutboxSent
 from relais.mail import MailTransport, PermanentMailError, build_message
 from relais.settings import Settings
+from store.crypto import Sealer
 from store.pool import Conn
 from store.processes import ClaimedMail, ProcessRepository
 
@@ -33,6 +34,7 @@ class MailActivities:
         self.pool = pool
         self.settings = settings
         self.transport = transport
+        self.sealer = Sealer(settings.data_keys)
 
     async def _recipients(self, c: Conn, recipient: str) -> list[str]:
         """`org:<id>` is the organisation's address in the directory; anything else is an
@@ -71,6 +73,12 @@ class MailActivities:
             )
         return out
 
+    def _body(self, row: ClaimedMail) -> str:
+        """The body to send: a mail carrying a secret keeps it sealed until now."""
+        if row.sealed_body is None:
+            return row.body
+        return self.sealer.open(row.sealed_body, row.dedup_key)
+
     async def _send(
         self, c: Conn, repo: ProcessRepository, claimed: list[ClaimedMail]
     ) -> OutboxSent:
@@ -101,7 +109,7 @@ class MailActivities:
                             self.settings.mail_from,
                             to,
                             row.subject,
-                            row.body,
+                            self._body(row),
                             row.dedup_key,
                         )
                         await smtp.send(msg)

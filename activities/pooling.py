@@ -18,13 +18,15 @@ from domain.pooling import (
     RequestRecord,
 )
 from domain.processes import OutboxMessage
+from relais.settings import Settings
 from store.pooling import PoolingRepository
 from store.processes import ProcessRepository
 
 
 class PoolingActivities:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
         self.pool = pool
+        self.settings = settings
 
     @activity.defn
     async def create_pool(self, p: PoolInput) -> None:
@@ -50,7 +52,7 @@ class PoolingActivities:
             for closing in s.tasks_close:
                 await processes.close_task(closing)
             for opening in s.tasks_open:
-                await processes.open_task(opening)
+                await processes.open_task(opening, base_url=self.settings.base_url)
             for m in s.mails:
                 await processes.enqueue(m)
 

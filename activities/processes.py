@@ -6,12 +6,14 @@ import asyncpg
 from temporalio import activity
 
 from domain.processes import OutboxMessage, StatusProjection, TaskClose, TaskOpen
+from relais.settings import Settings
 from store.processes import ProcessRepository
 
 
 class ProcessActivities:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
         self.pool = pool
+        self.settings = settings
 
     @activity.defn
     async def project_status(self, s: StatusProjection) -> None:
@@ -21,7 +23,7 @@ class ProcessActivities:
     @activity.defn
     async def open_task(self, t: TaskOpen) -> None:
         async with self.pool.acquire() as c, c.transaction():
-            await ProcessRepository(c).open_task(t)
+            await ProcessRepository(c).open_task(t, base_url=self.settings.base_url)
 
     @activity.defn
     async def close_task(self, t: TaskClose) -> None:

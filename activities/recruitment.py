@@ -63,6 +63,7 @@ class RecruitmentActivities:
     def __init__(self, pool: asyncpg.Pool, settings: Settings, client: Client) -> None:
         self.pool = pool
         self.client = client
+        self.settings = settings
         self.secret = settings.data_key_bytes
 
     # --- campaign -------------------------------------------------------------------------
@@ -106,7 +107,8 @@ class RecruitmentActivities:
                     assignee_organisation_id=r.agency_id,
                     assignee_role=Role.AGENCY,
                     due_at=campaign.deadline,
-                )
+                ),
+                base_url=self.settings.base_url,
             )
             await repo.mark_relayed(r.campaign_id, r.agency_id)
 

@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from api import errors
 from api.limits import BodyLimit
 from api.pages import convention as convention_pages
-from api.pages import dashboard
+from api.pages import dashboard, people
 from api.pages.render import mount_static
 from api.routes import (
     booking,
@@ -27,6 +27,7 @@ from api.routes import (
     processes,
     recruitment,
 )
+from api.security import CsrfGuard, SecurityHeaders
 from relais import metrics
 from relais.logging import configure_logging
 from relais.settings import Settings
@@ -59,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Relais",
         description=(
             "Processus mutualisés d'un réseau d'entreprises : recrutements, services partagés, "
-            "conventions. Authentification : `Authorization: Bearer <jeton>`."
+            "conventions. Authentification : `Authorization: Bearer <jeton>` (un jeton créé "
+            "sur « Mon compte » ou par `relais token create`) ; l'API ne lit aucun cookie."
         ),
         version="0.1.0",
         lifespan=lifespan,
@@ -82,9 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return response
 
-    # Added last, so outermost of ours: bodies are limited before parsing, authentication
-    # or the metrics above see them.
-    app.add_middleware(BodyLimit)
     for module in (
         health,
         codec,
@@ -97,8 +96,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         convention,
         convention_pages,
         dashboard,
+        people,
     ):
         app.include_router(module.router)
     app.include_router(organisations.changes)
     mount_static(app)
+    # Each added wraps the ones before. Outward: the CSRF guard (it reads a form's body),
+    # the body limit (before any body is read: the guard's, the app's), then the headers
+    # on every answer, refusals included.
+    app.add_middleware(CsrfGuard, settings=settings)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders, settings=settings)
     return app

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, cast
+from urllib.parse import urlencode
 from uuid import UUID
 
 import asyncpg
-from fastapi import Cookie, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
 from api.commands import booking, convention, pooling, recruitment
 from api.commands.base import Command, Ctx, refuse_role
+from api.commands.people import Visitor
+from api.security import codec_origin, csrf_token, session_cookie
 from domain.auth import Principal, Role
 from domain.booking import ReservationPublic, ResourcePublic
 from domain.convention import ConventionPublic
@@ -24,10 +27,13 @@ from domain.recruitment import CampaignPublic
 from relais.settings import Settings
 from store.crypto import Sealer
 from store.recruitment import ReferralAccess
+from store.sessions import SessionEnd, SessionRepository
 from store.users import UserRepository
 
-TOKEN_COOKIE = "relais_token"  # noqa: S105 (a cookie name)
-_bearer = HTTPBearer(auto_error=False, description="Jeton d'API (`relais token create`)")
+_bearer = HTTPBearer(
+    auto_error=False, description="Jeton d'API (« Mon compte » ou `relais token create`)"
+)
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 def get_pool(request: Request) -> asyncpg.Pool:
@@ -67,7 +73,13 @@ Conn = Annotated[asyncpg.Connection, Depends(connection)]
 
 
 class LoginRequired(Exception):
-    """A page asked without a valid sign-in: the answer is the sign-in page."""
+    """A page asked without a valid session: the answer is the sign-in page, which says
+    when a session has expired and returns to `next_path` once signed in."""
+
+    def __init__(self, *, expired: bool = False, next_path: str | None = None) -> None:
+        super().__init__("sign-in required")
+        self.expired = expired
+        self.next_path = next_path
 
 
 async def principal_for(conn: asyncpg.Connection, token: str | None) -> Principal | None:
@@ -79,16 +91,16 @@ async def principal_for(conn: asyncpg.Connection, token: str | None) -> Principa
 async def current_principal(
     conn: Conn,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    cookie_token: Annotated[str | None, Cookie(alias=TOKEN_COOKIE)] = None,
 ) -> Principal:
-    token = credentials.credentials if credentials else cookie_token
-    if not token:
+    """The JSON API's caller: a bearer token only. A session cookie is never read here, so
+    no page of another site can make a browser call the API."""
+    if credentials is None:
         raise NotAuthenticated(
             "Authentification requise : envoyez « Authorization: Bearer <jeton> »."
         )
-    principal = await principal_for(conn, token)
+    principal = await principal_for(conn, credentials.credentials)
     if principal is None:
-        raise NotAuthenticated("Jeton inconnu ou révoqué.")
+        raise NotAuthenticated("Jeton inconnu, expiré ou révoqué.")
     return principal
 
 
@@ -122,7 +134,44 @@ async def context(
 Context = Annotated[Ctx, Depends(context)]
 
 
+def _next_path(request: Request) -> str | None:
+    """Where to return after signing in: the page asked for, without its one-time notice
+    (`fait=`, what was just done)."""
+    if request.method not in SAFE_METHODS:
+        return None
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "fait"])
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
+async def session_principal(request: Request, conn: asyncpg.Connection) -> Principal | None:
+    """The person behind the session cookie (None without one); `LoginRequired` when the
+    cookie opens nothing any more."""
+    settings: Settings = request.app.state.settings
+    secret = request.cookies.get(session_cookie(settings))
+    if not secret:
+        return None
+    found = await SessionRepository(conn).resolve(secret, settings.session_idle)
+    if isinstance(found, SessionEnd):
+        raise LoginRequired(expired=True, next_path=_next_path(request))
+    request.state.csrf_token = csrf_token(secret)
+    return found.principal
+
+
 async def page_context(
+    request: Request,
+    conn: Conn,
+    client: TemporalClient,
+    settings: AppSettings,
+    sealer: DataSealer,
+) -> Ctx:
+    """A page's caller, signed in by their session; otherwise the sign-in page."""
+    principal = await session_principal(request, conn)
+    if principal is None:
+        raise LoginRequired(next_path=_next_path(request))
+    return Ctx(principal=principal, conn=conn, client=client, settings=settings, sealer=sealer)
+
+
+async def printable_context(
     request: Request,
     conn: Conn,
     client: TemporalClient,
@@ -130,16 +179,82 @@ async def page_context(
     sealer: DataSealer,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Ctx:
-    """A page's caller, signed in by the dashboard's cookie (or a token, for a printable page
-    fetched by a program); otherwise the sign-in page."""
-    token = request.cookies.get(TOKEN_COOKIE) or (credentials.credentials if credentials else None)
-    principal = await principal_for(conn, token)
+    """A printable page (a convention's evaluation): a person's session, or the API token of
+    a program fetching it (read only)."""
+    if credentials is not None and request.method in SAFE_METHODS:
+        principal = await principal_for(conn, credentials.credentials)
+        if principal is None:
+            raise NotAuthenticated("Jeton inconnu, expiré ou révoqué.")
+    else:
+        principal = await session_principal(request, conn)
     if principal is None:
-        raise LoginRequired
+        raise LoginRequired(next_path=_next_path(request))
     return Ctx(principal=principal, conn=conn, client=client, settings=settings, sealer=sealer)
 
 
+async def operator_context(
+    request: Request,
+    conn: Conn,
+    client: TemporalClient,
+    settings: AppSettings,
+    sealer: DataSealer,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Ctx:
+    """The codec endpoint's caller: the CLI's bearer token, or — from the Temporal UI's own
+    origin only, which CORS lets read the answer — the operator's session."""
+    if credentials is not None:
+        principal = await principal_for(conn, credentials.credentials)
+        if principal is None:
+            raise NotAuthenticated("Jeton inconnu, expiré ou révoqué.")
+    elif codec_origin(settings, request.headers.get("origin")):
+        try:
+            principal = await session_principal(request, conn)
+        except LoginRequired:
+            principal = None
+        if principal is None:
+            raise NotAuthenticated("Session expirée : reconnectez-vous à Relais.")
+    else:
+        raise NotAuthenticated(
+            "Authentification requise : envoyez « Authorization: Bearer <jeton> »."
+        )
+    return Ctx(principal=principal, conn=conn, client=client, settings=settings, sealer=sealer)
+
+
+OperatorContext = Annotated[Ctx, Depends(operator_context)]
+
+
+def operating(cmd: Command[Any, Any]) -> Callable[[Ctx], Awaitable[Ctx]]:
+    """`acting` for the codec endpoint's caller."""
+
+    async def check(ctx: OperatorContext) -> Ctx:
+        if not cmd.allows(ctx.principal):
+            raise refuse_role(cmd.roles, ctx.principal)
+        return ctx
+
+    return check
+
+
+async def visitor(
+    request: Request,
+    conn: Conn,
+    client: TemporalClient,
+    settings: AppSettings,
+    sealer: DataSealer,
+) -> Visitor:
+    """Someone on the sign-in pages: no principal, where they come from."""
+    return Visitor(
+        conn=conn,
+        settings=settings,
+        sealer=sealer,
+        client=client,
+        address=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", "")[:200],
+    )
+
+
 PageContext = Annotated[Ctx, Depends(page_context)]
+PrintableContext = Annotated[Ctx, Depends(printable_context)]
+VisitorContext = Annotated[Visitor, Depends(visitor)]
 
 
 def acting(cmd: Command[Any, Any]) -> Callable[[Ctx], Awaitable[Ctx]]:

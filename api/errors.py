@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 from fastapi import FastAPI, Request, status
@@ -18,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import LoginRequired
 from api.pages.render import page
+from api.security import clear_session_cookie
 from api.validation import field_errors
 from domain.errors import (
     Conflict,
@@ -146,7 +148,19 @@ async def _json(request: Request, exc: Exception) -> Response:
 
 
 async def _sign_in(request: Request, exc: Exception) -> Response:
-    return RedirectResponse("/connexion", status.HTTP_303_SEE_OTHER)
+    """The sign-in page, saying when the session expired, returning where the person was
+    going once signed in; a cookie that opens nothing is forgotten."""
+    query = {}
+    if isinstance(exc, LoginRequired):
+        if exc.next_path and exc.next_path != "/tableau-de-bord":
+            query["suite"] = exc.next_path
+        if exc.expired:
+            query["expiree"] = "1"
+    url = "/connexion" + (f"?{urlencode(query)}" if query else "")
+    response = RedirectResponse(url, status.HTTP_303_SEE_OTHER)
+    if isinstance(exc, LoginRequired) and exc.expired:
+        clear_session_cookie(response, request.app.state.settings)
+    return response
 
 
 # What the framework itself answers (no such page, a method a route does not take), in French.

@@ -8,7 +8,7 @@ import os
 import platform
 import signal
 
-from bench import convention, monitoring, onboarding, pooling, recruitment
+from bench import convention, monitoring, onboarding, people, pooling, recruitment
 from bench.harness import stack, table
 from relais.logging import configure_logging
 
@@ -39,6 +39,8 @@ async def main(rounds: int, large: int, only: str | None = None) -> None:
             figures += await convention.run(s, rounds)
         if only in (None, "monitoring"):
             figures += await monitoring.run(s, rounds)
+        if only in (None, "people"):
+            figures += await people.run(s, rounds)
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; medians of {rounds} alternating rounds\n"
@@ -57,7 +59,7 @@ if __name__ == "__main__":
     )
     p.add_argument(
         "--only",
-        choices=["onboarding", "recruitment", "pooling", "convention", "monitoring"],
+        choices=["onboarding", "recruitment", "pooling", "convention", "monitoring", "people"],
         default=None,
     )
     args = p.parse_args()

@@ -28,6 +28,8 @@ class Principal(BaseModel):
     organisation_id: UUID
     role: Role
     name: str
+    # The session the caller came with (pages); None for an API token.
+    session_id: UUID | None = None
 
     @property
     def sees_everything(self) -> bool:
@@ -48,3 +50,4 @@ class UserPublic(BaseModel):
     organisation_name: str
     role: Role
     name: str
+    email: str | None = None

@@ -7,6 +7,7 @@ from domain.actions import TaskAction
 from domain.auth import Role
 from domain.booking import ReservationStatus
 from domain.organisations import OrganisationKind, OrganisationStatus
+from domain.people import NotifyPreference, SessionMethod, UserStatus
 from domain.processes import ProcessKind, ProcessStatus
 
 ROLE_LABELS: dict[str, str] = {
@@ -136,4 +137,22 @@ TASK_LABELS: dict[str, str] = {
     TaskAction.DECIDE_CONVENTION: "Renouveler ou clore",
     TaskAction.FOLLOW_UP: "Relancer",
     TaskAction.CHASE_SIGNATURES: "Relancer les signataires",
+}
+
+
+# --- people ---------------------------------------------------------------------------
+USER_STATUS_LABELS: dict[str, str] = {
+    UserStatus.INVITED: "invité, pas encore venu",
+    UserStatus.ACTIVE: "actif",
+    UserStatus.DISABLED: "désactivé",
+}
+NOTIFY_LABELS: dict[str, str] = {
+    NotifyPreference.IMMEDIATE: "un courriel à chaque tâche qui m'attend",
+    NotifyPreference.DAILY: "un récapitulatif quotidien des tâches en retard",
+    NotifyPreference.NONE: "aucun courriel",
+}
+SESSION_METHOD_LABELS: dict[str, str] = {
+    SessionMethod.LINK: "lien reçu par courriel",
+    SessionMethod.INVITATION: "lien d'invitation",
+    SessionMethod.PASSWORD: "mot de passe",
 }

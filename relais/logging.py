@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 import structlog.typing
 
 _configured = False
+
+# What must never reach a log line, whatever logs it (uvicorn's access log included): the
+# secret of a sign-in link in a URL, an API token, a session cookie's value.
+_SECRETS = (
+    (re.compile(r"(jeton=)[^&\s\"']+"), r"\1[masqué]"),
+    (re.compile(r"\brl_[A-Za-z0-9_-]{16,}"), "rl_[masqué]"),
+    (re.compile(r"(relais_(?:session|csrf)=)[^;\s\"']+"), r"\1[masqué]"),
+)
+
+
+def _scrub(text: str) -> str:
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_secrets(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A structlog processor: secrets masked in every string of the event."""
+    return {k: _scrub(v) if isinstance(v, str) else v for k, v in event_dict.items()}
 
 
 def configure_logging(*, json: bool, level: str = "INFO") -> None:
@@ -21,6 +45,7 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
     ]
     # Tracebacks as the standard library prints them, in every mode: the console renderer's
     # default (rich or better-exceptions when installed) prints each frame's local
@@ -39,13 +64,16 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+    json_only: list[structlog.typing.Processor] = (
+        [structlog.processors.format_exc_info, redact_secrets] if json else []
+    )
     handler = logging.StreamHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                *([structlog.processors.format_exc_info] if json else []),
+                *json_only,
                 renderer,
             ],
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Self
 
@@ -116,6 +117,13 @@ class Settings(BaseSettings):
 
     candidate_retention_months: int = Field(default=6, ge=1, le=120)
 
+    # People: a session ends after this long without a page, or this long after sign-in;
+    # the daily digest of overdue tasks goes out at this hour (local time of `time_zone`).
+    session_idle_minutes: int = Field(default=480, ge=5, le=10_080)
+    session_max_hours: int = Field(default=168, ge=1, le=2_160)
+    digest_hour: int = Field(default=7, ge=0, le=23)
+    time_zone: str = "Europe/Paris"
+
     log_json: bool | None = None
     log_level: str = "INFO"
 
@@ -180,6 +188,20 @@ class Settings(BaseSettings):
     def mailbox_dir(self) -> Path:
         """Where the embedded SMTP server of `relais dev` files what it receives."""
         return self.home / "mailbox"
+
+    @property
+    def session_idle(self) -> timedelta:
+        return timedelta(minutes=self.session_idle_minutes)
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return timedelta(hours=self.session_max_hours)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Secure cookies with the `__Host-` prefix, everywhere but on a developer's machine
+        (plain http on 127.0.0.1)."""
+        return not self.dev_mode
 
     @property
     def base_url(self) -> str:

@@ -21,6 +21,7 @@ from domain.processes import (
     TaskPublic,
     TimelineEvent,
 )
+from store.notices import NoticeRepository
 from store.pool import Conn
 
 # Only a newer state (higher seq) replaces the stored one: retries arrive late.
@@ -72,7 +73,8 @@ OPEN_TASK = """
 INSERT INTO tasks (id, key, workflow_id, process, action, title, assignee_organisation_id,
                    assignee_role, due_at, subject_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-ON CONFLICT (key) DO NOTHING"""
+ON CONFLICT (key) DO NOTHING
+RETURNING id"""
 CLOSE_TASK = """
 UPDATE tasks SET closed_at = now(), outcome = $2 WHERE key = $1 AND closed_at IS NULL"""
 TASK_COLUMNS = """
@@ -105,8 +107,8 @@ WHERE t.workflow_id = $1 AND t.closed_at IS NOT NULL
 ORDER BY 1, 2 LIMIT 500"""
 
 ENQUEUE = """
-INSERT INTO outbox (id, dedup_key, recipient, subject, body, workflow_id)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO outbox (id, dedup_key, recipient, subject, body, workflow_id, sealed_body)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (dedup_key) DO NOTHING"""
 
 # The outbox sender claims due mails for a while (a lease), so that two senders never send
@@ -119,10 +121,11 @@ WITH due AS (
     ORDER BY next_attempt_at, created_at LIMIT $1 FOR UPDATE SKIP LOCKED)
 UPDATE outbox o SET claimed_until = now() + make_interval(secs => $2)
 FROM due WHERE o.id = due.id
-RETURNING o.id, o.dedup_key, o.recipient, o.subject, o.body, o.workflow_id, o.attempts"""
+RETURNING o.id, o.dedup_key, o.recipient, o.subject, o.body, o.workflow_id, o.attempts,
+          o.sealed_body"""
 MAIL_SENT = """
 UPDATE outbox SET sent_at = now(), recipients = $2, attempts = attempts + 1,
-                  claimed_until = NULL, last_error = NULL
+                  claimed_until = NULL, last_error = NULL, sealed_body = NULL
 WHERE id = $1 AND sent_at IS NULL"""
 MAIL_RETRY = """
 UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL,
@@ -132,7 +135,7 @@ MAIL_RELEASE = """
 UPDATE outbox SET claimed_until = NULL WHERE id = ANY($1::uuid[]) AND sent_at IS NULL"""
 MAIL_FAILED = """
 UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL,
-                  failed_at = now()
+                  failed_at = now(), sealed_body = NULL
 WHERE id = $1 AND sent_at IS NULL"""
 NEXT_MAIL_DUE = """
 SELECT CASE WHEN count(*) > 0
@@ -167,6 +170,7 @@ class ClaimedMail(BaseModel):
     body: str
     workflow_id: str | None
     attempts: int
+    sealed_body: bytes | None = None  # a mail carrying a secret: its body, sealed
 
 
 class ProcessRepository:
@@ -225,8 +229,11 @@ class ProcessRepository:
         row = await self.conn.fetchrow(GET_TASK, task_id)
         return TaskPublic.model_validate(dict(row)) if row else None
 
-    async def open_task(self, t: TaskOpen) -> None:
-        await self.conn.execute(
+    async def open_task(self, t: TaskOpen, *, base_url: str) -> None:
+        """Open a task once (a retried activity finds it there) and, in the same
+        transaction, mail its organisation's people of its role who want to know at once
+        (links to it start with `base_url`)."""
+        task_id = await self.conn.fetchval(
             OPEN_TASK,
             uuid4(),
             t.key,
@@ -239,6 +246,8 @@ class ProcessRepository:
             t.due_at,
             t.subject_id,
         )
+        if task_id is not None:
+            await NoticeRepository(self.conn).task_opened(task_id, t, base_url)
 
     async def close_task(self, t: TaskClose) -> None:
         await self.conn.execute(CLOSE_TASK, t.key, t.outcome)
@@ -256,9 +265,19 @@ class ProcessRepository:
         rows = await self.conn.fetch(OPEN_TASKS_FOR, organisation_id, role, overdue, limit)
         return [TaskPublic.model_validate(dict(r)) for r in rows]
 
-    async def enqueue(self, m: OutboxMessage) -> None:
+    async def enqueue(self, m: OutboxMessage, sealed_body: bytes | None = None) -> None:
+        """Queue a mail once per dedup key. `sealed_body`: the real body of a mail carrying a
+        secret (sealed with the data key, bound to the dedup key), sent instead of `body`
+        — which shows it masked — and forgotten once sent."""
         await self.conn.execute(
-            ENQUEUE, uuid4(), m.dedup_key, m.recipient, m.subject, m.body, m.workflow_id
+            ENQUEUE,
+            uuid4(),
+            m.dedup_key,
+            m.recipient,
+            m.subject,
+            m.body,
+            m.workflow_id,
+            sealed_body,
         )
 
     async def claim_due_mail(self, limit: int, lease_seconds: float) -> builtins.list[ClaimedMail]:

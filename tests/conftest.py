@@ -25,7 +25,7 @@ from workflows.common import SEARCH_ATTRIBUTES
 
 TABLES = (
     "audit_events, outbox, tasks, processes, memberships, api_tokens, users, organisations, "
-    "relais_meta"
+    "relais_meta, rate_limits"
 )
 
 configure_logging(json=False, level="WARNING")

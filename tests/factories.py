@@ -1,16 +1,18 @@
-"""Small builders for test data (valid SIRETs, organisations, users with tokens, a
-campaign's parties and its start)."""
+"""Small builders for test data (valid SIRETs, organisations, users with tokens and
+sessions, a campaign's parties and its start)."""
 
 from __future__ import annotations
 
 import itertools
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
 from temporalio.client import Client
 
+from api.security import csrf_token
 from domain.auth import Role
 from domain.identifiers import luhn_check_digit
 from domain.onboarding import MemberOnboardingInput
@@ -20,8 +22,10 @@ from domain.organisations import (
     OrganisationPublic,
     OrganisationStatus,
 )
+from domain.people import SessionMethod
 from domain.recruitment import CampaignCreate, CampaignInput, CampaignState
 from store.organisations import OrganisationRepository
+from store.sessions import SessionRepository
 from store.users import UserRepository
 from workflows.clients import start_campaign
 
@@ -60,11 +64,46 @@ async def make_org(
         )
 
 
-async def make_user(pool: asyncpg.Pool, org_id: UUID, role: Role) -> tuple[UUID, str]:
+async def make_user(
+    pool: asyncpg.Pool, org_id: UUID, role: Role, *, email: str | None = None, name: str = ""
+) -> tuple[UUID, str]:
+    """An active user and an API token. Without `email` the user gets no mail about tasks
+    (tests that count mail count the processes' own)."""
     async with pool.acquire() as c:
         users = UserRepository(c)
-        user_id = await users.create_user(org_id, role, f"Utilisateur {role.value}")
+        user_id = await users.create_user(
+            org_id, role, name or f"Utilisateur {role.value}", email=email
+        )
         return user_id, await users.issue_token(user_id, "test")
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in browser: the session cookie's secret and its forms' CSRF token."""
+
+    secret: str
+    csrf: str
+    cookie_name: str = "relais_session"  # dev mode's name (no `__Host-` over plain http)
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        return {self.cookie_name: self.secret}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Cookie": f"{self.cookie_name}={self.secret}"}
+
+
+async def session_for(
+    pool: asyncpg.Pool, user_id: UUID, method: SessionMethod = SessionMethod.LINK
+) -> Session:
+    """A session opened by the store code a sign-in uses, for tests that are not about
+    signing in (those go through the link or the password)."""
+    async with pool.acquire() as c:
+        _, secret, _ = await SessionRepository(c).create(
+            user_id, method, "tests", timedelta(hours=8)
+        )
+    return Session(secret, csrf_token(secret))
 
 
 def onboarding_input(

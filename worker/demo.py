@@ -45,6 +45,7 @@ from domain.organisations import (
     OrganisationKind,
     OrganisationStatus,
 )
+from domain.people import LinkPurpose
 from domain.pooling import (
     JoinRequest,
     PoolingRule,
@@ -67,8 +68,10 @@ from store.booking import BookingRepository
 from store.convention import ConventionRepository
 from store.crypto import Sealer
 from store.organisations import OrganisationRepository
+from store.people import link_url
 from store.pooling import PoolingRepository
 from store.recruitment import sealed_referral
+from store.sessions import SessionRepository
 from store.users import UserRepository
 from workflows.clients import (
     join_pool,
@@ -294,8 +297,10 @@ async def load_demo(pool: asyncpg.Pool, tokens_file: Path) -> dict[str, UUID] | 
             )
             ids[name] = org.id
         for role, org_name, person in USERS:
-            user_id = await users.create_user(ids[org_name], role, person)
-            token = await users.issue_token(user_id, "démo")
+            user_id = await users.create_user(ids[org_name], role, person, email=demo_email(person))
+            token = await users.issue_token(
+                user_id, "démo", expires_at=datetime.now(UTC) + timedelta(days=365)
+            )
             tokens.append(
                 {"role": role.value, "name": person, "organisation": org_name, "token": token}
             )
@@ -334,6 +339,46 @@ def _write_private(path: Path, text: str) -> None:
 
 def read_tokens(path: Path) -> list[dict[str, str]]:
     return json.loads(path.read_text("utf-8")) if path.exists() else []
+
+
+def demo_email(person: str) -> str:
+    """A demo person's address (example.fr: what is sent lands in the dev mailbox)."""
+    return f"{_slug(person).replace('-', '.')}@example.fr"
+
+
+# Printed links are for the developer who just started the stack: longer than a mailed
+# link's 15 minutes, still one use each.
+DEMO_LINK_LIFE = timedelta(hours=12)
+DEMO_USER = """
+SELECT u.id, u.email FROM users u JOIN organisations o ON o.id = u.organisation_id
+WHERE o.name = $1 AND u.name = $2 AND u.role = $3"""
+SET_EMAIL = "UPDATE users SET email = $2 WHERE id = $1 AND email IS NULL"
+
+
+async def demo_sign_in_links(pool: asyncpg.Pool, base_url: str) -> list[dict[str, str]]:
+    """A fresh one-time sign-in link per demo user, for the banner (a demo loaded before
+    people had addresses gets theirs now)."""
+    out = []
+    async with pool.acquire() as c, c.transaction():
+        sessions = SessionRepository(c)
+        for role, org_name, person in USERS:
+            row = await c.fetchrow(DEMO_USER, org_name, person, role)
+            if row is None:
+                continue
+            if row["email"] is None:
+                await c.execute(SET_EMAIL, row["id"], demo_email(person))
+            _, secret, _ = await sessions.create_link(
+                row["id"], LinkPurpose.SIGN_IN, DEMO_LINK_LIFE
+            )
+            out.append(
+                {
+                    "role": role.value,
+                    "name": person,
+                    "organisation": org_name,
+                    "link": link_url(base_url, secret),
+                }
+            )
+    return out
 
 
 DEMO_ONBOARDINGS = (

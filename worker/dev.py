@@ -34,9 +34,13 @@ from relais.shutdown import ACTIVITY_GRACE, REQUEST_GRACE_S, HardStop, close_poo
 from relais.temporal import connect
 from store.migrate import migrate_dsn
 from store.pool import create_pool
-from worker.demo import load_demo, read_tokens, start_demo_processes
+from worker.demo import demo_sign_in_links, load_demo, read_tokens, start_demo_processes
 from worker.main import build_worker, relay_input
-from workflows.clients import ensure_erasure_schedule, ensure_outbox_relay
+from workflows.clients import (
+    ensure_digest_schedule,
+    ensure_erasure_schedule,
+    ensure_outbox_relay,
+)
 from workflows.common import SEARCH_ATTRIBUTES
 
 log = structlog.get_logger("relais.dev")
@@ -206,7 +210,12 @@ async def _supervise(name: str, factory, stop: asyncio.Event) -> None:
             await asyncio.sleep(1)
 
 
-def banner(settings: Settings, tokens: list[dict[str, str]], started: float) -> str:
+def banner(
+    settings: Settings,
+    tokens: list[dict[str, str]],
+    started: float,
+    links: list[dict[str, str]] | None = None,
+) -> str:
     base = settings.base_url
     lines = [
         "",
@@ -219,7 +228,16 @@ def banner(settings: Settings, tokens: list[dict[str, str]], started: float) -> 
         f"  Métriques       : {base}/metrics",
         f"  Données         : {settings.home.resolve()}",
         "",
-        "Jetons de démonstration (Authorization: Bearer …) :",
+        "Se connecter (un lien par personne de la démonstration, valable 12 h, une fois) :",
+    ]
+    lines += [
+        f"  {t['role']:<8} {t['name']} ({t['organisation']})\n           {t['link']}"
+        for t in links or []
+    ]
+    lines += [
+        "  (ensuite : « Recevoir un lien » sur /connexion, le courriel arrive dans la boîte mail)",
+        "",
+        "Jetons d'API de démonstration (Authorization: Bearer …) :",
     ]
     lines += [
         f"  {t['role']:<8} {t['name']} ({t['organisation']})\n           {t['token']}"
@@ -305,6 +323,9 @@ async def run_dev(settings: Settings) -> None:
             client, settings.task_queue, settings.candidate_retention_months
         )
         await ensure_outbox_relay(client, settings.task_queue, relay_input(settings))
+        await ensure_digest_schedule(
+            client, settings.task_queue, settings.digest_hour, settings.time_zone
+        )
         await load_demo(pool, home / "demo-tokens.json")
         # The API answers once the demo's data and tokens are there: a healthy stack is a
         # usable one.
@@ -317,7 +338,8 @@ async def run_dev(settings: Settings) -> None:
         )
         while not api.started and not stop.is_set():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.05)
-        print(banner(settings, read_tokens(home / "demo-tokens.json"), started), flush=True)
+        links = await demo_sign_in_links(pool, settings.base_url)
+        print(banner(settings, read_tokens(home / "demo-tokens.json"), started, links), flush=True)
 
         await stop.wait()
         log.info("stopping")

@@ -18,6 +18,7 @@ from activities.booking import BookingActivities
 from activities.convention import ConventionActivities
 from activities.mail import MailActivities
 from activities.onboarding import OnboardingActivities
+from activities.people import PeopleActivities
 from activities.pooling import PoolingActivities
 from activities.processes import ProcessActivities
 from activities.recruitment import RecruitmentActivities
@@ -31,10 +32,15 @@ from relais.temporal import connect
 from store.pool import create_pool
 from worker.health import beat
 from workflows.booking import ReservationWorkflow
-from workflows.clients import ensure_erasure_schedule, ensure_outbox_relay
+from workflows.clients import (
+    ensure_digest_schedule,
+    ensure_erasure_schedule,
+    ensure_outbox_relay,
+)
 from workflows.convention import ConventionWorkflow
 from workflows.onboarding import MemberOnboardingWorkflow
 from workflows.outbox import OutboxRelayWorkflow
+from workflows.people import DailyDigestWorkflow
 from workflows.pooling import ServicePoolWorkflow
 from workflows.recruitment import (
     CandidateErasureWorkflow,
@@ -53,6 +59,7 @@ WORKFLOWS: Sequence[type] = (
     ReservationWorkflow,
     ConventionWorkflow,
     OutboxRelayWorkflow,
+    DailyDigestWorkflow,
 )
 
 
@@ -61,11 +68,12 @@ def activities_for(
 ) -> list[Any]:
     onboarding = OnboardingActivities(pool)
     sender = MailActivities(pool, settings, mail or SmtpTransport(settings))
-    processes = ProcessActivities(pool)
+    processes = ProcessActivities(pool, settings)
     recruitment = RecruitmentActivities(pool, settings, client)
-    pooling = PoolingActivities(pool)
+    pooling = PoolingActivities(pool, settings)
     booking = BookingActivities(pool)
     convention = ConventionActivities(pool)
+    people = PeopleActivities(pool, settings)
     return [
         sender.send_due,
         convention.record_phase,
@@ -102,6 +110,8 @@ def activities_for(
         processes.open_task,
         processes.close_task,
         processes.enqueue_mail,
+        people.send_digests,
+        people.purge_expired,
     ]
 
 
@@ -140,6 +150,9 @@ async def run_worker(settings: Settings) -> None:
     worker = build_worker(client, pool, settings)
     await ensure_erasure_schedule(client, settings.task_queue, settings.candidate_retention_months)
     await ensure_outbox_relay(client, settings.task_queue, relay_input(settings))
+    await ensure_digest_schedule(
+        client, settings.task_queue, settings.digest_hour, settings.time_zone
+    )
     # Activities get ACTIVITY_GRACE to finish, then are cancelled; whatever still holds the
     # process HARD_STOP_S after the signal (or at a second one) ends with it.
     hard_stop = HardStop()

@@ -37,6 +37,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 from domain.booking import ReservationInput, ReservationState, reservation_workflow_id
 from domain.convention import ConventionInput, ConventionState, convention_workflow_id
 from domain.onboarding import MemberOnboardingInput, OnboardingState, onboarding_workflow_id
+from domain.people import DigestInput
 from domain.pooling import JoinRequest, JoinResult, PoolInput
 from domain.processes import OutboxRelayInput, ProcessKind, ProcessStatus
 from domain.recruitment import (
@@ -55,6 +56,7 @@ from workflows.common import SA_ORGANISATION, SA_PROCESS, SA_STATUS
 from workflows.convention import ConventionWorkflow
 from workflows.onboarding import MemberOnboardingWorkflow
 from workflows.outbox import OUTBOX_RELAY_ID, OutboxRelayWorkflow
+from workflows.people import DIGEST_SCHEDULE_ID, DailyDigestWorkflow
 from workflows.pooling import ServicePoolWorkflow
 from workflows.recruitment import (
     CandidateErasureWorkflow,
@@ -309,6 +311,28 @@ async def ensure_erasure_schedule(client: Client, task_queue: str, months: int) 
                     task_queue=task_queue,
                 ),
                 spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))]),
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+            ),
+        )
+    except ScheduleAlreadyRunningError:
+        pass
+
+
+async def ensure_digest_schedule(
+    client: Client, task_queue: str, hour: int, time_zone: str
+) -> None:
+    """The daily digest of overdue tasks, at `hour` in `time_zone` (kept if it exists)."""
+    try:
+        await client.create_schedule(
+            DIGEST_SCHEDULE_ID,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    DailyDigestWorkflow.run,
+                    DigestInput(),
+                    id="daily-digest",
+                    task_queue=task_queue,
+                ),
+                spec=ScheduleSpec(cron_expressions=[f"0 {hour} * * *"], time_zone_name=time_zone),
                 policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
             ),
         )

@@ -37,7 +37,9 @@ from domain.convention import (
     SignatureCreate,
     SnapshotAsk,
     convention_workflow_id,
+    evaluation_csv_rows,
 )
+from domain.csv_export import csv_text
 from domain.errors import Forbidden, Invalid, NotFound, Unavailable
 from store.convention import ConventionRepository
 from workflows.clients import start_convention
@@ -94,6 +96,14 @@ def evaluation(conv: ConventionPublic, phase: int | None) -> Evaluation:
         which = f"La phase {phase}" if phase else "Aucune phase"
         raise NotFound(f"{which} n'est pas encore évaluée.")
     return chosen[-1].evaluation
+
+
+def evaluation_csv(conv: ConventionPublic, phase: int | None) -> tuple[str, str]:
+    """The evaluation as a CSV file (for the JSON API and the printable page alike): its
+    name and its text."""
+    e = evaluation(conv, phase)
+    text = csv_text(evaluation_csv_rows(conv.title, e))
+    return f"evaluation-{conv.id}-phase-{e.phase_number}.csv", text
 
 
 async def _send(ctx: Ctx, conv: ConventionPublic, update: Any, arg: Any, **kwargs: Any) -> Any:

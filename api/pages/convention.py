@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.commands import convention as conv
 from api.commands import processes as procs
-from api.deps import PageContext
+from api.deps import PrintableContext
 from api.pages.render import page
 from domain.convention import KPI_LABELS, Evaluation
 
@@ -41,7 +41,7 @@ def _bars(e: Evaluation) -> list[dict[str, Any]]:
 async def evaluation_page(
     request: Request,
     convention_id: UUID,
-    ctx: PageContext,
+    ctx: PrintableContext,
     phase: Annotated[int | None, Query(ge=1, le=99)] = None,
 ) -> Response:
     """The printable evaluation, with a chart of targets against actuals."""
@@ -51,4 +51,20 @@ async def evaluation_page(
         request,
         "evaluation.html",
         {"convention": found, "e": e, "bars": _bars(e), "me": await procs.me(ctx)},
+    )
+
+
+@router.get("/conventions/{convention_id}/evaluation.csv")
+async def evaluation_csv(
+    convention_id: UUID,
+    ctx: PrintableContext,
+    phase: Annotated[int | None, Query(ge=1, le=99)] = None,
+) -> Response:
+    """The evaluation's CSV, downloaded from its page with the person's session."""
+    found = await conv.visible_convention(ctx, convention_id)
+    name, text = conv.evaluation_csv(found, phase)
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -1,15 +1,15 @@
-"""The dashboard's pages: sign-in, the home page, the processes, « Mes tâches » with a form
+"""The dashboard's pages: the home page, the processes, « Mes tâches » with a form
 per act, the directory and the mail page. Every act goes through its command."""
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Form, Request, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -20,7 +20,7 @@ from api.commands import processes as procs
 from api.commands import recruitment as rec
 from api.commands import tasks as inbox
 from api.commands.base import Ctx
-from api.deps import TOKEN_COOKIE, Conn, PageContext, principal_for
+from api.deps import PageContext
 from api.errors import describe
 from api.pages.render import page
 from api.urls import same_site_path
@@ -38,27 +38,6 @@ router = APIRouter(include_in_schema=False)
 @router.get("/")
 async def root() -> RedirectResponse:
     return RedirectResponse("/tableau-de-bord", status.HTTP_303_SEE_OTHER)
-
-
-@router.get("/connexion", response_class=HTMLResponse)
-async def login_form(request: Request, erreur: str | None = None) -> Response:
-    return page(request, "login.html", {"error": erreur})
-
-
-@router.post("/connexion")
-async def login(conn: Conn, token: Annotated[str, Form(min_length=1, max_length=200)]) -> Response:
-    if await principal_for(conn, token.strip()) is None:
-        return RedirectResponse("/connexion?erreur=1", status.HTTP_303_SEE_OTHER)
-    resp = RedirectResponse("/tableau-de-bord", status.HTTP_303_SEE_OTHER)
-    resp.set_cookie(TOKEN_COOKIE, token.strip(), httponly=True, samesite="lax")
-    return resp
-
-
-@router.post("/deconnexion")
-async def logout() -> RedirectResponse:
-    resp = RedirectResponse("/connexion", status.HTTP_303_SEE_OTHER)
-    resp.delete_cookie(TOKEN_COOKIE)
-    return resp
 
 
 def process_chart(counts: list[ProcessCount]) -> list[dict[str, Any]]:
@@ -220,6 +199,33 @@ async def my_tasks_page(
             "forms": await _forms(ctx, mine),
             "done": fait,
             "late_only": retard,
+        },
+    )
+
+
+@router.get("/mes-taches/{task_id}", response_class=HTMLResponse)
+async def task_page(request: Request, task_id: UUID, ctx: PageContext) -> Response:
+    """One task, as its mail links to it: what it is about, and the form to act when it is
+    the caller's and still open."""
+    me = await procs.me(ctx)
+    try:
+        task = await inbox.visible_task(ctx, task_id)
+    except Exception as err:
+        refusal = describe(err)
+        if refusal is None:
+            raise
+        return page(
+            request, "message.html", {"me": me, "message": refusal.detail}, refusal.status_code
+        )
+    mine = task.closed_at is None and inbox.may_complete(ctx.principal, task)
+    return page(
+        request,
+        "task.html",
+        {
+            "me": me,
+            "t": task,
+            "mine": mine,
+            "forms": await _forms(ctx, [task] if mine else []),
         },
     )
 

@@ -3,6 +3,7 @@ money and dates as people read them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from api.pages.formats import FILTERS
+from api.security import csrf_field
 from domain.actions import TaskAction
 from domain.auth import Role
 from domain.convention import KPI_LABELS, PARTY_ROLE_LABELS
@@ -19,10 +22,13 @@ from domain.formats import euros
 from domain.labels import (
     KIND_LABELS,
     KIND_SINGULAR,
+    NOTIFY_LABELS,
     PROCESS_LABELS,
     ROLE_LABELS,
+    SESSION_METHOD_LABELS,
     STATUS_LABELS,
     STEP_LABELS,
+    USER_STATUS_LABELS,
 )
 
 HERE = Path(__file__).resolve().parent.parent
@@ -34,7 +40,9 @@ MENU: list[tuple[str, str, frozenset[Role] | None]] = [
     ("/mes-taches", "Mes tâches", None),
     ("/processus", "Processus", None),
     ("/annuaire", "Annuaire", None),
+    ("/utilisateurs", "Utilisateurs", None),
     ("/boite-mail", "Courriels", NETWORK),
+    ("/mon-compte", "Mon compte", None),
 ]
 
 
@@ -55,8 +63,39 @@ templates.env.globals.update(
     roles=ROLE_LABELS,
     Action=TaskAction,
     menu=menu,
+    user_statuses=USER_STATUS_LABELS,
+    notify_labels=NOTIFY_LABELS,
+    session_methods=SESSION_METHOD_LABELS,
+    # Every state-changing form carries its one line: {{ csrf_field(request) }}
+    csrf_field=csrf_field,
 )
+
+
+def width_class(percent: float | int | None) -> str:
+    """A bar's width as a class (`w-0` … `w-100`, in relais.css): pages carry no inline
+    style, the CSP allows none."""
+    value = 0 if percent is None else round(max(0.0, min(100.0, float(percent))))
+    return f"w-{value}"
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def linkify(text: str) -> Markup:
+    """A mail's plain text with its web addresses as links (the rest escaped)."""
+    out, last = [], 0
+    for m in _URL.finditer(text):
+        out += [
+            str(escape(text[last : m.start()])),
+            f'<a href="{escape(m.group())}">{escape(m.group())}</a>',
+        ]
+        last = m.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))  # noqa: S704 (every part escaped above)
+
+
 templates.env.filters.update(FILTERS)
+templates.env.filters.update(w=width_class, linkify=linkify)
 
 
 def page(

@@ -24,8 +24,9 @@ from temporalio.api.common.v1 import Payload
 
 from api.commands import codec
 from api.commands.base import Ctx
-from api.deps import acting
+from api.deps import operating
 from api.errors import RESPONSES
+from api.security import codec_origin
 from domain.errors import Invalid
 from relais.settings import Settings
 
@@ -34,10 +35,7 @@ ALLOWED_HEADERS = "content-type, x-namespace, authorization"
 
 def _allowed_origin(request: Request) -> str | None:
     origin = request.headers.get("origin")
-    allowed = {
-        o.strip().rstrip("/") for o in request.app.state.settings.codec_cors_origins.split(",")
-    }
-    return origin if origin and origin.rstrip("/") in allowed - {""} else None
+    return origin if codec_origin(request.app.state.settings, origin) else None
 
 
 def _cors(request: Request, response: Response) -> Response:
@@ -142,7 +140,7 @@ def _namespace(settings: Settings, x_namespace: str | None) -> str:
 async def decode(
     body: CodecPayloads,
     request: Request,
-    ctx: Annotated[Ctx, Depends(acting(codec.decode))],
+    ctx: Annotated[Ctx, Depends(operating(codec.decode))],
     x_namespace: Annotated[str | None, Header()] = None,
 ) -> CodecPayloads:
     """Payloads as the Temporal server holds them → as the workflow sees them."""
@@ -154,7 +152,7 @@ async def decode(
 async def encode(
     body: CodecPayloads,
     request: Request,
-    ctx: Annotated[Ctx, Depends(acting(codec.encode))],
+    ctx: Annotated[Ctx, Depends(operating(codec.encode))],
     x_namespace: Annotated[str | None, Header()] = None,
 ) -> CodecPayloads:
     """The other direction, for the CLI: plain payloads encrypted with the current key."""

@@ -33,10 +33,8 @@ from domain.convention import (
     SignatureCreate,
     VisitCreate,
     VisitPublic,
-    evaluation_csv_rows,
 )
 from domain.csv_export import MEDIA_TYPE as CSV_MEDIA_TYPE
-from domain.csv_export import csv_text
 from domain.pooling import ServiceRequestCreate
 from domain.recruitment import CampaignCreate
 
@@ -155,15 +153,11 @@ async def evaluation(found: VisibleConvention, phase: Phase = None) -> Evaluatio
 
 @router.get("/conventions/{convention_id}/evaluation.csv", response_class=Response)
 async def evaluation_csv(found: VisibleConvention, phase: Phase = None) -> Response:
-    e = conv.evaluation(found, phase)
+    name, text = conv.evaluation_csv(found, phase)
     return Response(
-        csv_text(evaluation_csv_rows(found.title, e)),
+        text,
         media_type=CSV_MEDIA_TYPE,
-        headers={
-            "Content-Disposition": (
-                f'attachment; filename="evaluation-{found.id}-phase-{e.phase_number}.csv"'
-            )
-        },
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

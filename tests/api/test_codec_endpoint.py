@@ -160,3 +160,34 @@ async def test_not_ready_while_migrations_are_pending(pg_server, api_settings):
     body = ready.json()
     assert body["status"] == "not_ready" and body["migrations"] == "pending"
     assert body["pending_migrations"][0] == 1 and body["temporal"] == "up"
+
+
+async def test_the_temporal_ui_decodes_with_the_admins_session(client, actors, db, dev_env):
+    """The Web UI calls the codec endpoint from its own origin with the operator's session
+    cookie ("include cross-origin credentials"): an admin's decodes, another role's is
+    refused, and the cookie is worth nothing from any other origin or without one."""
+    org = await make_org(db, OrganisationKind.MEMBER, status=OrganisationStatus.PENDING)
+    started = await client.post(
+        "/api/onboardings",
+        headers=actors["staff"].headers,
+        json={
+            "organisation_id": str(org.id),
+            "contact_name": "Nadia Benali",
+            "contact_email": "nadia.benali@example.fr",
+        },
+    )
+    body = await _stored_payloads(dev_env, started.json()["workflow_id"])
+    admin, staff = actors["admin"].session, actors["staff"].session
+    assert admin is not None and staff is not None
+    ui = {"Origin": UI, "X-Namespace": "default"}
+    r = await client.post("/codec/decode", headers={**ui, **admin.headers}, json=body)
+    assert r.status_code == 200, r.text
+    assert b"nadia.benali" in json_format.ParseDict(r.json(), Payloads()).payloads[0].data
+    assert r.headers["access-control-allow-origin"] == UI
+    r = await client.post("/codec/decode", headers={**ui, **staff.headers}, json=body)
+    assert r.status_code == 403
+    elsewhere = {**ui, "Origin": "https://evil.example", **admin.headers}
+    r = await client.post("/codec/decode", headers=elsewhere, json=body)
+    assert r.status_code in (401, 403) and "nadia" not in r.text
+    r = await client.post("/codec/decode", headers=ui, json=body)
+    assert r.status_code == 401

@@ -37,7 +37,7 @@ from tests.api.test_inbox import complete
 from tests.api.test_onboarding import _wait_step
 from tests.api.test_pooling import _wait, next_month, service_body
 from tests.api.test_recruitment import campaign_body, candidate
-from tests.factories import make_org, make_user
+from tests.factories import make_org, make_user, session_for
 
 Body = dict[str, Any] | Callable[["World"], dict[str, Any]] | None
 
@@ -172,7 +172,18 @@ ROUTES: dict[str, Route] = {
     # evaluation, by token.
     "GET /processus/{workflow_id}": Route("process", cookie=True),
     "POST /mes-taches/{task_id}": Route("task", {"request_id": REQ}, form=True, cookie=True),
+    "GET /mes-taches/{task_id}": Route("task", cookie=True),
     "GET /conventions/{convention_id}/evaluation": Route("convention"),
+    "GET /conventions/{convention_id}/evaluation.csv": Route("convention"),
+    # People: one's own sessions and tokens (another's is missing), and the operators'
+    # disabling of a user (refused to every other role, whatever the user).
+    "POST /mon-compte/sessions/{session_id}/fin": Route("session", form=True, cookie=True),
+    "POST /mon-compte/jetons/{token_id}/revocation": Route("api_token", form=True, cookie=True),
+    "POST /utilisateurs/{user_id}/desactivation": Route("user", form=True, cookie=True),
+}
+# Pages refusing some roles outright, as ALLOWED declares it for the JSON API.
+PAGE_ALLOWED: dict[str, set[str]] = {
+    "POST /utilisateurs/{user_id}/desactivation": {"admin", "staff"},
 }
 
 # Routes taking an id that names nothing an organisation owns.
@@ -202,15 +213,19 @@ MISSING: dict[str, Callable[[], str]] = {
 }
 
 # Every table, to prove that a refused call changed nothing (one digest of its rows each).
+# When a session or a token was last used is the sign-in's bookkeeping, not data a call
+# changes (written at most once a minute: a long run would see it move).
 TABLES = """
 SELECT quote_ident(table_name) FROM information_schema.tables
 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1"""
-DIGEST = "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t"
+DIGEST = """
+SELECT md5(coalesce(string_agg(r, '|' ORDER BY r), ''))
+FROM (SELECT (to_jsonb(t) - 'last_seen_at' - 'last_used_at')::text AS r FROM {} t) rows"""
 
 
 def _expected(op: str, role: Role) -> int:
     """What a missing object answers: the route's 403 for a role it refuses, else 404."""
-    allowed = ALLOWED.get(op)
+    allowed = ALLOWED.get(op, PAGE_ALLOWED.get(op))
     return 403 if allowed is not None and role.value not in allowed else 404
 
 
@@ -220,13 +235,17 @@ def _url(op: str, world: World, object_id: str) -> str:
 
 
 def _auth(route: Route, actor: Actor) -> dict[str, str]:
-    return {"Cookie": f"relais_token={actor.token}"} if route.cookie else actor.headers
+    assert actor.session is not None
+    return actor.session.headers if route.cookie else actor.headers
 
 
 async def _call(client, op: str, route: Route, world: World, object_id: str, actor: Actor):
     method = op.split(" ", 1)[0]
     body = route.body(world) if callable(route.body) else route.body
     kwargs: dict[str, Any] = {"headers": _auth(route, actor)}
+    if route.form:  # a page's form carries its session's CSRF token
+        assert actor.session is not None
+        body = {**(body or {}), "csrf": actor.session.csrf}
     if body is not None:
         kwargs["data" if route.form else "json"] = body
     return await client.request(method, _url(op, world, object_id), **kwargs)
@@ -262,7 +281,7 @@ async def _snapshot(db, temporal, world: World) -> tuple:
 async def _actor(db, kind: OrganisationKind, role: Role, name: str, **kw) -> Actor:
     org = await make_org(db, kind, name=name, **kw)
     user_id, token = await make_user(db, org.id, role)
-    return Actor(user_id, org.id, token)
+    return Actor(user_id, org.id, token, await session_for(db, user_id))
 
 
 async def _post(client, url: str, body: dict, actor: Actor, expected: int = 201) -> dict:
@@ -445,6 +464,14 @@ async def world(client, actors, db) -> World:
     by_org = {a.organisation_id: a for a in (*w.actors.values(), manager)}
     for t in open_tasks:
         w.add("task", t["id"], by_org[uuid.UUID(t["assignee_organisation_id"])], t["action"])
+
+    # A's people: their sessions, API tokens and accounts.
+    for a in (member, agency, partner):
+        for sid in await db.fetch("SELECT id FROM sessions WHERE user_id = $1", a.user_id):
+            w.add("session", sid["id"], a)
+        for tid in await db.fetch("SELECT id FROM api_tokens WHERE user_id = $1", a.user_id):
+            w.add("api_token", tid["id"], a)
+        w.add("user", a.user_id, a)
     return w
 
 

@@ -13,7 +13,7 @@ from domain.auth import Role
 from domain.organisations import OrganisationKind, OrganisationStatus
 from domain.pooling import in_next_month
 from tests.api.conftest import Actor
-from tests.factories import make_org, make_user
+from tests.factories import make_org, make_user, session_for
 
 
 def next_month(day: int = 5) -> date:
@@ -234,12 +234,12 @@ async def test_pool_from_requests_to_invoices(client, actors, service, provider,
     )
     assert r.status_code == 200 and r.json()["rating"] == 4
 
-    client.cookies.set("relais_token", actors["manager"].token)
+    client.cookies.set("relais_session", actors["manager"].session.secret)
     page = await client.get("/tableau-de-bord")
     assert "Services mutualisés" in page.text and "livré et facturé" in page.text
     # A member counts the pool among its processes (it had tasks there), not the network's
     # table of pools with their amounts.
-    client.cookies.set("relais_token", members[0].token)
+    client.cookies.set("relais_session", (await session_for(db, members[0].user_id)).secret)
     page = (await client.get("/tableau-de-bord")).text
     assert "Services mutualisés" in page and "regroupements)" not in page
 

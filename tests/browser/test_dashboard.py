@@ -1,6 +1,6 @@
-"""A person's way through the dashboard in a real browser: sign in with a token, open the
-dashboard, act on a task from « Mes tâches », see the process move on. The main pages are
-saved under docs/screenshots/ (shown in the README)."""
+"""A person's way through the dashboard in a real browser: signed in, open the dashboard,
+act on a task from « Mes tâches », see the process move on; every page visited passes
+axe-core. The main pages are saved under docs/screenshots/ (shown in the README)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,11 @@ import re
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
-from tests.browser.conftest import SHOTS
+from tests.browser.conftest import SHOTS, check_a11y
 
 pytestmark = pytest.mark.system
-
-
-async def sign_in(browser: Browser, stack, who: str) -> Page:
-    ctx = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
-    page = await ctx.new_page()
-    await page.goto(stack.url + "/connexion")
-    await page.fill("input[name=token]", stack.tokens()[who])
-    await page.click("button[type=submit]")
-    await expect(page.locator("h1")).to_have_text("Tableau de bord")
-    return page
 
 
 async def shot(page: Page, name: str) -> None:
@@ -30,13 +20,13 @@ async def shot(page: Page, name: str) -> None:
     await page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
 
 
-async def test_staff_member_and_agency_move_a_referral_on_from_their_tasks(stack, browser):
-    stack.start()
+async def test_staff_member_and_agency_move_a_referral_on_from_their_tasks(shared_stack, people):
+    stack = shared_stack
     network = "Entreprendre au Nord de Marseille"
 
     # The manager's home: processes by kind and status, campaigns, pools, conventions. The
     # demo's processes start once the stack is up: reload until the last ones are there.
-    manager = await sign_in(browser, stack, f"manager:{network}")
+    manager = await people.page(f"manager:{network}")
     for _ in range(60):
         rows = await manager.locator(".stack-chart .row").count()
         if rows >= 5 and await manager.locator("h3", has_text="Cap Développement").count():
@@ -48,10 +38,12 @@ async def test_staff_member_and_agency_move_a_referral_on_from_their_tasks(stack
     await expect(manager.locator("h2", has_text="Recrutements en cours")).to_be_visible()
     await expect(manager.locator("h3", has_text="Cap Développement Nord")).to_be_visible()
     await shot(manager, "tableau-de-bord")
+    await check_a11y(manager)
 
     # The staff screens a referral from « Mes tâches ».
-    staff = await sign_in(browser, stack, f"staff:{network}")
+    staff = await people.page(f"staff:{network}")
     await staff.click("nav >> text=Mes tâches")
+    await check_a11y(staff)
     card = staff.locator("section.task", has_text="Trier la candidature").first
     title = (await card.locator("h2").inner_text()).strip()
     pseudonym = re.search(r"\((C-[A-Z0-9]+)\)", title).group(1)
@@ -67,16 +59,17 @@ async def test_staff_member_and_agency_move_a_referral_on_from_their_tasks(stack
     ).to_be_visible()
 
     # The employer now has it, with the form to ask for an interview.
-    employer = await sign_in(browser, stack, "member:Logistique des Arnavaux")
+    employer = await people.page("member:Logistique des Arnavaux")
     await employer.click("nav >> text=Mes tâches")
     mine = employer.locator("section.task", has_text=pseudonym)
     await expect(mine).to_contain_text("Examiner le profil")
     await shot(employer, "mes-taches")
+    await check_a11y(employer)
     await mine.locator("button[type=submit]").click()
     await expect(employer.locator(".ok")).to_contain_text("Examiner le profil")
 
     # The agency is asked for the candidate's consent and gives it from the referral's page.
-    agency = await sign_in(browser, stack, "agency:France Travail Marseille Nord")
+    agency = await people.page("agency:France Travail Marseille Nord")
     await agency.click("nav >> text=Mes tâches")
     consent = agency.locator("section.task", has_text=pseudonym)
     await expect(consent).to_contain_text("consentement")
@@ -85,21 +78,25 @@ async def test_staff_member_and_agency_move_a_referral_on_from_their_tasks(stack
     await agency.locator("section.mine button[type=submit]").click()
     await expect(agency.locator(".ok")).to_be_visible()
     await expect(agency.locator("section.summary")).to_contain_text("entretien")
+    await check_a11y(agency)
 
     # The network sees the referral moved on, with its history and live state.
     await manager.goto(stack.url + "/processus?process=referral")
     await shot(manager, "processus")
+    await check_a11y(manager)
     await manager.locator("a", has_text=f"Candidature {pseudonym}").click()
     await expect(manager.locator("section.summary")).to_contain_text("entretien")
     timeline = manager.locator("ol.timeline li")
     await expect(timeline.filter(has_text="Tâche ouverte")).to_have_count(4)
     await expect(manager.locator("h2", has_text="État en direct")).to_be_visible()
     await shot(manager, "processus-detail")
+    await check_a11y(manager)
 
     # What the outbox sent is in the dev mailbox.
     await manager.goto(stack.url + "/boite-mail")
     await expect(manager.locator("details.mail").first).to_be_visible(timeout=20_000)
     await shot(manager, "courriels")
+    await check_a11y(manager)
 
     # Prometheus: the worker's Temporal metrics and Relais' own counters, on one page.
     async with httpx.AsyncClient(timeout=10) as http:
@@ -108,4 +105,4 @@ async def test_staff_member_and_agency_move_a_referral_on_from_their_tasks(stack
     assert 'relais_http_requests_total{method="POST",route="/mes-taches/{task_id}"' in metrics
     assert 'relais_tasks_completed_total{action="screen"' in metrics
     assert "relais_mails_sent_total" in metrics
-    assert stack.ctrl_c() == 0
+    # (The shared stack is stopped with Ctrl-C after the last browser test, exit code 0.)

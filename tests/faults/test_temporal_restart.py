@@ -28,7 +28,7 @@ from domain.onboarding import (
 from domain.organisations import OrganisationStatus
 from relais.binaries import temporal_cli
 from relais.temporal import data_converter
-from tests.factories import make_org, make_user, onboarding_input
+from tests.factories import make_org, make_user, onboarding_input, session_for
 from tests.system.conftest import free_port
 from worker.main import build_worker
 from workflows.clients import start_onboarding, update_with_retry
@@ -102,6 +102,7 @@ async def test_timers_due_during_a_temporal_outage_fire_after_restart(db, settin
     app = create_app(settings.model_copy(update={"temporal_address": server.address}))
     charter = f"/api/onboardings/{org.id}/charter"  # the last of the long ones
     member = {"Authorization": f"Bearer {token}"}
+    browser = await session_for(db, user)  # the same member, signed in on the dashboard
     try:
         async with (
             build_worker(client, db, settings),
@@ -142,8 +143,8 @@ async def test_timers_due_during_a_temporal_outage_fire_after_restart(db, settin
                 api.post(charter, headers=member, json={"request_id": "pendant-panne"}),
                 api.post(
                     f"/mes-taches/{task}",
-                    headers={"Cookie": f"relais_token={token}"},
-                    data={"request_id": "page-pendant-panne"},
+                    headers=browser.headers,
+                    data={"request_id": "page-pendant-panne", "csrf": browser.csrf},
                 ),
             )
             assert r.status_code == 503, r.text

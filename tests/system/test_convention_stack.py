@@ -96,7 +96,7 @@ def test_visits_and_a_campaign_appear_in_the_next_snapshot(stack):
     latest = _json(stack.get(f"/api/conventions/{conv['id']}", adviser))["latest_snapshot"]
     assert latest["actuals"] == after
 
-    page = httpx.get(f"{stack.url}/tableau-de-bord", cookies={"relais_token": adviser})
+    page = httpx.get(f"{stack.url}/tableau-de-bord", cookies=stack.session(f"partner:{CMA}"))
     assert "Cap Développement Nord" in page.text
     assert f"{after['companies_met']} / 190" in page.text  # KPI against its target
 

@@ -45,9 +45,12 @@ def test_forty_hires_through_three_agencies(stack):
     agency_tokens = {AGENCIES[0]: tokens[f"agency:{AGENCIES[0]}"]}
     orgs = _json(stack.get("/api/organisations?kind=agency", staff))["items"]
     agency_ids = {o["name"]: o["id"] for o in orgs}
-    for name in AGENCIES[1:]:
-        out = stack.cli("token", "create", "--dev", "--org", agency_ids[name], "--role", "agency")
-        agency_tokens[name] = out.strip().splitlines()[-1]
+    invited = stack.people(
+        *((agency_ids[name], "agency", f"conseil-{i}@example.fr", f"Conseillère {i}")
+          for i, name in enumerate(AGENCIES[1:]))
+    )  # fmt: skip
+    for i, name in enumerate(AGENCIES[1:]):
+        agency_tokens[name] = invited[f"conseil-{i}@example.fr"]
     employer_id = _json(stack.get("/api/me", employer))["organisation_id"]
 
     positions = [
