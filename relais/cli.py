@@ -63,6 +63,7 @@ async def _user_invite(args) -> int:
     from store.crypto import Sealer
     from store.people import invite
     from store.pool import _init_connection
+    from store.users import UserRepository
 
     settings = _admin_settings(args)
     conn = await asyncpg.connect(await _database_url(settings))
@@ -85,6 +86,8 @@ async def _user_invite(args) -> int:
                     invited_by=None,
                     inviter=None,
                 )
+                if args.active:  # the operator vouches for the address (a first admin)
+                    await UserRepository(conn).activate(invited.user_id)
         except DomainError as err:
             print(err.message, file=sys.stderr)
             return 2
@@ -303,6 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--role", required=True, choices=[r.value for r in Role])
     i.add_argument("--email", required=True, help="adresse de courriel de la personne")
     i.add_argument("--name", required=True, help="nom de la personne")
+    i.add_argument(
+        "--active",
+        action="store_true",
+        help="compte actif tout de suite (le premier administrateur d'un déploiement vide : "
+        "l'opérateur répond de l'adresse) ; le courriel d'invitation part quand même",
+    )
     i.add_argument("--dev", action="store_true", help="sur la base embarquée (.relais/)")
     t = sub.add_parser("token", help="jetons d'API")
     tsub = t.add_subparsers(dest="token_command", required=True)

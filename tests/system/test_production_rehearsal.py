@@ -181,10 +181,17 @@ async def test_production_rehearsal(tmp_path, smtp):
             "--siret", siret(), "--postcode", "13015", "--territory", "Marseille Nord",
         )  # fmt: skip
         network_id = out.strip().splitlines()[-1]
+        procs.admin(
+            "invite-admin",
+            migrate,
+            "user", "invite", "--org", network_id, "--role", "admin", "--name", "Alex Admin",
+            "--email", "alex.admin@reseau-nord.example", "--active",
+        )  # fmt: skip
         out = procs.admin(
             "token-admin",
             migrate,
-            "token", "create", "--org", network_id, "--role", "admin", "--name", "Alex Admin",
+            "token", "create", "--email", "alex.admin@reseau-nord.example",
+            "--name", "déploiement",
         )  # fmt: skip
         admin_token = out.strip().splitlines()[-1]
 
