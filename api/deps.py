@@ -111,6 +111,7 @@ NOTICE_HEADER = "Relais-Avis"
 
 
 async def context(
+    request: Request,
     principal: CurrentUser,
     conn: Conn,
     client: TemporalClient,
@@ -128,6 +129,7 @@ async def context(
         settings=settings,
         sealer=sealer,
         on_notice=on_notice,
+        address=_address(request),
     )
 
 
@@ -168,7 +170,18 @@ async def page_context(
     principal = await session_principal(request, conn)
     if principal is None:
         raise LoginRequired(next_path=_next_path(request))
-    return Ctx(principal=principal, conn=conn, client=client, settings=settings, sealer=sealer)
+    return Ctx(
+        principal=principal,
+        conn=conn,
+        client=client,
+        settings=settings,
+        sealer=sealer,
+        address=_address(request),
+    )
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 async def printable_context(

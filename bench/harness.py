@@ -53,7 +53,16 @@ async def stack() -> AsyncIterator[Stack]:
         await admin.close()
         url = pg.get_uri(name)
         await migrate_dsn(url)
-        settings = Settings(dev_mode=True, database_url=url, task_queue="bench")
+        # The rate limits stay out of the way of a load generator (one agency, thousands of
+        # referrals an hour).
+        settings = Settings(
+            dev_mode=True,
+            database_url=url,
+            task_queue="bench",
+            rate_referrals_per_hour=10**9,
+            rate_reports_per_10min=10**9,
+            rate_snapshots_per_10min=10**9,
+        )
         # The dev server as `relais dev` runs it: a SQLite file in WAL mode.
         env = await WorkflowEnvironment.start_local(
             data_converter=data_converter(settings),

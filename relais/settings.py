@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     payload_key: SecretStr = SecretStr(DEV_PAYLOAD_KEY)
     data_key: SecretStr = SecretStr(DEV_DATA_KEY)
 
+    # Rate limits on what costs most or says most (issue 18): per person and per client.
+    rate_referrals_per_hour: int = Field(default=300, ge=1)
+    rate_reports_per_10min: int = Field(default=60, ge=1)
+    rate_snapshots_per_10min: int = Field(default=20, ge=1)
+    rate_per_client_factor: int = Field(default=5, ge=1)
+
     candidate_retention_months: int = Field(default=6, ge=1, le=120)
 
     # People: a session ends after this long without a page, or this long after sign-in;

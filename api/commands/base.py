@@ -40,6 +40,7 @@ class Ctx:
     sealer: Sealer
     notices: list[str] = field(default_factory=list)
     on_notice: Callable[[str], None] | None = None
+    address: str = ""  # the client's network address (rate limits per client)
 
     @property
     def task_queue(self) -> str:

@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from api.commands import limits
 from api.commands.base import MANAGERS, NETWORK, Ctx, act_id, command, send_update
 from domain.common import Page
 from domain.convention import (
@@ -98,9 +99,10 @@ def evaluation(conv: ConventionPublic, phase: int | None) -> Evaluation:
     return chosen[-1].evaluation
 
 
-def evaluation_csv(conv: ConventionPublic, phase: int | None) -> tuple[str, str]:
+async def evaluation_csv(ctx: Ctx, conv: ConventionPublic, phase: int | None) -> tuple[str, str]:
     """The evaluation as a CSV file (for the JSON API and the printable page alike): its
     name and its text."""
+    await limits.reports(ctx)
     e = evaluation(conv, phase)
     text = csv_text(evaluation_csv_rows(conv.title, e))
     return f"evaluation-{conv.id}-phase-{e.phase_number}.csv", text
@@ -193,6 +195,7 @@ async def add_expense(ctx: Ctx, conv: ConventionPublic, data: ExpenseCreate) -> 
 @command(*NETWORK)
 async def refresh_kpis(ctx: Ctx, conv: ConventionPublic) -> KpiSnapshot:
     """Count the KPIs now, without waiting for the month's snapshot."""
+    await limits.snapshots(ctx)
     snapshot: KpiSnapshot = await _send(
         ctx, conv, ConventionWorkflow.refresh, SnapshotAsk(user_id=ctx.principal.user_id)
     )

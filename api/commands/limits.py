@@ -26,7 +26,9 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import asyncpg
 
+from domain.auth import Principal
 from domain.errors import TooMany
+from relais.settings import Settings
 from store.crypto import Sealer
 from store.limits import LimitRepository
 
@@ -90,3 +92,61 @@ def limited(
         return run
 
     return wrap
+
+
+class Acting(HasConnection, Protocol):
+    """A signed-in caller's context (`Ctx`): who, from where, under which settings."""
+
+    @property
+    def principal(self) -> Principal: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def address(self) -> str: ...
+
+
+async def per_person_and_client(
+    ctx: Acting, name: str, per_person: int, window: timedelta, message: str
+) -> None:
+    """The same limit for the caller (a person, or a machine's token: its owner) and, a few
+    times wider, for the client's address (several people behind one office's address)."""
+    await enforce(
+        ctx, Limit(f"{name}-person", per_person, window, message), str(ctx.principal.user_id)
+    )
+    if ctx.address:
+        factor = ctx.settings.rate_per_client_factor
+        await enforce(
+            ctx, Limit(f"{name}-client", per_person * factor, window, message), ctx.address
+        )
+
+
+TEN_MINUTES = timedelta(minutes=10)
+
+
+async def reports(ctx: Acting) -> None:
+    """Reports, evaluations and exports are counted from the whole of a campaign or a phase."""
+    limit = ctx.settings.rate_reports_per_10min
+    await per_person_and_client(ctx, "reports", limit, TEN_MINUTES, "Trop de bilans demandés")
+
+
+async def snapshots(ctx: Acting) -> None:
+    limit = ctx.settings.rate_snapshots_per_10min
+    await per_person_and_client(
+        ctx, "snapshots", limit, TEN_MINUTES, "Trop de calculs d'indicateurs demandés"
+    )
+
+
+async def referrals(ctx: Acting) -> None:
+    """Referrals per agency: each answer says whether a person was referred before (a
+    duplicate), which must not become an oracle on people."""
+    hour = timedelta(hours=1)
+    limit = ctx.settings.rate_referrals_per_hour
+    message = "Trop de candidatures proposées en une heure par votre agence"
+    await enforce(
+        ctx, Limit("referrals-agency", limit, hour, message), str(ctx.principal.organisation_id)
+    )
+    if ctx.address:
+        factor = ctx.settings.rate_per_client_factor
+        await enforce(ctx, Limit("referrals-client", limit * factor, hour, message), ctx.address)

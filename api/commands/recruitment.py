@@ -10,12 +10,14 @@ from uuid import UUID
 
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from api.commands import limits
 from api.commands.base import NETWORK, OPERATORS, Ctx, command, send_update
 from domain.actions import ReferralActionKind
 from domain.auth import Principal, Role
 from domain.common import Page
 from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.organisations import OrganisationKind, OrganisationStatus
+from domain.processes import AuditEvent
 from domain.recruitment import (
     CampaignCancel,
     CampaignCancelCreate,
@@ -43,6 +45,7 @@ from domain.recruitment import (
     referral_workflow_id,
 )
 from store.organisations import OrganisationRepository
+from store.processes import ProcessRepository
 from store.recruitment import RecruitmentRepository, ReferralAccess, sealed_referral
 from workflows.clients import erase_candidate, start_campaign
 from workflows.clients import refer as start_referral
@@ -153,6 +156,7 @@ async def report(ctx: Ctx, campaign: CampaignPublic) -> CampaignReport:
         raise Forbidden(
             "Le bilan est réservé au réseau et à l'employeur ; chaque agence suit ses candidatures."
         )
+    await limits.reports(ctx)  # counted over every referral of the campaign
     return await RecruitmentRepository(ctx.conn).report(campaign)
 
 
@@ -219,11 +223,12 @@ async def cancel(ctx: Ctx, campaign: CampaignPublic, data: CampaignCancelCreate)
 async def refer(ctx: Ctx, campaign: CampaignPublic, data: ReferralCreate) -> ReferralRegistered:
     """An agency refers a candidate. `request_id` is the idempotency key: the same request
     sent again answers the same and records one referral, even after the campaign closed."""
+    await limits.referrals(ctx)
     agency_id = ctx.principal.organisation_id
     workflow_id = referral_workflow_id(campaign.id, agency_id, data.request_id)
     repo = RecruitmentRepository(ctx.conn)
     if known := await repo.registration(workflow_id):
-        return known
+        return await _answered(ctx, campaign, workflow_id, known)
     why = intake_refusal(
         status=campaign.status,
         deadline=campaign.deadline,
@@ -249,11 +254,31 @@ async def refer(ctx: Ctx, campaign: CampaignPublic, data: ReferralCreate) -> Ref
         raise Conflict("Candidature déjà traitée.") from None
     if reg.step == ReferralStep.REFUSED:
         raise Conflict(f"Candidature refusée : {reg.detail}.")
-    return ReferralRegistered.of(
+    answer = ReferralRegistered.of(
         reg.referral_id,
         reg.pseudonym,
         reg.duplicate_of_agency if reg.step == ReferralStep.DUPLICATE else None,
     )
+    return await _answered(ctx, campaign, workflow_id, answer)
+
+
+async def _answered(
+    ctx: Ctx, campaign: CampaignPublic, workflow_id: str, answer: ReferralRegistered
+) -> ReferralRegistered:
+    """Every duplicate answer is audited: it tells an agency that someone was referred by
+    another one (who asked, when, for which campaign; no personal data)."""
+    if answer.duplicate:
+        await ProcessRepository(ctx.conn).audit(
+            AuditEvent(
+                actor=str(ctx.principal.user_id),
+                action="referral.duplicate_answered",
+                workflow_id=workflow_id,
+                entity_type="referral",
+                entity_id=str(answer.referral_id),
+                data={"campaign_id": str(campaign.id), "credited_to": answer.duplicate_of_agency},
+            )
+        )
+    return answer
 
 
 async def _act(

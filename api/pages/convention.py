@@ -13,6 +13,7 @@ from api.commands import processes as procs
 from api.deps import PrintableContext
 from api.pages.render import page
 from domain.convention import KPI_LABELS, Evaluation
+from domain.csv_export import MEDIA_TYPE as CSV_MEDIA_TYPE
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,9 +63,9 @@ async def evaluation_csv(
 ) -> Response:
     """The evaluation's CSV, downloaded from its page with the person's session."""
     found = await conv.visible_convention(ctx, convention_id)
-    name, text = conv.evaluation_csv(found, phase)
+    name, text = await conv.evaluation_csv(ctx, found, phase)
     return Response(
         text,
-        media_type="text/csv; charset=utf-8",
+        media_type=CSV_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -152,8 +152,8 @@ async def evaluation(found: VisibleConvention, phase: Phase = None) -> Evaluatio
 
 
 @router.get("/conventions/{convention_id}/evaluation.csv", response_class=Response)
-async def evaluation_csv(found: VisibleConvention, phase: Phase = None) -> Response:
-    name, text = conv.evaluation_csv(found, phase)
+async def evaluation_csv(ctx: Context, found: VisibleConvention, phase: Phase = None) -> Response:
+    name, text = await conv.evaluation_csv(ctx, found, phase)
     return Response(
         text,
         media_type=CSV_MEDIA_TYPE,
