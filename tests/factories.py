@@ -27,7 +27,7 @@ from domain.recruitment import CampaignCreate, CampaignInput, CampaignState
 from store.organisations import OrganisationRepository
 from store.sessions import SessionRepository
 from store.users import UserRepository
-from workflows.clients import start_campaign
+from workflows.recruitment import start_campaign
 
 _counter = itertools.count(1)
 

@@ -73,15 +73,11 @@ from store.pooling import PoolingRepository
 from store.recruitment import sealed_referral
 from store.sessions import SessionRepository
 from store.users import UserRepository
-from workflows.clients import (
-    join_pool,
-    refer,
-    start_campaign,
-    start_convention,
-    start_onboarding,
-    update_with_retry,
-)
-from workflows.convention import ConventionWorkflow
+from workflows.clients import update_with_retry
+from workflows.convention import ConventionWorkflow, start_convention
+from workflows.onboarding import start_onboarding
+from workflows.pooling import join_pool
+from workflows.recruitment import refer, start_campaign
 
 MARKER = "demo_loaded"
 PROCESSES_MARKER = "demo_processes_started"

@@ -36,12 +36,10 @@ from store.migrate import migrate_dsn
 from store.pool import create_pool
 from worker.demo import demo_sign_in_links, load_demo, read_tokens, start_demo_processes
 from worker.main import build_worker, relay_input
-from workflows.clients import (
-    ensure_digest_schedule,
-    ensure_erasure_schedule,
-    ensure_outbox_relay,
-)
 from workflows.common import SEARCH_ATTRIBUTES
+from workflows.outbox import ensure_outbox_relay
+from workflows.people import ensure_digest_schedule
+from workflows.recruitment import ensure_erasure_schedule
 
 log = structlog.get_logger("relais.dev")
 

@@ -32,20 +32,16 @@ from relais.temporal import connect
 from store.pool import create_pool
 from worker.health import beat
 from workflows.booking import ReservationWorkflow
-from workflows.clients import (
-    ensure_digest_schedule,
-    ensure_erasure_schedule,
-    ensure_outbox_relay,
-)
 from workflows.convention import ConventionWorkflow
 from workflows.onboarding import MemberOnboardingWorkflow
-from workflows.outbox import OutboxRelayWorkflow
-from workflows.people import DailyDigestWorkflow
+from workflows.outbox import OutboxRelayWorkflow, ensure_outbox_relay
+from workflows.people import DailyDigestWorkflow, ensure_digest_schedule
 from workflows.pooling import ServicePoolWorkflow
 from workflows.recruitment import (
     CandidateErasureWorkflow,
     RecruitmentCampaignWorkflow,
     RecruitmentReferralWorkflow,
+    ensure_erasure_schedule,
 )
 
 log = structlog.get_logger(__name__)

@@ -10,6 +10,9 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    # What the client-side starters at the end of this module use (never in a workflow).
+    from temporalio.client import Client
+
     from activities.booking import BookingActivities
     from activities.recruitment import org_recipient
     from domain.auth import NETWORK_ROLES
@@ -25,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.processes import ProcessKind, ProcessStatus
     from domain.recruitment import RegisterRequest
+    from workflows.clients import relais_attributes, update_with_start
     from workflows.common import ProcessRecorder, run_activity
 
 OPEN = (ReservationStatus.CONFIRMED, ReservationStatus.WAITLISTED)
@@ -168,3 +172,24 @@ class ReservationWorkflow:
     @workflow.query
     def state(self) -> ReservationState | None:
         return self._state
+
+
+# --- starting it (client side: the API's commands, the demo, the tests) ---------------
+
+
+async def book(
+    client: Client, task_queue: str, input: ReservationInput, indexed: bool = True
+) -> ReservationState:
+    """Reserve a slot (confirmed or waitlisted); the same request retried finds the same
+    reservation."""
+    return await update_with_start(
+        client,
+        ReservationWorkflow.book,
+        RegisterRequest(request_id=str(input.reservation_id)),
+        update_id=f"book-{input.reservation_id}",
+        run=ReservationWorkflow.run,
+        input=input,
+        id=reservation_workflow_id(input.reservation_id),
+        task_queue=task_queue,
+        search_attributes=relais_attributes(ProcessKind.BOOKING, input.member_id, indexed),
+    )

@@ -1,5 +1,7 @@
-"""Client-side starters: the one place that knows each workflow's id, task queue and search
-attributes. Used by the API and the demo loader; never imported by a workflow."""
+"""What every client-side start and update shares: Relais' search attributes, an update
+sent with its workflow's start, and the retry of an update the server never ran. Each
+process's own starters (its workflow id, update, search attributes) sit at the end of its
+workflow module, next to the workflow they start."""
 
 from __future__ import annotations
 
@@ -12,13 +14,6 @@ from uuid import UUID
 import structlog
 from temporalio.client import (
     Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -34,35 +29,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.types import MethodAsyncSingleParam
 from temporalio.workflow import UpdateMethodMultiParam
 
-from domain.booking import ReservationInput, ReservationState, reservation_workflow_id
-from domain.convention import ConventionInput, ConventionState, convention_workflow_id
-from domain.onboarding import MemberOnboardingInput, OnboardingState, onboarding_workflow_id
-from domain.people import DigestInput
-from domain.pooling import JoinRequest, JoinResult, PoolInput
-from domain.processes import OutboxRelayInput, ProcessKind, ProcessStatus
-from domain.recruitment import (
-    CampaignInput,
-    CampaignState,
-    ErasureInput,
-    ErasureResult,
-    ReferralInput,
-    RegisterRequest,
-    Registration,
-    campaign_workflow_id,
-    referral_workflow_id,
-)
-from workflows.booking import ReservationWorkflow
+from domain.processes import ProcessKind, ProcessStatus
 from workflows.common import SA_ORGANISATION, SA_PROCESS, SA_STATUS
-from workflows.convention import ConventionWorkflow
-from workflows.onboarding import MemberOnboardingWorkflow
-from workflows.outbox import OUTBOX_RELAY_ID, OutboxRelayWorkflow
-from workflows.people import DIGEST_SCHEDULE_ID, DailyDigestWorkflow
-from workflows.pooling import ServicePoolWorkflow
-from workflows.recruitment import (
-    CandidateErasureWorkflow,
-    RecruitmentCampaignWorkflow,
-    RecruitmentReferralWorkflow,
-)
 
 WorkflowT = TypeVar("WorkflowT")
 InputT = TypeVar("InputT")
@@ -71,7 +39,7 @@ ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
 
 
-def _indexed(
+def relais_attributes(
     process: ProcessKind, organisation_id: UUID, indexed: bool = True
 ) -> TypedSearchAttributes:
     """Relais' search attributes; `indexed=False` for a server that lacks them (the
@@ -87,7 +55,7 @@ def _indexed(
     )
 
 
-async def _update_with_start(
+async def update_with_start(
     client: Client,
     update: UpdateMethodMultiParam[[WorkflowT, ArgT], ResultT],
     arg: ArgT,
@@ -120,114 +88,6 @@ async def _update_with_start(
         ),
         id,
         ATTEMPTS,
-    )
-
-
-async def start_onboarding(
-    client: Client, task_queue: str, input: MemberOnboardingInput
-) -> WorkflowHandle[MemberOnboardingWorkflow, OnboardingState]:
-    """Raises WorkflowAlreadyStartedError while one is running for the organisation."""
-    return await client.start_workflow(
-        MemberOnboardingWorkflow.run,
-        input,
-        id=onboarding_workflow_id(input.organisation_id),
-        task_queue=task_queue,
-        search_attributes=_indexed(ProcessKind.ONBOARDING, input.organisation_id),
-    )
-
-
-async def start_campaign(
-    client: Client, task_queue: str, input: CampaignInput, request_id: str, indexed: bool = True
-) -> CampaignState:
-    """Start (or find again, for a retried request) a campaign; answers once it is open.
-    Raises WorkflowAlreadyStartedError when the campaign exists and is already closed."""
-    return await _update_with_start(
-        client,
-        RecruitmentCampaignWorkflow.opened,
-        RegisterRequest(request_id=request_id),
-        update_id=f"open-{request_id}",
-        run=RecruitmentCampaignWorkflow.run,
-        input=input,
-        id=campaign_workflow_id(input.campaign_id),
-        task_queue=task_queue,
-        search_attributes=_indexed(ProcessKind.RECRUITMENT, input.spec.employer_id, indexed),
-    )
-
-
-async def refer(
-    client: Client, task_queue: str, input: ReferralInput, indexed: bool = True
-) -> Registration:
-    """Start a referral and answer with its registration. The workflow id comes from the
-    agency's request id: the same request retried reaches the same workflow and answer.
-    Raises WorkflowAlreadyStartedError when that referral's workflow is already closed: the
-    caller answers from the store."""
-    request_id = input.request_id
-    return await _update_with_start(
-        client,
-        RecruitmentReferralWorkflow.register,
-        RegisterRequest(request_id=request_id),
-        update_id=f"register-{request_id}",
-        run=RecruitmentReferralWorkflow.run,
-        input=input,
-        id=referral_workflow_id(input.campaign_id, input.agency_id, request_id),
-        task_queue=task_queue,
-        search_attributes=_indexed(ProcessKind.REFERRAL, input.agency_id, indexed),
-    )
-
-
-async def join_pool(
-    client: Client, task_queue: str, pool: PoolInput, join: JoinRequest, indexed: bool = True
-) -> JoinResult:
-    """A member's request joins the pool of its service and period, starting it if it is the
-    first: concurrent first requests meet in one workflow (the pool's id). Raises
-    WorkflowUpdateFailedError when the pool no longer takes requests, and
-    WorkflowAlreadyStartedError when it has ended."""
-    return await _update_with_start(
-        client,
-        ServicePoolWorkflow.join,
-        join,
-        update_id=f"join-{join.request_id}",
-        run=ServicePoolWorkflow.run,
-        input=pool,
-        id=pool.pool_id,
-        task_queue=task_queue,
-        search_attributes=_indexed(ProcessKind.POOLING, pool.service.network_id, indexed),
-    )
-
-
-async def book(
-    client: Client, task_queue: str, input: ReservationInput, indexed: bool = True
-) -> ReservationState:
-    """Reserve a slot (confirmed or waitlisted); the same request retried finds the same
-    reservation."""
-    return await _update_with_start(
-        client,
-        ReservationWorkflow.book,
-        RegisterRequest(request_id=str(input.reservation_id)),
-        update_id=f"book-{input.reservation_id}",
-        run=ReservationWorkflow.run,
-        input=input,
-        id=reservation_workflow_id(input.reservation_id),
-        task_queue=task_queue,
-        search_attributes=_indexed(ProcessKind.BOOKING, input.member_id, indexed),
-    )
-
-
-async def start_convention(
-    client: Client, task_queue: str, input: ConventionInput, request_id: str, indexed: bool = True
-) -> ConventionState:
-    """Start (or find again, for a retried request) a convention; answers once its phase is
-    stored. Raises WorkflowAlreadyStartedError when that convention has ended."""
-    return await _update_with_start(
-        client,
-        ConventionWorkflow.opened,
-        RegisterRequest(request_id=request_id),
-        update_id=f"open-{request_id}",
-        run=ConventionWorkflow.run,
-        input=input,
-        id=convention_workflow_id(input.convention_id),
-        task_queue=task_queue,
-        search_attributes=_indexed(ProcessKind.CONVENTION, input.network_id, indexed),
     )
 
 
@@ -295,67 +155,6 @@ async def update_with_retry(
     )
 
 
-ERASURE_SCHEDULE_ID = "relais-candidate-erasure"
-
-
-async def ensure_erasure_schedule(client: Client, task_queue: str, months: int) -> None:
-    """The daily erasure of candidates not hired (idempotent: kept if it exists)."""
-    try:
-        await client.create_schedule(
-            ERASURE_SCHEDULE_ID,
-            Schedule(
-                action=ScheduleActionStartWorkflow(
-                    CandidateErasureWorkflow.run,
-                    ErasureInput(months=months),
-                    id="candidate-erasure",
-                    task_queue=task_queue,
-                ),
-                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))]),
-                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-            ),
-        )
-    except ScheduleAlreadyRunningError:
-        pass
-
-
-async def ensure_digest_schedule(
-    client: Client, task_queue: str, hour: int, time_zone: str
-) -> None:
-    """The daily digest of overdue tasks, at `hour` in `time_zone` (kept if it exists)."""
-    try:
-        await client.create_schedule(
-            DIGEST_SCHEDULE_ID,
-            Schedule(
-                action=ScheduleActionStartWorkflow(
-                    DailyDigestWorkflow.run,
-                    DigestInput(),
-                    id="daily-digest",
-                    task_queue=task_queue,
-                ),
-                spec=ScheduleSpec(cron_expressions=[f"0 {hour} * * *"], time_zone_name=time_zone),
-                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-            ),
-        )
-    except ScheduleAlreadyRunningError:
-        pass
-
-
-async def ensure_outbox_relay(client: Client, task_queue: str, input: OutboxRelayInput) -> None:
-    """The outbox sender, started once per namespace (kept if it runs already)."""
-    await client.start_workflow(
-        OutboxRelayWorkflow.run,
-        input,
-        id=OUTBOX_RELAY_ID,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
-
-
-async def erase_candidate(client: Client, task_queue: str, referral_id: UUID) -> ErasureResult:
-    return await client.execute_workflow(
-        CandidateErasureWorkflow.run,
-        ErasureInput(referral_id=referral_id),
-        id=f"erasure-{referral_id}",
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
+# Names the tests knew them by.
+_indexed = relais_attributes
+_update_with_start = update_with_start

@@ -11,9 +11,13 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from temporalio.client import Client
+
     from activities.convention import ConventionActivities
     from domain.actions import TaskAction
     from domain.auth import Role
+
+    # What the client-side starters at the end of this module use (never in a workflow).
     from domain.convention import (
         PARTY_ROLE_LABELS,
         Amendment,
@@ -38,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         SignatureRecord,
         SnapshotAsk,
         SnapshotRequest,
+        convention_workflow_id,
         evaluate,
         midnight,
         midpoint,
@@ -46,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.processes import ProcessKind, ProcessStatus, TaskOpen
     from domain.recruitment import RegisterRequest
+    from workflows.clients import relais_attributes, update_with_start
     from workflows.common import ProcessRecorder, run_activity
 
 DECISION_DAYS = 30  # due date of the manager's renew-or-close task
@@ -666,3 +672,24 @@ class ConventionWorkflow:
     @workflow.query
     def state(self) -> ConventionState:
         return self._state
+
+
+# --- starting it (client side: the API's commands, the demo, the tests) ---------------
+
+
+async def start_convention(
+    client: Client, task_queue: str, input: ConventionInput, request_id: str, indexed: bool = True
+) -> ConventionState:
+    """Start (or find again, for a retried request) a convention; answers once its phase is
+    stored. Raises WorkflowAlreadyStartedError when that convention has ended."""
+    return await update_with_start(
+        client,
+        ConventionWorkflow.opened,
+        RegisterRequest(request_id=request_id),
+        update_id=f"open-{request_id}",
+        run=ConventionWorkflow.run,
+        input=input,
+        id=convention_workflow_id(input.convention_id),
+        task_queue=task_queue,
+        search_attributes=relais_attributes(ProcessKind.CONVENTION, input.network_id, indexed),
+    )

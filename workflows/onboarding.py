@@ -8,9 +8,13 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from temporalio.client import Client, WorkflowHandle
+
     from activities.onboarding import OnboardingActivities
     from domain.actions import TaskAction
     from domain.auth import NETWORK_ROLES, Role
+
+    # What the client-side starters at the end of this module use (never in a workflow).
     from domain.onboarding import (
         CharterAcceptance,
         MemberCheck,
@@ -21,8 +25,10 @@ with workflow.unsafe.imports_passed_through():
         OnboardingCancel,
         OnboardingState,
         OnboardingStep,
+        onboarding_workflow_id,
     )
     from domain.processes import ProcessKind, ProcessStatus, TaskOpen
+    from workflows.clients import relais_attributes
     from workflows.common import ProcessRecorder, refusal, run_activity
 
 OPEN_STEPS = (OnboardingStep.VALIDATING, OnboardingStep.AWAITING_CHARTER)
@@ -235,3 +241,19 @@ class MemberOnboardingWorkflow:
     @workflow.query
     def state(self) -> OnboardingState:
         return self._state
+
+
+# --- starting it (client side: the API's commands, the demo, the tests) ---------------
+
+
+async def start_onboarding(
+    client: Client, task_queue: str, input: MemberOnboardingInput
+) -> WorkflowHandle[MemberOnboardingWorkflow, OnboardingState]:
+    """Raises WorkflowAlreadyStartedError while one is running for the organisation."""
+    return await client.start_workflow(
+        MemberOnboardingWorkflow.run,
+        input,
+        id=onboarding_workflow_id(input.organisation_id),
+        task_queue=task_queue,
+        search_attributes=relais_attributes(ProcessKind.ONBOARDING, input.organisation_id),
+    )

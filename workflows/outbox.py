@@ -8,6 +8,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    # What the client-side starters at the end of this module use (never in a workflow).
+    from temporalio.client import Client
+    from temporalio.common import WorkflowIDConflictPolicy
+
     from activities.mail import MailActivities
     from domain.processes import OutboxBatch, OutboxRelayInput
 
@@ -58,3 +62,17 @@ class OutboxRelayWorkflow:
     def wake(self) -> None:
         """Something was queued: send now rather than at the next poll."""
         self._woken = True
+
+
+# --- starting it (client side: the API's commands, the demo, the tests) ---------------
+
+
+async def ensure_outbox_relay(client: Client, task_queue: str, input: OutboxRelayInput) -> None:
+    """The outbox sender, started once per namespace (kept if it runs already)."""
+    await client.start_workflow(
+        OutboxRelayWorkflow.run,
+        input,
+        id=OUTBOX_RELAY_ID,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )

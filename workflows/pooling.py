@@ -18,6 +18,9 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    # What the client-side starters at the end of this module use (never in a workflow).
+    from temporalio.client import Client
+
     from activities.pooling import PoolingActivities
     from activities.recruitment import org_recipient
     from domain.actions import TaskAction
@@ -54,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         TaskClose,
         TaskOpen,
     )
+    from workflows.clients import relais_attributes, update_with_start
     from workflows.common import ProcessRecorder, refusal, run_activity
 
 PROVIDER_REMINDER = timedelta(days=7)
@@ -881,3 +885,26 @@ class ServicePoolWorkflow:
     @workflow.query
     def state(self) -> PoolState:
         return self._state
+
+
+# --- starting it (client side: the API's commands, the demo, the tests) ---------------
+
+
+async def join_pool(
+    client: Client, task_queue: str, pool: PoolInput, join: JoinRequest, indexed: bool = True
+) -> JoinResult:
+    """A member's request joins the pool of its service and period, starting it if it is the
+    first: concurrent first requests meet in one workflow (the pool's id). Raises
+    WorkflowUpdateFailedError when the pool no longer takes requests, and
+    WorkflowAlreadyStartedError when it has ended."""
+    return await update_with_start(
+        client,
+        ServicePoolWorkflow.join,
+        join,
+        update_id=f"join-{join.request_id}",
+        run=ServicePoolWorkflow.run,
+        input=pool,
+        id=pool.pool_id,
+        task_queue=task_queue,
+        search_attributes=relais_attributes(ProcessKind.POOLING, pool.service.network_id, indexed),
+    )

@@ -22,10 +22,24 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.types import MethodSyncOrAsyncSingleParam
 
 with workflow.unsafe.imports_passed_through():
+    from temporalio.client import (
+        Client,
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleAlreadyRunningError,
+        ScheduleIntervalSpec,
+        ScheduleOverlapPolicy,
+        SchedulePolicy,
+        ScheduleSpec,
+    )
+    from temporalio.common import WorkflowIDConflictPolicy
+
     from activities.recruitment import RecruitmentActivities, org_recipient
     from domain.actions import ReferralActionKind, TaskAction
     from domain.auth import NETWORK_ROLES, Role
     from domain.processes import ProcessKind, ProcessStatus, TaskOpen
+
+    # What the client-side starters at the end of this module use (never in a workflow).
     from domain.recruitment import (
         OPEN_REFERRAL,
         TERMINAL_CAMPAIGN,
@@ -51,7 +65,9 @@ with workflow.unsafe.imports_passed_through():
         Registration,
         RelayOffer,
         campaign_workflow_id,
+        referral_workflow_id,
     )
+    from workflows.clients import relais_attributes, update_with_start
     from workflows.common import ProcessRecorder, refusal, run_activity
 
 SignalT = TypeVar("SignalT")
@@ -624,3 +640,80 @@ class CandidateErasureWorkflow:
     @workflow.run
     async def run(self, input: ErasureInput) -> ErasureResult:
         return await run_activity(RecruitmentActivities.erase_candidates, input)
+
+
+# --- starting it (client side: the API's commands, the demo, the tests) ---------------
+
+
+ERASURE_SCHEDULE_ID = "relais-candidate-erasure"
+
+
+async def start_campaign(
+    client: Client, task_queue: str, input: CampaignInput, request_id: str, indexed: bool = True
+) -> CampaignState:
+    """Start (or find again, for a retried request) a campaign; answers once it is open.
+    Raises WorkflowAlreadyStartedError when the campaign exists and is already closed."""
+    return await update_with_start(
+        client,
+        RecruitmentCampaignWorkflow.opened,
+        RegisterRequest(request_id=request_id),
+        update_id=f"open-{request_id}",
+        run=RecruitmentCampaignWorkflow.run,
+        input=input,
+        id=campaign_workflow_id(input.campaign_id),
+        task_queue=task_queue,
+        search_attributes=relais_attributes(
+            ProcessKind.RECRUITMENT, input.spec.employer_id, indexed
+        ),
+    )
+
+
+async def refer(
+    client: Client, task_queue: str, input: ReferralInput, indexed: bool = True
+) -> Registration:
+    """Start a referral and answer with its registration. The workflow id comes from the
+    agency's request id: the same request retried reaches the same workflow and answer.
+    Raises WorkflowAlreadyStartedError when that referral's workflow is already closed: the
+    caller answers from the store."""
+    request_id = input.request_id
+    return await update_with_start(
+        client,
+        RecruitmentReferralWorkflow.register,
+        RegisterRequest(request_id=request_id),
+        update_id=f"register-{request_id}",
+        run=RecruitmentReferralWorkflow.run,
+        input=input,
+        id=referral_workflow_id(input.campaign_id, input.agency_id, request_id),
+        task_queue=task_queue,
+        search_attributes=relais_attributes(ProcessKind.REFERRAL, input.agency_id, indexed),
+    )
+
+
+async def ensure_erasure_schedule(client: Client, task_queue: str, months: int) -> None:
+    """The daily erasure of candidates not hired (idempotent: kept if it exists)."""
+    try:
+        await client.create_schedule(
+            ERASURE_SCHEDULE_ID,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    CandidateErasureWorkflow.run,
+                    ErasureInput(months=months),
+                    id="candidate-erasure",
+                    task_queue=task_queue,
+                ),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))]),
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+            ),
+        )
+    except ScheduleAlreadyRunningError:
+        pass
+
+
+async def erase_candidate(client: Client, task_queue: str, referral_id: UUID) -> ErasureResult:
+    return await client.execute_workflow(
+        CandidateErasureWorkflow.run,
+        ErasureInput(referral_id=referral_id),
+        id=f"erasure-{referral_id}",
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )

@@ -37,7 +37,7 @@ from domain.organisations import OrganisationKind, OrganisationStatus
 from store.booking import BookingRepository
 from store.organisations import OrganisationRepository
 from workflows.booking import ReservationWorkflow
-from workflows.clients import book as start_booking
+from workflows.booking import book as start_booking
 
 RESERVATION_NS = uuid.UUID("a3c1f1de-3d0e-4d8b-8a8a-3e2b1c9d7f45")
 BOOKERS = (*OPERATORS, Role.MEMBER)

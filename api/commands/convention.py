@@ -43,8 +43,7 @@ from domain.convention import (
 from domain.csv_export import csv_text
 from domain.errors import Forbidden, Invalid, NotFound, Unavailable
 from store.convention import ConventionRepository
-from workflows.clients import start_convention
-from workflows.convention import ConventionWorkflow
+from workflows.convention import ConventionWorkflow, start_convention
 
 CONVENTION_NS = uuid.UUID("8d3f6b1e-2a4c-4e8b-9f10-7c5d2e6a9b31")
 CLOSED = "Cette convention est close : plus aucune action n'y est possible."

@@ -28,8 +28,8 @@ from domain.onboarding import (
 )
 from domain.organisations import OrganisationKind, OrganisationStatus
 from store.organisations import OrganisationRepository
-from workflows.clients import start_onboarding, update_with_retry
-from workflows.onboarding import MemberOnboardingWorkflow
+from workflows.clients import update_with_retry
+from workflows.onboarding import MemberOnboardingWorkflow, start_onboarding
 
 Handle = WorkflowHandle[MemberOnboardingWorkflow, OnboardingState]
 

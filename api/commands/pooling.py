@@ -46,8 +46,7 @@ from domain.pooling import (
 )
 from store.organisations import OrganisationRepository
 from store.pooling import PoolingRepository
-from workflows.clients import join_pool
-from workflows.pooling import ServicePoolWorkflow
+from workflows.pooling import ServicePoolWorkflow, join_pool
 
 log = structlog.get_logger(__name__)
 

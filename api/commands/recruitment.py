@@ -47,9 +47,13 @@ from domain.recruitment import (
 from store.organisations import OrganisationRepository
 from store.processes import ProcessRepository
 from store.recruitment import RecruitmentRepository, ReferralAccess, sealed_referral
-from workflows.clients import erase_candidate, start_campaign
-from workflows.clients import refer as start_referral
-from workflows.recruitment import RecruitmentCampaignWorkflow, RecruitmentReferralWorkflow
+from workflows.recruitment import (
+    RecruitmentCampaignWorkflow,
+    RecruitmentReferralWorkflow,
+    erase_candidate,
+    start_campaign,
+)
+from workflows.recruitment import refer as start_referral
 
 # --- who sees what -----------------------------------------------------------------------
 

@@ -215,9 +215,12 @@ MISSING: dict[str, Callable[[], str]] = {
 # Every table, to prove that a refused call changed nothing (one digest of its rows each).
 # When a session or a token was last used is the sign-in's bookkeeping, not data a call
 # changes (written at most once a minute: a long run would see it move).
+# Every table but the rate limits' counters: every call counts there, A's owners' reads of
+# their own reports included (what the limiter is for), and they hold no data.
 TABLES = """
 SELECT quote_ident(table_name) FROM information_schema.tables
-WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1"""
+WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+  AND table_name <> 'rate_limits' ORDER BY 1"""
 DIGEST = """
 SELECT md5(coalesce(string_agg(r, '|' ORDER BY r), ''))
 FROM (SELECT (to_jsonb(t) - 'last_seen_at' - 'last_used_at')::text AS r FROM {} t) rows"""
@@ -500,7 +503,9 @@ async def test_other_organisations_get_what_a_missing_object_gets(client, world,
                         f"(missing: {missing.status_code} {_detail(missing)})"
                     )
     assert not wrong, "\n".join(wrong)
-    assert await _snapshot(db, dev_env.client, world) == before, "a refused call changed data"
+    after = await _snapshot(db, dev_env.client, world)
+    changed = [a[0] for a, b in zip(after[0], before[0], strict=True) if a != b]
+    assert after == before, f"a refused call changed data: {changed}"
 
 
 async def test_lists_leave_out_other_organisations_objects(client, world, actors, db):

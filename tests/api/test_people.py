@@ -22,7 +22,7 @@ from store.sessions import LinkRefusal
 from tests.api.conftest import browser, csrf_of, link_in
 from tests.api.test_object_access import DIGEST, TABLES
 from tests.factories import make_org, make_user, onboarding_input, session_for
-from workflows.clients import start_onboarding
+from workflows.onboarding import start_onboarding
 
 
 def _t(r) -> str:

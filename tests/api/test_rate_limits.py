@@ -2,11 +2,14 @@
 says most about people (a referral's « doublon » answer) is rate-limited per person and per
 client, and every duplicate answer is audited."""
 
+# The fixtures of tests/api are imported (F401) to be taken as arguments by name (F811).
+# ruff: noqa: F401, F811
+
 from __future__ import annotations
 
 import pytest
 
-from tests.api.test_recruitment import campaign_body, candidate, other_agency  # noqa: F401
+from tests.api.test_recruitment import campaign_body, candidate, other_agency
 
 
 @pytest.fixture
@@ -24,7 +27,7 @@ async def test_referrals_per_agency_and_duplicate_answers_are_limited_and_audite
     client,
     actors,
     other_agency,
-    db,  # noqa: F811
+    db,
 ):
     staff, agency = actors["staff"], actors["agency"]
     c = (
@@ -57,7 +60,7 @@ def _person(i: int) -> dict:
     return candidate(f"r-{i}", email=f"p{i}@example.fr", phone=None)
 
 
-async def test_reports_and_exports_are_limited_per_person(client, actors, other_agency):  # noqa: F811
+async def test_reports_and_exports_are_limited_per_person(client, actors, other_agency):
     staff, manager = actors["staff"], actors["manager"]
     c = (
         await client.post(

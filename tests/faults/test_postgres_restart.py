@@ -25,8 +25,8 @@ from store.migrate import migrate_dsn
 from store.pool import create_pool
 from tests.factories import make_org, make_user, onboarding_input
 from worker.main import build_worker
-from workflows.clients import start_onboarding, update_with_retry
-from workflows.onboarding import MemberOnboardingWorkflow
+from workflows.clients import update_with_retry
+from workflows.onboarding import MemberOnboardingWorkflow, start_onboarding
 
 pytestmark = pytest.mark.system
 

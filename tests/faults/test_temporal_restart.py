@@ -31,9 +31,9 @@ from relais.temporal import data_converter
 from tests.factories import make_org, make_user, onboarding_input, session_for
 from tests.system.conftest import free_port
 from worker.main import build_worker
-from workflows.clients import start_onboarding, update_with_retry
+from workflows.clients import update_with_retry
 from workflows.common import SEARCH_ATTRIBUTES
-from workflows.onboarding import MemberOnboardingWorkflow
+from workflows.onboarding import MemberOnboardingWorkflow, start_onboarding
 
 pytestmark = pytest.mark.system
 

@@ -46,9 +46,9 @@ from store.crypto import Sealer
 from store.pooling import PoolingRepository
 from store.recruitment import sealed_referral
 from tests.factories import launch_campaign, make_org, make_user, recruitment_parties
-from workflows.clients import join_pool, refer, update_with_retry
-from workflows.pooling import ServicePoolWorkflow
-from workflows.recruitment import RecruitmentCampaignWorkflow, RecruitmentReferralWorkflow
+from workflows.clients import update_with_retry
+from workflows.pooling import ServicePoolWorkflow, join_pool
+from workflows.recruitment import RecruitmentCampaignWorkflow, RecruitmentReferralWorkflow, refer
 
 pytestmark = pytest.mark.system
 

@@ -13,7 +13,7 @@ import pytest
 
 from relais.settings import Settings
 from relais.temporal import connect
-from workflows.clients import ERASURE_SCHEDULE_ID
+from workflows.recruitment import ERASURE_SCHEDULE_ID
 
 pytestmark = pytest.mark.system
 

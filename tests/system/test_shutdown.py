@@ -26,7 +26,7 @@ from tests.factories import make_org
 from tests.faults.test_worker_kill import WorkerProcess
 from tests.leftovers import describe, servers_under
 from tests.system.conftest import DevStack
-from workflows.clients import book
+from workflows.booking import book
 
 pytestmark = pytest.mark.system
 

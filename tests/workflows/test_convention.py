@@ -39,8 +39,7 @@ from store.convention import ConventionRepository
 from tests.factories import make_org, make_user, siret
 from tests.workflows.test_onboarding import _record
 from worker.main import build_worker
-from workflows.clients import start_convention
-from workflows.convention import ConventionWorkflow
+from workflows.convention import ConventionWorkflow, start_convention
 
 ANNUAL = 16_500_000  # 165 000 EUR a year, as in the Cap Développement seed
 

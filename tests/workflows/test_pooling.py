@@ -41,9 +41,8 @@ from store.pooling import PoolingRepository
 from tests.factories import make_org, make_user
 from tests.workflows.test_onboarding import _record
 from worker.main import build_worker
-from workflows.booking import ReservationWorkflow
-from workflows.clients import book, join_pool
-from workflows.pooling import ServicePoolWorkflow
+from workflows.booking import ReservationWorkflow, book
+from workflows.pooling import ServicePoolWorkflow, join_pool
 
 
 @dataclass

@@ -25,8 +25,7 @@ from store.recruitment import sealed_referral
 from tests.factories import launch_campaign, recruitment_parties
 from tests.workflows.test_onboarding import _record
 from worker.main import build_worker
-from workflows.clients import refer
-from workflows.recruitment import RecruitmentCampaignWorkflow, RecruitmentReferralWorkflow
+from workflows.recruitment import RecruitmentCampaignWorkflow, RecruitmentReferralWorkflow, refer
 
 SLA = timedelta(days=5)
 
