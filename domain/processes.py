@@ -146,6 +146,8 @@ class AuditEvent(BaseModel):
     entity_type: str
     entity_id: str
     data: dict[str, Any] = Field(default_factory=dict)
+    # One row per act: a retried act finds it (None: every call is a row).
+    dedup_key: str | None = None
 
 
 class OutboxStatus(StrEnum):

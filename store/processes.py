@@ -154,8 +154,9 @@ WHERE ($1::text IS NULL OR workflow_id = $1)
 ORDER BY created_at DESC, id LIMIT $2"""
 
 APPEND_AUDIT = """
-INSERT INTO audit_events (actor, action, workflow_id, entity_type, entity_id, data)
-VALUES ($1, $2, $3, $4, $5, $6)"""
+INSERT INTO audit_events (actor, action, workflow_id, entity_type, entity_id, data, dedup_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING"""
 
 
 class ClaimedMail(BaseModel):
@@ -310,5 +311,12 @@ class ProcessRepository:
 
     async def audit(self, e: AuditEvent) -> None:
         await self.conn.execute(
-            APPEND_AUDIT, e.actor, e.action, e.workflow_id, e.entity_type, e.entity_id, e.data
+            APPEND_AUDIT,
+            e.actor,
+            e.action,
+            e.workflow_id,
+            e.entity_type,
+            e.entity_id,
+            e.data,
+            e.dedup_key,
         )

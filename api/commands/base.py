@@ -16,10 +16,15 @@ from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.auth import Principal, Role
+from domain.booking import ReservationPublic, reservation_workflow_id
+from domain.convention import ConventionPublic, convention_workflow_id
 from domain.errors import Conflict, DomainError, Forbidden, Invalid
 from domain.labels import ROLE_LABELS
+from domain.pooling import PoolPublic, ServiceRequestPublic
+from domain.processes import AuditEvent
 from relais.settings import Settings
 from store.crypto import Sealer
+from store.processes import ProcessRepository
 from store.requests import RequestRepository
 from workflows.clients import update_with_retry
 
@@ -67,6 +72,40 @@ REUSED = (
 )
 
 
+# What an act's audit keeps of its input: the choices and the words a person gave.
+SAID = frozenset(
+    {
+        "reason", "retained", "given", "hired", "accept", "confirmed", "delivered", "note",
+        "comment", "stars", "close_reason", "quantity", "label", "amount_cents", "reference",
+        "position_id", "renew", "title", "approve",
+    }
+)  # fmt: skip
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, dict):  # a renewal's phase: said as such, its figures are audited
+        return True
+    return str(value) if isinstance(value, UUID) else value
+
+
+def _workflow_of(obj: object) -> str | None:
+    """The workflow an act's object (or result) is run by, when it has one."""
+    wid = getattr(obj, "workflow_id", None)
+    if isinstance(wid, str):
+        return wid
+    if isinstance(obj, WorkflowHandle):
+        return str(obj.id)
+    if isinstance(obj, ServiceRequestPublic):
+        return obj.pool_id
+    if isinstance(obj, PoolPublic):
+        return obj.id
+    if isinstance(obj, ConventionPublic):
+        return convention_workflow_id(obj.id)
+    if isinstance(obj, ReservationPublic):
+        return reservation_workflow_id(obj.id)
+    return None
+
+
 def _subject(arg: object) -> str:
     """How an act's object names itself in a request id's scope."""
     for name in ("id", "workflow_id", "code"):
@@ -85,11 +124,18 @@ class Command(Generic[P, R]):
     first answer); the same id sent with another body gets that answer too, and the answer
     says so (`Ctx.notices`) instead of keeping quiet."""
 
-    def __init__(self, fn: Callable[Concatenate[Ctx, P], Awaitable[R]], roles: frozenset[Role]):
+    def __init__(
+        self,
+        fn: Callable[Concatenate[Ctx, P], Awaitable[R]],
+        roles: frozenset[Role],
+        audited: bool = True,
+    ):
         self.fn = fn
         self.roles = roles
+        self.audited = audited
         self.__name__ = fn.__name__
         self.__doc__ = fn.__doc__
+        self.action = f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
 
     def allows(self, p: Principal) -> bool:
         return p.role in self.roles
@@ -109,7 +155,9 @@ class Command(Generic[P, R]):
             raise refuse_role(self.roles, ctx.principal)
         fp = self._fingerprint(ctx, args)
         if fp is None:
-            return await self.fn(ctx, *args, **kwargs)
+            result = await self.fn(ctx, *args, **kwargs)
+            await self._audit(ctx, args, result, None)
+            return result
         scope, request_id, digest = fp
         requests = RequestRepository(ctx.conn)
         first = await requests.first(scope, request_id)
@@ -117,23 +165,58 @@ class Command(Generic[P, R]):
         if kept != digest:
             ctx.notice(REUSED.format(request_id))
         try:
-            return await self.fn(ctx, *args, **kwargs)
+            result = await self.fn(ctx, *args, **kwargs)
         except DomainError:
             # Refused: nothing was done under this id, whose body need not be kept.
             if first is None and kept == digest:
                 await requests.forget(scope, request_id, digest)
             raise
+        await self._audit(ctx, args, result, f"{scope}:{request_id}")
+        return result
+
+    async def _audit(
+        self, ctx: Ctx, args: tuple[object, ...], result: object, request_key: str | None
+    ) -> None:
+        """The act in the audit trail, once: who, on what, with the reason they gave (the
+        input's words and choices only — never a candidate's identity)."""
+        if not self.audited:
+            return
+        data = args[-1] if args and isinstance(args[-1], BaseModel) else None
+        said = (
+            {k: _plain(v) for k, v in data.model_dump().items() if k in SAID and v is not None}
+            if data is not None
+            else {}
+        )
+        subject = args[0] if len(args) > 1 or (data is None and args) else result
+        key = request_key or (
+            f"{self.__name__}:{ctx.principal.user_id}:"
+            + hashlib.sha256(
+                f"{_subject(subject)}|{data.model_dump_json() if data else ''}".encode()
+            ).hexdigest()[:32]
+        )
+        await ProcessRepository(ctx.conn).audit(
+            AuditEvent(
+                actor=str(ctx.principal.user_id),
+                action=self.action,
+                workflow_id=_workflow_of(subject) or _workflow_of(result),
+                entity_type=self.action.split(".", 1)[0],
+                entity_id=_subject(subject),
+                data=said,
+                dedup_key=f"act:{self.action}:{key}",
+            )
+        )
 
 
 def command(
-    *roles: Role,
+    *roles: Role, audited: bool = True
 ) -> Callable[[Callable[Concatenate[Ctx, P], Awaitable[R]]], Command[P, R]]:
     """Declare an act and the roles that may take it (all roles when none are named: the
-    command then decides from the object, e.g. a convention's own signatories)."""
+    command then decides from the object, e.g. a convention's own signatories). Each act is
+    audited once (`audited=False` where its workflow's activity audits it already)."""
     allowed = frozenset(roles) or frozenset(Role)
 
     def wrap(fn: Callable[Concatenate[Ctx, P], Awaitable[R]]) -> Command[P, R]:
-        return Command(fn, allowed)
+        return Command(fn, allowed, audited)
 
     return wrap
 

@@ -26,7 +26,7 @@ async def _audit(ctx: Ctx, action: str, namespace: str, data: dict[str, object])
     )
 
 
-@command(Role.ADMIN)
+@command(Role.ADMIN, audited=False)
 async def decode(ctx: Ctx, payloads: Sequence[Payload], namespace: str, via: str) -> list[Payload]:
     """Payloads as the Temporal server holds them → as the workflow sees them. A payload
     that is not Relais' (already plain) or that no configured key opens comes back as sent."""
@@ -46,7 +46,7 @@ async def decode(ctx: Ctx, payloads: Sequence[Payload], namespace: str, via: str
     return out
 
 
-@command(Role.ADMIN)
+@command(Role.ADMIN, audited=False)
 async def encode(ctx: Ctx, payloads: Sequence[Payload], namespace: str, via: str) -> list[Payload]:
     """The other direction, for the CLI (`temporal workflow signal --input …` with the
     codec endpoint): plain payloads encrypted with the current payload key."""

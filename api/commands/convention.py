@@ -151,7 +151,7 @@ async def create(ctx: Ctx, data: ConventionCreate) -> ConventionPublic:
     return await visible_convention(ctx, convention_id)
 
 
-@command()
+@command(audited=False)
 async def sign(ctx: Ctx, conv: ConventionPublic, data: SignatureCreate) -> ConventionState:
     """The caller signs the current phase for its organisation (its parties' signatories
     only). Signing again changes nothing."""
@@ -167,7 +167,7 @@ async def sign(ctx: Ctx, conv: ConventionPublic, data: SignatureCreate) -> Conve
     return state
 
 
-@command(*MANAGERS)
+@command(*MANAGERS, audited=False)
 async def amend(ctx: Ctx, conv: ConventionPublic, data: AmendmentCreate) -> ConventionState:
     """Targets or annual budget of the running phase (recorded in the audit trail)."""
     state: ConventionState = await _send(
@@ -179,7 +179,7 @@ async def amend(ctx: Ctx, conv: ConventionPublic, data: AmendmentCreate) -> Conv
     return state
 
 
-@command(*NETWORK)
+@command(*NETWORK, audited=False)
 async def add_expense(ctx: Ctx, conv: ConventionPublic, data: ExpenseCreate) -> ConventionState:
     """An expense against the phase's budget."""
     state: ConventionState = await _send(
@@ -191,7 +191,7 @@ async def add_expense(ctx: Ctx, conv: ConventionPublic, data: ExpenseCreate) -> 
     return state
 
 
-@command(*NETWORK)
+@command(*NETWORK, audited=False)
 async def refresh_kpis(ctx: Ctx, conv: ConventionPublic) -> KpiSnapshot:
     """Count the KPIs now, without waiting for the month's snapshot."""
     await limits.snapshots(ctx)

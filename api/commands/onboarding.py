@@ -84,7 +84,7 @@ async def _update(
         raise Conflict(f"Cette adhésion est close ({found.step.value}).") from None
 
 
-@command(*OPERATORS)
+@command(*OPERATORS, audited=False)
 async def open_onboarding(ctx: Ctx, data: OnboardingCreate) -> OnboardingStarted:
     """Start a member company's onboarding: its contact is asked to accept the charter."""
     org = await OrganisationRepository(ctx.conn).get(data.organisation_id)
@@ -110,7 +110,7 @@ async def open_onboarding(ctx: Ctx, data: OnboardingCreate) -> OnboardingStarted
     return OnboardingStarted(workflow_id=handle.id, organisation_id=org.id)
 
 
-@command(*OPERATORS, Role.MEMBER)
+@command(*OPERATORS, Role.MEMBER, audited=False)
 async def accept_charter(
     ctx: Ctx, handle: Handle, data: CharterAcceptanceCreate
 ) -> OnboardingState:
@@ -127,7 +127,7 @@ async def accept_charter(
     )
 
 
-@command(*OPERATORS)
+@command(*OPERATORS, audited=False)  # its activity audits it
 async def cancel(ctx: Ctx, handle: Handle, data: OnboardingCancelCreate) -> OnboardingState:
     """Stop an onboarding, with a reason."""
     act = OnboardingCancel(

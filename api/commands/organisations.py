@@ -59,7 +59,7 @@ def _labels(fields: Iterable[str]) -> str:
     return ", ".join(FIELD_LABELS.get(f, f) for f in sorted(fields))
 
 
-@command(*SELF_EDITORS)
+@command(*SELF_EDITORS, audited=False)
 async def update(ctx: Ctx, organisation_id: UUID, data: OrganisationUpdate) -> OrganisationPublic:
     """Correct an organisation's details. What decides eligibility, a share of a bill or who
     the organisation is (name, NAF, headcount, territory, status) only the network's staff

@@ -206,7 +206,7 @@ async def visible_user(ctx: Ctx, user_id: UUID) -> UserRow:
     return user
 
 
-@command()
+@command(audited=False)
 async def invite(ctx: Ctx, body: InvitationCreate) -> Invited:
     """Invite a person by mail. Operators (admin, staff) name the organisation and the role,
     within the network-role rule; anyone else invites colleagues of their own organisation
@@ -263,7 +263,7 @@ async def invite(ctx: Ctx, body: InvitationCreate) -> Invited:
     return invited
 
 
-@command(*OPERATORS)
+@command(*OPERATORS, audited=False)
 async def disable_user(ctx: Ctx, user: UserRow) -> UserRow:
     """Disable a person at once: their sessions end, their tokens and unused links stop
     working. Nobody disables themselves; only an admin disables an admin."""
@@ -302,7 +302,7 @@ async def my_account(ctx: Ctx) -> UserRow:
     return user
 
 
-@command()
+@command(audited=False)
 async def sign_out(ctx: Ctx) -> None:
     """End the session the caller came with (the cookie then opens nothing)."""
     if ctx.principal.session_id is not None:
@@ -317,24 +317,24 @@ async def my_sessions(ctx: Ctx) -> list[SessionPublic]:
     return [s.model_copy(update={"current": s.id == ctx.principal.session_id}) for s in found]
 
 
-@command()
+@command(audited=False)
 async def end_session(ctx: Ctx, session_id: UUID) -> None:
     """End one of one's own sessions (another's is missing, as an unknown one)."""
     if not await SessionRepository(ctx.conn).end_own(session_id, ctx.principal.user_id):
         raise NotFound.of("Session")
 
 
-@command()
+@command(audited=False)
 async def set_name(ctx: Ctx, body: NameSet) -> None:
     await UserRepository(ctx.conn).set_name(ctx.principal.user_id, body.name)
 
 
-@command()
+@command(audited=False)
 async def set_notify(ctx: Ctx, body: NotifySet) -> None:
     await UserRepository(ctx.conn).set_notify(ctx.principal.user_id, body.notify)
 
 
-@command()
+@command(audited=False)
 async def set_password(ctx: Ctx, body: PasswordSet) -> None:
     """Set or change one's password: the current one is asked for, unless none was set or
     the session was opened from a mail link in the last 15 minutes (the person just proved
@@ -369,7 +369,7 @@ async def my_tokens(ctx: Ctx) -> list[ApiTokenPublic]:
     return await UserRepository(ctx.conn).tokens(ctx.principal.user_id)
 
 
-@command()
+@command(audited=False)
 async def create_token(ctx: Ctx, body: ApiTokenCreate) -> ApiTokenCreated:
     """A named API token for one's own machines, with the caller's role, expiring; shown
     once. Made from a signed-in session only: a token cannot make more tokens."""
@@ -384,7 +384,7 @@ async def create_token(ctx: Ctx, body: ApiTokenCreate) -> ApiTokenCreated:
     return ApiTokenCreated(token=token, public=public)
 
 
-@command()
+@command(audited=False)
 async def revoke_token(ctx: Ctx, token_id: UUID) -> None:
     """Revoke one of one's own tokens (another's is missing, as an unknown one)."""
     users = UserRepository(ctx.conn)

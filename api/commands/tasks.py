@@ -164,7 +164,7 @@ async def visible_task(ctx: Ctx, task_id: UUID) -> TaskPublic:
 # --- the act ---------------------------------------------------------------------------
 
 
-@command()
+@command(audited=False)
 async def complete_task(ctx: Ctx, t: TaskPublic, data: dict[str, Any]) -> BaseModel:
     """Carry out an open task the caller may see (API and pages alike): who may act, the
     action's data, then its command."""
