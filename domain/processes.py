@@ -127,6 +127,7 @@ class TimelineEvent(BaseModel):
     action: str
     actor: str | None = None  # a person's name, an organisation, or None for the system
     detail: str | None = None
+    data: dict[str, Any] | None = None  # an audited act's choices and reason
 
 
 class ProcessDetail(BaseModel):

@@ -94,14 +94,14 @@ TASKS_OF = f"SELECT {TASK_COLUMNS} {TASK_FROM} WHERE t.workflow_id = $1 ORDER BY
 # A process's history: its audited acts (with the actor's name when a person) and its tasks.
 TIMELINE = """
 SELECT a.at, 'audit' AS kind, a.action, coalesce(u.name, a.actor) AS actor,
-       a.entity_type || ' ' || a.entity_id AS detail
+       a.entity_type || ' ' || a.entity_id AS detail, a.data
 FROM audit_events a LEFT JOIN users u ON u.id::text = a.actor
 WHERE a.workflow_id = $1
 UNION ALL
-SELECT t.created_at, 'task_opened', t.action, o.name, t.title
+SELECT t.created_at, 'task_opened', t.action, o.name, t.title, NULL
 FROM tasks t JOIN organisations o ON o.id = t.assignee_organisation_id WHERE t.workflow_id = $1
 UNION ALL
-SELECT t.closed_at, 'task_closed', t.action, o.name, t.outcome
+SELECT t.closed_at, 'task_closed', t.action, o.name, t.outcome, NULL
 FROM tasks t JOIN organisations o ON o.id = t.assignee_organisation_id
 WHERE t.workflow_id = $1 AND t.closed_at IS NOT NULL
 ORDER BY 1, 2 LIMIT 500"""

@@ -22,6 +22,7 @@ from api.commands import tasks as inbox
 from api.commands.base import Ctx
 from api.deps import PageContext
 from api.errors import describe
+from api.pages.history import facts, sentence
 from api.pages.render import page
 from api.urls import same_site_path
 from domain.actions import TaskAction
@@ -149,9 +150,13 @@ async def process_page(
             "mine": mine,
             "forms": await _forms(ctx, mine),
             "done": fait,
+            "history": [(e, sentence(e)) for e in detail.timeline],
+            "facts": facts(detail.live),
+            # The raw view stays for admins, behind « Détails techniques ».
             "live_json": json.dumps(detail.live, indent=2, ensure_ascii=False, default=str)
-            if detail.live
+            if detail.live and ctx.principal.role == Role.ADMIN
             else None,
+            "admin": ctx.principal.role == Role.ADMIN,
         },
     )
 

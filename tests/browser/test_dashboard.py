@@ -86,9 +86,19 @@ async def test_staff_member_and_agency_move_a_referral_on_from_their_tasks(share
     await check_a11y(manager)
     await manager.locator("a", has_text=f"Candidature {pseudonym}").click()
     await expect(manager.locator("section.summary")).to_contain_text("entretien")
+    # Its history in sentences, who acted and why; where it stands as facts, no JSON or id.
     timeline = manager.locator("ol.timeline li")
-    await expect(timeline.filter(has_text="Tâche ouverte")).to_have_count(4)
-    await expect(manager.locator("h2", has_text="État en direct")).to_be_visible()
+    await expect(timeline.filter(has_text="Tâche pour")).to_have_count(4)
+    await expect(
+        timeline.filter(has_text="Sonia Meziane a retenu la candidature : Profil conforme au poste")
+    ).to_have_count(1)
+    await expect(timeline.filter(has_text="a transmis le consentement du candidat")).to_have_count(
+        1
+    )
+    await expect(manager.locator("h2", has_text="Où en est-il")).to_be_visible()
+    await expect(manager.locator("dl.facts")).to_contain_text(pseudonym)
+    text = await manager.locator("main").inner_text()
+    assert "referral-" not in text and "{" not in text, text  # no workflow id, no JSON
     await shot(manager, "processus-detail")
     await check_a11y(manager)
 
