@@ -74,9 +74,8 @@ COUNT_BY_STATUS = """
 SELECT process, status, sum(n)::bigint AS count FROM process_counts
 GROUP BY process, status HAVING sum(n) > 0 ORDER BY process, status"""
 COUNT_SEEN_BY_STATUS = """
-SELECT process, status, count(*) AS count FROM process_organisations
-WHERE organisation_id = $1 AND process IS NOT NULL
-GROUP BY process, status ORDER BY process, status"""
+SELECT process, status, sum(n)::bigint AS count FROM process_organisation_counts
+WHERE organisation_id = $1 GROUP BY process, status HAVING sum(n) > 0 ORDER BY process, status"""
 INVOLVED = """
 SELECT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = $1 AND assignee_organisation_id = $2)"""
 

@@ -325,5 +325,5 @@ async def mailbox_page(request: Request, ctx: PageContext) -> Response:
             403,
         )
     outbox = await procs.outbox(ctx, limit=100)
-    received = read_mailbox(ctx.settings.mailbox_dir, limit=20) if ctx.settings.dev_mode else None
+    received = read_mailbox(ctx.settings.mailbox_dir, limit=10) if ctx.settings.dev_mode else None
     return page(request, "mailbox.html", {"me": me, "outbox": outbox, "received": received})

@@ -5,8 +5,8 @@
 
 -- Every organisation that sees a process: its owner (processes.organisation_id) and those
 -- given a task in it. The process's kind, status and updated_at are copied here, so that an
--- organisation's list is read in order, and its counts from an index, however many processes
--- it sees. NULL / '-infinity' while a task's process has no row yet.
+-- organisation's list is read in order from an index, and counted, however many processes it
+-- sees. NULL / '-infinity' while a task's process has no row yet.
 CREATE TABLE process_organisations (
     organisation_id  uuid NOT NULL REFERENCES organisations (id),
     workflow_id      text NOT NULL,
@@ -19,8 +19,6 @@ CREATE TABLE process_organisations (
 );
 CREATE INDEX process_organisations_recent
     ON process_organisations (organisation_id, updated_at DESC, workflow_id);
-CREATE INDEX process_organisations_counts
-    ON process_organisations (organisation_id, process, status);
 CREATE INDEX process_organisations_workflow ON process_organisations (workflow_id);
 
 -- The earliest due date among a process's open tasks (NULL: none open).
@@ -34,6 +32,16 @@ CREATE TABLE process_counts (
     shard    smallint NOT NULL,
     n        bigint NOT NULL,
     PRIMARY KEY (process, status, shard)
+);
+
+-- The same per organisation (of the processes it sees), for its own dashboard.
+CREATE TABLE process_organisation_counts (
+    organisation_id  uuid NOT NULL REFERENCES organisations (id),
+    process          text NOT NULL,
+    status           text NOT NULL,
+    shard            smallint NOT NULL,
+    n                bigint NOT NULL,
+    PRIMARY KEY (organisation_id, process, status, shard)
 );
 
 -- What was there before this migration.
@@ -53,6 +61,65 @@ FROM (SELECT workflow_id, min(due_at) AS due FROM tasks WHERE closed_at IS NULL
 WHERE d.workflow_id = p.workflow_id;
 INSERT INTO process_counts (process, status, shard, n)
 SELECT process, status, hashtext(workflow_id) & 7, count(*) FROM processes GROUP BY 1, 2, 3;
+INSERT INTO process_organisation_counts (organisation_id, process, status, shard, n)
+SELECT organisation_id, process, status, hashtext(workflow_id) & 7, count(*)
+FROM process_organisations WHERE process IS NOT NULL GROUP BY 1, 2, 3, 4;
+
+-- An organisation's counts follow its rows in process_organisations (those whose process has
+-- a row), one statement at a time, counter rows locked in key order.
+CREATE FUNCTION process_organisations_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO process_organisation_counts (organisation_id, process, status, shard, n)
+    SELECT organisation_id, process, status, shard, sum(d) FROM (
+        SELECT organisation_id, process, status, hashtext(workflow_id) & 7 AS shard, 1 AS d
+        FROM new_rows WHERE process IS NOT NULL
+        UNION ALL
+        SELECT organisation_id, process, status, hashtext(workflow_id) & 7, -1
+        FROM old_rows WHERE process IS NOT NULL) x
+    GROUP BY 1, 2, 3, 4 HAVING sum(d) <> 0 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (organisation_id, process, status, shard)
+    DO UPDATE SET n = process_organisation_counts.n + EXCLUDED.n;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER process_organisations_updated AFTER UPDATE ON process_organisations
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION process_organisations_counted();
+
+CREATE FUNCTION process_organisations_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO process_organisation_counts (organisation_id, process, status, shard, n)
+    SELECT organisation_id, process, status, hashtext(workflow_id) & 7, count(*)
+    FROM new_rows WHERE process IS NOT NULL
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (organisation_id, process, status, shard)
+    DO UPDATE SET n = process_organisation_counts.n + EXCLUDED.n;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER process_organisations_inserted AFTER INSERT ON process_organisations
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION process_organisations_inserted();
+
+CREATE FUNCTION process_organisations_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO process_organisation_counts (organisation_id, process, status, shard, n)
+    SELECT organisation_id, process, status, hashtext(workflow_id) & 7, -count(*)
+    FROM old_rows WHERE process IS NOT NULL
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (organisation_id, process, status, shard)
+    DO UPDATE SET n = process_organisation_counts.n + EXCLUDED.n;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER process_organisations_deleted AFTER DELETE ON process_organisations
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION process_organisations_deleted();
+
+CREATE FUNCTION process_organisations_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM process_organisation_counts;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER process_organisations_truncated AFTER TRUNCATE ON process_organisations
+    FOR EACH STATEMENT EXECUTE FUNCTION process_organisations_truncated();
 
 -- A process row's next due date is recomputed whenever the row is written: by its status
 -- projection, and by the tasks triggers below, which touch the row when its tasks change. A

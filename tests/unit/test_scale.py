@@ -146,6 +146,16 @@ MAINTAINED = {
         """SELECT p.workflow_id, (SELECT min(due_at) FROM tasks t WHERE t.workflow_id =
                   p.workflow_id AND t.closed_at IS NULL) FROM processes p ORDER BY 1""",
     ),
+    "counts per organisation": (
+        """SELECT organisation_id, process, status, sum(n) FROM process_organisation_counts
+           GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3""",
+        """SELECT x.organisation_id, p.process, p.status, count(*)
+           FROM (SELECT organisation_id, workflow_id FROM processes
+                 WHERE organisation_id IS NOT NULL
+                 UNION
+                 SELECT assignee_organisation_id, workflow_id FROM tasks) x
+           JOIN processes p ON p.workflow_id = x.workflow_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+    ),
     "counts by kind and status": (
         """SELECT process, status, sum(n) FROM process_counts GROUP BY 1, 2
            HAVING sum(n) <> 0 ORDER BY 1, 2""",
