@@ -21,6 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import httpx
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
+from api.security import session_cookie
 from bench.baseline import BASELINE_QUEUE, BaselineInput, BaselineWorkflow
 from bench.harness import (
     Figure,
@@ -40,8 +42,11 @@ from bench.harness import (
     serving,
 )
 from bench.regional import DEMO, REGIONAL, Seeded, Volumes, analyse, seed
+from domain.people import SessionMethod
+from relais.settings import Settings
 from store.crypto import Sealer
 from store.pool import create_pool
+from store.sessions import SessionRepository
 
 # (who, path): {big} is the large campaign, {referral} a referral with a long history.
 PAGES: list[tuple[str, str]] = [
@@ -100,12 +105,19 @@ LIMIT_OVER_ME = 30
 LIMIT_GROWTH = 2
 
 
-def auth(token: str) -> dict[str, str]:
-    """How a benchmark's requests say who they are: the bearer token for the JSON API and the
-    `relais_token` cookie for the pages (sign-in sessions will change the page side here)."""
-    from api.deps import TOKEN_COOKIE
+def auth(seeded: Seeded, who: str) -> dict[str, str]:
+    """How a benchmark's requests say who they are, in one place: the person's bearer token
+    for the JSON API, and for the pages the session cookie of a sign-in (`sign_in`)."""
+    return {"Authorization": f"Bearer {seeded.tokens[who]}", "Cookie": seeded.cookies[who]}
 
-    return {"Authorization": f"Bearer {token}", "Cookie": f"{TOKEN_COOKIE}={token}"}
+
+async def sign_in(conn: asyncpg.Connection, seeded: Seeded, settings: Settings) -> None:
+    """A session for each person, opened by the store code a sign-in uses."""
+    for who, user_id in seeded.users.items():
+        _, secret, _ = await SessionRepository(conn).create(
+            user_id, SessionMethod.LINK, "bench", timedelta(hours=8)
+        )
+        seeded.cookies[who] = f"{session_cookie(settings)}={secret}"
 
 
 @dataclass
@@ -166,7 +178,7 @@ async def _measure(
     call after call."""
 
     def get(http: httpx.AsyncClient, seeded: Seeded, url: str) -> Callable[[], Awaitable[None]]:
-        headers = auth(seeded.tokens[who])
+        headers = auth(seeded, who)
         url = url.format(big=seeded.big_campaign, referral=seeded.busy_referral)
 
         async def call() -> None:
@@ -211,8 +223,9 @@ async def _serving_size(
     )
     conn = await asyncpg.connect(url)
     try:
-        seeded = await seed(conn, v, Sealer(settings.data_key_bytes))
+        seeded = await seed(conn, v, Sealer(settings.data_keys))
         vacuum = await analyse(conn)
+        await sign_in(conn, seeded, settings)
     finally:
         await conn.close()
     _fill_mailbox(home, max(1, v.outbox // 20))
@@ -237,7 +250,7 @@ async def _referral_posts(
 ) -> list[Figure]:
     """A referral POST, warm and one at a time, against a bare update-with-start answering
     after one no-op activity, alternated; into the 50-referral and the 50,000 one."""
-    headers = auth(seeded.tokens["agency"])
+    headers = auth(seeded, "agency")
     serial = iter(range(10**9))
 
     async def bare() -> None:
@@ -254,7 +267,9 @@ async def _referral_posts(
         )
 
     figures = []
-    for label, cid in (("50", seeded.small_campaign), ("50,000", seeded.big_campaign)):
+    count = "SELECT count(*) FROM referrals WHERE campaign_id = $1"
+    for cid in (seeded.small_campaign, seeded.big_campaign):
+        label = f"{await s.pool.fetchval(count, cid):,}"  # as seeded
 
         async def refer(cid=cid) -> None:
             i = next(serial)
@@ -276,7 +291,7 @@ async def _referral_posts(
             await refer()
             await bare()
         a, b = await alternating_ms(calls, refer, bare)
-        n = await s.pool.fetchval("SELECT count(*) FROM referrals WHERE campaign_id = $1", cid)
+        n = await s.pool.fetchval(count, cid)
         a50, a95, b50, b95 = (percentile(x, q) for x in (a, b) for q in (0.5, 0.95))
         line = (
             f"  referral POST into a campaign of {label:<6} (now {n:,}): p50 {a50:6.1f}  p95 "

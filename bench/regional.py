@@ -67,6 +67,8 @@ class Seeded:
     seconds: float = 0.0
     rows: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # manager, staff, member, employer, agency
+    users: dict[str, UUID] = field(default_factory=dict)  # the same people's user ids
+    cookies: dict[str, str] = field(default_factory=dict)  # their sessions, once signed in
     orgs: dict[str, UUID] = field(default_factory=dict)  # network, member, employer, agency
     big_campaign: UUID | None = None
     small_campaign: UUID | None = None
@@ -329,7 +331,7 @@ async def seed(conn: asyncpg.Connection, v: Volumes, sealer: Sealer, seed_no: in
         ("agency", user_of[agencies[0]]),
     ):
         token = new_token()
-        out.tokens[who] = token
+        out.tokens[who], out.users[who] = token, uid
         cp.add("api_tokens", (hash_token(token), uid, "bench"))
     await cp.flush("api_tokens")
 

@@ -197,7 +197,7 @@ async def assert_maintained(conn: asyncpg.Connection) -> None:
         ], what
 
 
-SEALER = Sealer(Settings(dev_mode=True, database_url="unused").data_key_bytes)
+SEALER = Sealer(Settings(dev_mode=True, database_url="unused").data_keys)
 
 
 @pytest.fixture(scope="module")
