@@ -36,6 +36,7 @@ from store.processes import ProcessRepository
 from store.recruitment import RecruitmentRepository
 
 SCALE = 1 / 1000
+BASE = "http://relais.test"  # where a task's mail links to
 V = REGIONAL.scaled(SCALE)
 
 # --- the queries as they were before issue 20 (main at 166a4e6), the reference -------------
@@ -457,10 +458,13 @@ async def test_what_the_triggers_keep_follows_the_apps_writes(regional):
             now = datetime.now(UTC)
             wid = f"referral-test-{uuid.uuid4().hex[:8]}"
             # A task before the process row exists (a referral's first), then the row.
-            await repo.open_task(_task(wid, "screen", seeded.orgs["network"], Role.STAFF, now))
+            await repo.open_task(
+                _task(wid, "screen", seeded.orgs["network"], Role.STAFF, now), base_url=BASE
+            )
             await repo.project(_status(wid, seeded.orgs["agency"], ProcessStatus.WAITING, 1))
             await repo.open_task(
-                _task(wid, "decide", seeded.orgs["member"], Role.MEMBER, now - timedelta(hours=1))
+                _task(wid, "decide", seeded.orgs["member"], Role.MEMBER, now - timedelta(hours=1)),
+                base_url=BASE,
             )
             await assert_maintained(c)
             page = await repo.list(ProcessFilter(overdue=True), seeded.orgs["member"])
