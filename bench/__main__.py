@@ -7,9 +7,11 @@ import asyncio
 import os
 import platform
 import signal
+import sys
 
-from bench import convention, monitoring, onboarding, people, pooling, recruitment
+from bench import convention, monitoring, onboarding, pages, people, pooling, recruitment
 from bench.harness import stack, table
+from bench.regional import REGIONAL
 from relais.logging import configure_logging
 
 
@@ -24,7 +26,7 @@ def _stop_on_signals() -> None:
         loop.add_signal_handler(sig, main_task.cancel)
 
 
-async def main(rounds: int, large: int, only: str | None = None) -> None:
+async def main(rounds: int, large: int, only: str | None = None, scale: float = 1.0) -> None:
     configure_logging(json=False, level="WARNING")
     _stop_on_signals()
     figures = []
@@ -41,6 +43,8 @@ async def main(rounds: int, large: int, only: str | None = None) -> None:
             figures += await monitoring.run(s, rounds)
         if only in (None, "people"):
             figures += await people.run(s, rounds)
+        if only in (None, "pages"):
+            figures += await pages.run(s, rounds, REGIONAL.scaled(scale))
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; medians of {rounds} alternating rounds\n"
@@ -59,8 +63,25 @@ if __name__ == "__main__":
     )
     p.add_argument(
         "--only",
-        choices=["onboarding", "recruitment", "pooling", "convention", "monitoring", "people"],
+        choices=[
+            "onboarding",
+            "recruitment",
+            "pooling",
+            "convention",
+            "monitoring",
+            "people",
+            "pages",
+        ],
         default=None,
     )
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="the page benchmark's regional set, as a fraction of issue 20's volumes",
+    )
     args = p.parse_args()
-    asyncio.run(main(args.rounds, args.large, args.only))
+    # Every line as it is printed, even into a pipe (make bench | tee): a run killed midway
+    # still shows what it measured.
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    asyncio.run(main(args.rounds, args.large, args.only, args.scale))

@@ -40,6 +40,21 @@ class Stack:
     settings: Settings
     pool: asyncpg.Pool
     env: WorkflowEnvironment
+    server_uri: str = ""  # the Postgres server's, without a database: to create more
+
+
+async def new_database(s: Stack, prefix: str) -> str:
+    """Another empty, migrated database on the stack's Postgres server; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(s.server_uri)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base, _, query = s.server_uri.partition("?")
+    url = f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+    await migrate_dsn(url)
+    return url
 
 
 @asynccontextmanager
@@ -81,12 +96,25 @@ async def stack() -> AsyncIterator[Stack]:
         )
         pool = await create_pool(url, min_size=2, max_size=20)
         try:
-            yield Stack(settings, pool, env)
+            yield Stack(settings, pool, env, pg.get_uri())
         finally:
             await pool.close()
             await env.shutdown()
             pg.cleanup()
             watcher.terminate()
+
+
+@asynccontextmanager
+async def api_only(s: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """The API alone (in process, through its lifespan): for reads, no worker needed."""
+    app = create_app(s.settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60
+        ) as http,
+    ):
+        yield http
 
 
 @asynccontextmanager
@@ -112,11 +140,17 @@ async def serving(s: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 @dataclass
 class Figure:
+    """One measured figure against its baseline. Printed (and flushed) as soon as it is
+    made, so that a long run killed midway still shows every figure it measured."""
+
     name: str
     unit: str
     value: float
     baseline_name: str
     baseline: float
+
+    def __post_init__(self) -> None:
+        print(f"{_row(self)}\n  ({self.unit}; baseline: {self.baseline_name})", flush=True)
 
     @property
     def ratio(self) -> float:
@@ -155,10 +189,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _row(f: Figure) -> str:
+    return f"{f.name:<44} {f.value:>10.1f} {f.baseline:>10.1f} {f.ratio:>7.2f}"
+
+
 def table(figures: list[Figure]) -> str:
     head = f"{'figure':<44} {'value':>10} {'baseline':>10} {'ratio':>7}"
     rows = [head, "-" * len(head)]
     for f in figures:
-        rows.append(f"{f.name:<44} {f.value:>10.1f} {f.baseline:>10.1f} {f.ratio:>7.2f}")
+        rows.append(_row(f))
         rows.append(f"  ({f.unit}; baseline: {f.baseline_name})")
     return "\n".join(rows)

@@ -90,3 +90,6 @@ class Page(BaseModel, Generic[T]):
     total: int = Field(ge=0)
     limit: int
     offset: int
+    # True when counting stopped at `total` (long lists are not counted to the end): there
+    # are more than `total`, and a page says « plus de 1 000 ».
+    total_is_lower_bound: bool = False

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import mailbox
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
+from email import message_from_binary_file, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
@@ -147,14 +148,36 @@ class ReceivedMail:
     body: str
 
 
+_DELIVERY = re.compile(r"^(\d+)\.M(\d+)P")
+
+
+def _delivered(entry: os.DirEntry[str]) -> tuple[int, int]:
+    """When a message was filed: a Maildir file's name starts with the delivery's seconds and
+    microseconds (`<seconds>.M<microseconds>P…`, as `mailbox.Maildir` names them); the file's
+    time for any other name."""
+    m = _DELIVERY.match(entry.name)
+    if m:
+        return int(m.group(1)), int(m.group(2))
+    mtime = entry.stat().st_mtime
+    return int(mtime), int(mtime % 1 * 1e6)
+
+
 def read_mailbox(path: Path, limit: int = 200) -> list[ReceivedMail]:
-    """What the embedded mailbox received, newest first."""
+    """What the embedded mailbox received, newest first: the `limit` last delivered are read,
+    not every message it holds."""
     if not path.exists():
         return []
-    box = mailbox.Maildir(path, create=False)
+    files: list[os.DirEntry[str]] = []
+    for sub in ("new", "cur"):
+        if (path / sub).is_dir():
+            with os.scandir(path / sub) as entries:
+                files += [e for e in entries if e.is_file()]
+    files.sort(key=_delivered, reverse=True)
     out = []
-    for key, msg in box.items():
-        parsed = message_from_bytes(msg.as_bytes(), policy=policy.default)
+    for entry in files[:limit]:
+        key = entry.name.split(mailbox.Maildir.colon, 1)[0]
+        with open(entry.path, "rb") as f:
+            parsed = message_from_binary_file(f, policy=policy.default)
         body = parsed.get_body(preferencelist=("plain",))
         try:
             date = parsed["Date"].datetime if parsed["Date"] else None

@@ -25,6 +25,7 @@ from domain.booking import (
 )
 from domain.common import Page
 from store.pool import Conn
+from store.sql import Where, fetch_page
 
 RESOURCE_COLUMNS = (
     "id, network_id, kind, name, location, horizon_days, max_future_bookings, created_at"
@@ -100,6 +101,14 @@ JOIN organisations o ON o.id = v.member_id
 HELD = """
 SELECT count(*) FROM reservations
 WHERE resource_id = $1 AND member_id = $2 AND status = 'confirmed' AND upper(slot) > now()"""
+# A list: `{where}` the filters given (each with its index), soonest slot first.
+ACTIVE = "v.status IN ('confirmed', 'waitlisted')"
+LIST = (
+    PUBLIC
+    + """WHERE {where}
+ORDER BY lower(v.slot), v.created_at, v.id LIMIT {limit} OFFSET {offset}"""
+)
+COUNT = "SELECT count(*) FROM (SELECT 1 FROM reservations v WHERE {where} LIMIT {bound}) c"
 
 
 class BookingRepository:
@@ -236,23 +245,15 @@ class BookingRepository:
         limit: int,
         offset: int,
     ) -> Page[ReservationPublic]:
-        where = """
-WHERE ($1::uuid IS NULL OR v.member_id = $1) AND ($2::uuid IS NULL OR v.resource_id = $2)
-  AND (NOT $3 OR v.status IN ('confirmed', 'waitlisted'))"""
-        rows = await self.conn.fetch(
-            PUBLIC + where + " ORDER BY lower(v.slot), v.created_at LIMIT $4 OFFSET $5",
-            member_id,
-            resource_id,
-            active_only,
-            limit,
-            offset,
-        )
-        total = await self.conn.fetchval(
-            "SELECT count(*) FROM reservations v" + where, member_id, resource_id, active_only
-        )
+        w = Where()
+        w.when(member_id is not None, "v.member_id = {}", member_id)
+        w.when(resource_id is not None, "v.resource_id = {}", resource_id)
+        w.when(active_only, ACTIVE)
+        rows, total, lower = await fetch_page(self.conn, w, LIST, COUNT, limit, offset)
         return Page[ReservationPublic](
             items=[ReservationPublic.model_validate(dict(r)) for r in rows],
             total=total,
+            total_is_lower_bound=lower,
             limit=limit,
             offset=offset,
         )

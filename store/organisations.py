@@ -17,6 +17,7 @@ from domain.organisations import (
     OrganisationUpdate,
 )
 from store.pool import Conn
+from store.sql import Where, fetch_page
 
 COLUMNS = (
     "id, kind, name, siret, naf, headcount, postcode, commune, territory, email, phone, "
@@ -29,17 +30,18 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 RETURNING {COLUMNS}"""
 GET = f"SELECT {COLUMNS} FROM organisations WHERE id = $1"
 GET_BY_SIRET = f"SELECT {COLUMNS} FROM organisations WHERE siret = $1"
-# NULL parameters switch a filter off; `q` matches name, commune or SIRET.
-WHERE = """
-WHERE ($1::text IS NULL OR lower(name) LIKE '%' || lower($1) || '%'
-                        OR lower(coalesce(commune, '')) LIKE '%' || lower($1) || '%'
-                        OR siret LIKE $1 || '%')
-  AND ($2::text IS NULL OR kind = $2)
-  AND ($3::text IS NULL OR lower(territory) = lower($3))
-  AND ($4::text IS NULL OR status = $4)
-  AND ($5::uuid IS NULL OR id = $5)"""
-LIST = f"SELECT {COLUMNS} FROM organisations {WHERE} ORDER BY name, id LIMIT $6 OFFSET $7"
-COUNT = f"SELECT count(*) FROM organisations {WHERE}"
+# A list's filters, each given only when set (store.sql.Where); `q` matches name, commune or
+# SIRET.
+SEARCH = """(lower(name) LIKE '%' || lower({0}) || '%'
+       OR lower(coalesce(commune, '')) LIKE '%' || lower({0}) || '%' OR siret LIKE {0} || '%')"""
+FILTERS = {
+    "kind": "kind = {}",
+    "territory": "lower(territory) = lower({})",
+    "status": "status = {}",
+}
+LIST = f"""SELECT {COLUMNS} FROM organisations WHERE {{where}}
+ORDER BY name, id LIMIT {{limit}} OFFSET {{offset}}"""
+COUNT = "SELECT count(*) FROM (SELECT 1 FROM organisations WHERE {where} LIMIT {bound}) c"
 SET_STATUS = "UPDATE organisations SET status = $2, updated_at = now() WHERE id = $1"
 
 UPDATABLE = (
@@ -97,12 +99,15 @@ class OrganisationRepository:
     ) -> Page[OrganisationPublic]:
         # LIKE wildcards typed by a person are searched for literally.
         q = f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") if f.q else None
-        args = (q, f.kind, f.territory, f.status, only_id)
-        rows = await self.conn.fetch(LIST, *args, f.limit, f.offset)
-        total = await self.conn.fetchval(COUNT, *args)
+        w = Where().when(q is not None, SEARCH, q)
+        for name, fragment in FILTERS.items():
+            w.when(getattr(f, name) is not None, fragment, getattr(f, name))
+        w.when(only_id is not None, "id = {}", only_id)
+        rows, total, lower = await fetch_page(self.conn, w, LIST, COUNT, f.limit, f.offset)
         return Page[OrganisationPublic](
             items=[OrganisationPublic.model_validate(dict(r)) for r in rows],
             total=total,
+            total_is_lower_bound=lower,
             limit=f.limit,
             offset=f.offset,
         )

@@ -25,6 +25,7 @@ from domain.pooling import (
     ineligibility,
 )
 from store.pool import Conn
+from store.sql import Where, fetch_page
 
 INSERT_SERVICE = """
 INSERT INTO services (id, network_id, code, name, description, unit, min_participants,
@@ -80,9 +81,12 @@ JOIN services s ON s.id = p.service_id
 JOIN organisations o ON o.id = r.member_id
 LEFT JOIN invoice_lines i ON i.request_id = r.id
 """
-REQUEST_WHERE = """
-WHERE ($1::uuid IS NULL OR r.member_id = $1) AND ($2::text IS NULL OR r.pool_id = $2)
-  AND ($3::text IS NULL OR r.status = $3)"""
+# A list of requests: `{where}` the filters given, newest first.
+LIST_REQUESTS = (
+    REQUEST_SELECT + "WHERE {where} ORDER BY r.created_at DESC, r.id LIMIT {limit} OFFSET {offset}"
+)
+COUNT_REQUESTS = """
+SELECT count(*) FROM (SELECT 1 FROM service_requests r WHERE {where} LIMIT {bound}) c"""
 POOL_SELECT = """
 SELECT p.id, s.code AS service_code, s.name AS service_name, o.name AS provider_name, p.period,
        p.status, p.closes_at, s.min_participants, s.min_quantity, s.max_participants,
@@ -108,6 +112,14 @@ SELECT r.id AS request_id, r.member_id, o.name AS member_name, r.quantity,
 FROM service_requests r JOIN organisations o ON o.id = r.member_id
 WHERE r.pool_id = $1 AND r.status IN ('joined', 'quoted', 'accepted')
 ORDER BY r.created_at, r.id"""
+# A list of pools: the page's ids first (`{where}` the filters given), then their figures.
+POOL_PAGE = """
+SELECT p.id FROM pools p JOIN services s ON s.id = p.service_id WHERE {where}
+ORDER BY p.updated_at DESC, p.id LIMIT {limit} OFFSET {offset}"""
+COUNT_POOLS = """
+SELECT count(*) FROM (SELECT 1 FROM pools p JOIN services s ON s.id = p.service_id
+                      WHERE {where} LIMIT {bound}) c"""
+POOLS_BY_ID = f"{POOL_SELECT} WHERE p.id = ANY($1) {POOL_GROUP} ORDER BY p.updated_at DESC, p.id"
 
 
 class PoolingRepository:
@@ -286,19 +298,17 @@ class PoolingRepository:
         limit: int,
         offset: int,
     ) -> Page[ServiceRequestPublic]:
-        args = (member_id, pool_id, status)
-        rows = await self.conn.fetch(
-            REQUEST_SELECT + REQUEST_WHERE + " ORDER BY r.created_at DESC, r.id LIMIT $4 OFFSET $5",
-            *args,
-            limit,
-            offset,
-        )
-        total = await self.conn.fetchval(
-            "SELECT count(*) FROM service_requests r" + REQUEST_WHERE, *args
+        w = Where()
+        w.when(member_id is not None, "r.member_id = {}", member_id)
+        w.when(pool_id is not None, "r.pool_id = {}", pool_id)
+        w.when(status is not None, "r.status = {}", status)
+        rows, total, lower = await fetch_page(
+            self.conn, w, LIST_REQUESTS, COUNT_REQUESTS, limit, offset
         )
         return Page[ServiceRequestPublic](
             items=[ServiceRequestPublic.model_validate(dict(r)) for r in rows],
             total=total,
+            total_is_lower_bound=lower,
             limit=limit,
             offset=offset,
         )
@@ -320,24 +330,16 @@ class PoolingRepository:
         limit: int,
         offset: int,
     ) -> Page[PoolPublic]:
-        where = (
-            "WHERE ($1::text IS NULL OR p.status = $1) AND ($2::text IS NULL OR s.code = $2) "
-            "AND ($3::uuid IS NULL OR s.provider_id = $3)"
-        )
-        args = (status, service_code, provider_id)
-        rows = await self.conn.fetch(
-            POOL_SELECT + where + POOL_GROUP + " ORDER BY p.updated_at DESC, p.id "
-            "LIMIT $4 OFFSET $5",
-            *args,
-            limit,
-            offset,
-        )
-        total = await self.conn.fetchval(
-            "SELECT count(*) FROM pools p JOIN services s ON s.id = p.service_id " + where, *args
-        )
+        w = Where()
+        w.when(status is not None, "p.status = {}", status)
+        w.when(service_code is not None, "s.code = {}", service_code)
+        w.when(provider_id is not None, "s.provider_id = {}", provider_id)
+        ids, total, lower = await fetch_page(self.conn, w, POOL_PAGE, COUNT_POOLS, limit, offset)
+        rows = await self.conn.fetch(POOLS_BY_ID, [r["id"] for r in ids])
         return Page[PoolPublic](
             items=[PoolPublic.model_validate(dict(r)) for r in rows],
             total=total,
+            total_is_lower_bound=lower,
             limit=limit,
             offset=offset,
         )

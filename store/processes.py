@@ -23,6 +23,7 @@ from domain.processes import (
 )
 from store.notices import NoticeRepository
 from store.pool import Conn
+from store.sql import Where, fetch_page
 
 # Only a newer state (higher seq) replaces the stored one: retries arrive late.
 UPSERT_STATUS = """
@@ -36,36 +37,45 @@ SET run_id = EXCLUDED.run_id, status = EXCLUDED.status, step = EXCLUDED.step,
     started_at = CASE WHEN processes.run_id <> EXCLUDED.run_id THEN now()
                       ELSE processes.started_at END
 WHERE processes.seq < EXCLUDED.seq OR processes.run_id <> EXCLUDED.run_id"""
-# $1 process, $2 status, $3 organisation, $4 waiting on, $5 overdue only, $6 viewer: an
-# organisation sees the processes it owns and those where it was given a task.
-PROCESS_WHERE = """
-WHERE ($1::text IS NULL OR p.process = $1)
-  AND ($2::text IS NULL OR p.status = $2)
-  AND ($3::uuid IS NULL OR p.organisation_id = $3)
-  AND ($4::text IS NULL OR p.waiting_on = $4)
-  AND (NOT $5::bool OR EXISTS (SELECT 1 FROM tasks t WHERE t.workflow_id = p.workflow_id
-                                 AND t.closed_at IS NULL AND t.due_at < now()))
-  AND ($6::uuid IS NULL OR p.organisation_id = $6
-       OR EXISTS (SELECT 1 FROM tasks t WHERE t.workflow_id = p.workflow_id
-                    AND t.assignee_organisation_id = $6))"""
+# A list's filters, each given one only when set (see store.sql.Where).
+PROCESS_FILTERS = {
+    "process": "p.process = {}",
+    "status": "p.status = {}",
+    "organisation_id": "p.organisation_id = {}",
+    "waiting_on": "p.waiting_on = {}",
+}
+OVERDUE = "p.next_due_at < now()"
 PROCESS_COLUMNS = """
 SELECT p.workflow_id, p.process, p.organisation_id, o.name AS organisation_name, p.title,
-       p.status, p.step, p.waiting_on, p.since, p.started_at, p.updated_at, d.next_due_at,
-       coalesce(d.next_due_at < now(), false) AS overdue
-FROM processes p LEFT JOIN organisations o ON o.id = p.organisation_id
-LEFT JOIN LATERAL (SELECT min(t.due_at) AS next_due_at FROM tasks t
-                   WHERE t.workflow_id = p.workflow_id AND t.closed_at IS NULL) d ON true"""
+       p.status, p.step, p.waiting_on, p.since, p.started_at, p.updated_at, p.next_due_at,
+       coalesce(p.next_due_at < now(), false) AS overdue
+FROM processes p LEFT JOIN organisations o ON o.id = p.organisation_id"""
+# The network's list: `{where}` the filters, then limit and offset.
 LIST_PROCESSES = f"""{PROCESS_COLUMNS}
-{PROCESS_WHERE}
-ORDER BY p.updated_at DESC, p.workflow_id LIMIT $7 OFFSET $8"""
-COUNT_PROCESSES = f"SELECT count(*) FROM processes p {PROCESS_WHERE}"
+WHERE {{where}}
+ORDER BY p.updated_at DESC, p.workflow_id LIMIT {{limit}} OFFSET {{offset}}"""
+# An organisation ($1) sees the processes it owns and those it was given a task in
+# (process_organisations): read in order from that table's index, its page stops early.
+LIST_SEEN = f"""{PROCESS_COLUMNS}
+JOIN process_organisations s ON s.workflow_id = p.workflow_id AND s.organisation_id = $1
+WHERE {{where}}
+ORDER BY s.updated_at DESC, s.workflow_id LIMIT {{limit}} OFFSET {{offset}}"""
+# Exact counts from the counters when only kind and status narrow the list; otherwise rows
+# are counted up to `{bound}` (then the total is a lower bound).
+COUNT_FROM_COUNTERS = "SELECT coalesce(sum(n), 0) FROM process_counts p WHERE {where}"
+COUNT_PROCESSES = """
+SELECT count(*) FROM (SELECT 1 FROM processes p WHERE {where} LIMIT {bound}) c"""
+COUNT_SEEN = """
+SELECT count(*) FROM (SELECT 1 FROM process_organisations s
+                      JOIN processes p ON p.workflow_id = s.workflow_id
+                      WHERE s.organisation_id = $1 AND {where} LIMIT {bound}) c"""
 GET_PROCESS = f"{PROCESS_COLUMNS} WHERE p.workflow_id = $1"
 COUNT_BY_STATUS = """
-SELECT p.process, p.status, count(*) AS count FROM processes p
-WHERE $1::uuid IS NULL OR p.organisation_id = $1
-   OR EXISTS (SELECT 1 FROM tasks t WHERE t.workflow_id = p.workflow_id
-                AND t.assignee_organisation_id = $1)
-GROUP BY p.process, p.status ORDER BY p.process, p.status"""
+SELECT process, status, sum(n)::bigint AS count FROM process_counts
+GROUP BY process, status HAVING sum(n) > 0 ORDER BY process, status"""
+COUNT_SEEN_BY_STATUS = """
+SELECT process, status, sum(n)::bigint AS count FROM process_organisation_counts
+WHERE organisation_id = $1 GROUP BY process, status HAVING sum(n) > 0 ORDER BY process, status"""
 INVOLVED = """
 SELECT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = $1 AND assignee_organisation_id = $2)"""
 
@@ -82,12 +92,11 @@ t.id, t.workflow_id, t.process, t.action, t.title, t.assignee_organisation_id,
 t.assignee_role, t.due_at, t.created_at, t.closed_at, t.outcome, t.subject_id,
 o.name AS assignee_organisation_name, (t.closed_at IS NULL AND t.due_at < now()) AS overdue"""
 TASK_FROM = "FROM tasks t JOIN organisations o ON o.id = t.assignee_organisation_id"
+# Open tasks, soonest due first; `{where}`: the organisation, role and lateness asked for.
 OPEN_TASKS_FOR = f"""
 SELECT {TASK_COLUMNS} {TASK_FROM}
-WHERE t.closed_at IS NULL AND ($1::uuid IS NULL OR t.assignee_organisation_id = $1)
-  AND ($2::text IS NULL OR t.assignee_role = $2)
-  AND (NOT $3::bool OR t.due_at < now())
-ORDER BY t.due_at, t.id LIMIT $4"""
+WHERE t.closed_at IS NULL AND {{where}}
+ORDER BY t.due_at, t.id LIMIT {{limit}} OFFSET {{offset}}"""
 GET_TASK = f"SELECT {TASK_COLUMNS} {TASK_FROM} WHERE t.id = $1"
 TASKS_OF = f"SELECT {TASK_COLUMNS} {TASK_FROM} WHERE t.workflow_id = $1 ORDER BY t.created_at, t.id"
 
@@ -95,7 +104,9 @@ TASKS_OF = f"SELECT {TASK_COLUMNS} {TASK_FROM} WHERE t.workflow_id = $1 ORDER BY
 TIMELINE = """
 SELECT a.at, 'audit' AS kind, a.action, coalesce(u.name, a.actor) AS actor,
        a.entity_type || ' ' || a.entity_id AS detail, a.data
-FROM audit_events a LEFT JOIN users u ON u.id::text = a.actor
+FROM audit_events a
+LEFT JOIN users u ON u.id = CASE WHEN a.actor ~ '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                                 THEN a.actor::uuid END  -- a person (by key), not "system"
 WHERE a.workflow_id = $1
 UNION ALL
 SELECT t.created_at, 'task_opened', t.action, o.name, t.title, NULL
@@ -149,9 +160,9 @@ OUTBOX_COLUMNS = """
 id, recipient, recipients, subject, body, workflow_id, created_at, sent_at, failed_at, attempts,
 last_error"""
 LIST_OUTBOX = f"""
-SELECT {OUTBOX_COLUMNS} FROM outbox
-WHERE ($1::text IS NULL OR workflow_id = $1)
-ORDER BY created_at DESC, id LIMIT $2"""
+SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY created_at DESC, id LIMIT $1"""
+LIST_OUTBOX_OF = f"""
+SELECT {OUTBOX_COLUMNS} FROM outbox WHERE workflow_id = $1 ORDER BY created_at DESC, id LIMIT $2"""
 
 APPEND_AUDIT = """
 INSERT INTO audit_events (actor, action, workflow_id, entity_type, entity_id, data, dedup_key)
@@ -195,19 +206,41 @@ class ProcessRepository:
 
     async def list(self, f: ProcessFilter, viewer: UUID | None = None) -> Page[ProcessPublic]:
         """Processes matching `f`, newest change first; `viewer` (None: all) restricts them to
-        an organisation's own and those it was given a task in."""
-        args = (f.process, f.status, f.organisation_id, f.waiting_on, f.overdue, viewer)
-        rows = await self.conn.fetch(LIST_PROCESSES, *args, f.limit, f.offset)
-        total = await self.conn.fetchval(COUNT_PROCESSES, *args)
+        an organisation's own and those it was given a task in. The total is exact from the
+        counters for the network's list by kind and status, else counted up to a bound."""
+        w = Where(viewer) if viewer else Where()
+        for name, fragment in PROCESS_FILTERS.items():
+            w.when(getattr(f, name) is not None, fragment, getattr(f, name))
+        w.when(f.overdue, OVERDUE)
+        if viewer is None and f.organisation_id is None and f.waiting_on is None and not f.overdue:
+            # Only kind and status narrow the network's list: the counters know its total.
+            page = Where(*w.args)
+            sql = LIST_PROCESSES.format(
+                where=w.sql, limit=page.param(f.limit), offset=page.param(f.offset)
+            )
+            rows = await self.conn.fetch(sql, *page.args)
+            total = await self.conn.fetchval(COUNT_FROM_COUNTERS.format(where=w.sql), *w.args)
+            lower = False
+        else:
+            rows_sql, count_sql = (
+                (LIST_SEEN, COUNT_SEEN) if viewer else (LIST_PROCESSES, COUNT_PROCESSES)
+            )
+            rows, total, lower = await fetch_page(
+                self.conn, w, rows_sql, count_sql, f.limit, f.offset
+            )
         return Page[ProcessPublic](
             items=[ProcessPublic.model_validate(dict(r)) for r in rows],
             total=total,
+            total_is_lower_bound=lower,
             limit=f.limit,
             offset=f.offset,
         )
 
     async def counts(self, viewer: UUID | None = None) -> builtins.list[ProcessCount]:
-        rows = await self.conn.fetch(COUNT_BY_STATUS, viewer)
+        if viewer is None:
+            rows = await self.conn.fetch(COUNT_BY_STATUS)
+        else:
+            rows = await self.conn.fetch(COUNT_SEEN_BY_STATUS, viewer)
         return [ProcessCount.model_validate(dict(r)) for r in rows]
 
     async def get(self, workflow_id: str) -> ProcessPublic | None:
@@ -260,10 +293,16 @@ class ProcessRepository:
         *,
         overdue: bool = False,
         limit: int = 100,
+        offset: int = 0,
     ) -> builtins.list[TaskPublic]:
         """Open tasks of an organisation (all when None), for one role (any when None), the
         overdue ones only when `overdue`; soonest due first."""
-        rows = await self.conn.fetch(OPEN_TASKS_FOR, organisation_id, role, overdue, limit)
+        w = Where()
+        w.when(organisation_id is not None, "t.assignee_organisation_id = {}", organisation_id)
+        w.when(role is not None, "t.assignee_role = {}", role)
+        w.when(overdue, "t.due_at < now()")
+        sql = OPEN_TASKS_FOR.format(where=w.sql, limit=w.param(limit), offset=w.param(offset))
+        rows = await self.conn.fetch(sql, *w.args)
         return [TaskPublic.model_validate(dict(r)) for r in rows]
 
     async def enqueue(self, m: OutboxMessage, sealed_body: bytes | None = None) -> None:
@@ -306,7 +345,10 @@ class ProcessRepository:
     async def outbox(
         self, workflow_id: str | None = None, limit: int = 100
     ) -> builtins.list[OutboxPublic]:
-        rows = await self.conn.fetch(LIST_OUTBOX, workflow_id, limit)
+        if workflow_id is None:
+            rows = await self.conn.fetch(LIST_OUTBOX, limit)
+        else:
+            rows = await self.conn.fetch(LIST_OUTBOX_OF, workflow_id, limit)
         return [OutboxPublic.model_validate(dict(r)) for r in rows]
 
     async def audit(self, e: AuditEvent) -> None:

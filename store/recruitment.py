@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
+from domain.common import Page
 from domain.recruitment import (
     CLOSED_REFERRAL,
     OPEN_REFERRAL,
@@ -33,6 +34,7 @@ from domain.recruitment import (
 )
 from store.crypto import Sealer
 from store.pool import Conn
+from store.sql import Where, fetch_page
 
 INSERT_CAMPAIGN = """
 INSERT INTO campaigns (id, workflow_id, employer_id, network_id, created_by, title, status,
@@ -56,7 +58,7 @@ UPDATE campaigns SET status = $2,
        cancel_reason = coalesce($4, cancel_reason)
 WHERE id = $1 AND status <> ALL($5::text[])  -- a late retry: no-op
 """
-GET_CAMPAIGN = """
+CAMPAIGN_SELECT = """
 SELECT c.id, c.workflow_id, c.employer_id, o.name AS employer_name, c.network_id, c.title,
        c.status, c.deadline, c.decision_sla_days, c.grace_days, c.territory_postcodes,
        c.created_at, c.closed_at,
@@ -67,21 +69,17 @@ SELECT c.id, c.workflow_id, c.employer_id, o.name AS employer_name, c.network_id
                  'contract', p.contract, 'place_postcode', p.place_postcode,
                  'place_commune', p.place_commune) ORDER BY p.ord), '[]')
           FROM campaign_positions p WHERE p.campaign_id = c.id) AS positions
-FROM campaigns c JOIN organisations o ON o.id = c.employer_id
-WHERE c.id = $1"""
+FROM campaigns c JOIN organisations o ON o.id = c.employer_id"""
+GET_CAMPAIGN = f"{CAMPAIGN_SELECT} WHERE c.id = $1"
+CAMPAIGNS_BY_ID = f"{CAMPAIGN_SELECT} WHERE c.id = ANY($1) ORDER BY c.created_at DESC, c.id"
+# Campaigns, newest first; `{where}` the filters given.
+CAMPAIGN_AGENCY = """EXISTS (SELECT 1 FROM campaign_agencies a
+                           WHERE a.campaign_id = c.id AND a.agency_id = {})"""
 LIST_CAMPAIGNS = """
-SELECT c.id FROM campaigns c
-WHERE ($1::uuid IS NULL OR c.employer_id = $1)
-  AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM campaign_agencies a
-                                   WHERE a.campaign_id = c.id AND a.agency_id = $2))
-  AND ($3::text IS NULL OR c.status = $3)
-ORDER BY c.created_at DESC, c.id LIMIT $4 OFFSET $5"""
+SELECT c.id FROM campaigns c WHERE {where}
+ORDER BY c.created_at DESC, c.id LIMIT {limit} OFFSET {offset}"""
 COUNT_CAMPAIGNS = """
-SELECT count(*) FROM campaigns c
-WHERE ($1::uuid IS NULL OR c.employer_id = $1)
-  AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM campaign_agencies a
-                                   WHERE a.campaign_id = c.id AND a.agency_id = $2))
-  AND ($3::text IS NULL OR c.status = $3)"""
+SELECT count(*) FROM (SELECT 1 FROM campaigns c WHERE {where} LIMIT {bound}) n"""
 INTAKE_CHECK = """
 SELECT c.status, c.deadline, c.network_id, c.employer_id, c.decision_sla_days,
        EXISTS (SELECT 1 FROM campaign_agencies a WHERE a.campaign_id = c.id AND a.agency_id = $2)
@@ -105,13 +103,16 @@ SELECT r.id, r.workflow_id, r.campaign_id, r.agency_id, c.employer_id, r.shortli
 FROM referrals r JOIN campaigns c ON c.id = r.campaign_id WHERE r.id = $1"""
 # Any earlier referral sharing the email or the phone leads to the person's original, even
 # through a duplicate (A: email1+phone1, B: email2+phone1, C: email2 → all one person).
+# Each key is looked up apart (an index each, referrals_email and referrals_phone).
 ORIGINAL_FOR = """
 SELECT orig.id, o.name AS agency_name
-FROM referrals r
+FROM (SELECT duplicate_of, id FROM referrals
+      WHERE campaign_id = $1 AND email_key = ANY($2::bytea[])
+      UNION ALL
+      SELECT duplicate_of, id FROM referrals
+      WHERE campaign_id = $1 AND phone_key = ANY($3::bytea[])) r
 JOIN referrals orig ON orig.id = coalesce(r.duplicate_of, r.id)
 JOIN organisations o ON o.id = orig.agency_id
-WHERE r.campaign_id = $1
-  AND (r.email_key = ANY($2::bytea[]) OR r.phone_key = ANY($3::bytea[]))
 ORDER BY orig.created_at LIMIT 1"""
 INSERT_REFERRAL = """
 INSERT INTO referrals (id, campaign_id, agency_id, workflow_id, position_id, pseudonym,
@@ -143,18 +144,15 @@ REFERRAL_COLUMNS = """
 r.id, r.campaign_id, r.agency_id, o.name AS agency_name, r.pseudonym, r.status, r.position_id,
 r.postcode, r.commune, r.skills, r.experience_years, (r.duplicate_of IS NOT NULL) AS duplicate,
 r.created_at, r.consent_at, r.reason, r.identity_enc, r.cv_enc, r.shortlisted_at"""
+# A campaign's ($1) referrals, first referred first; `{where}` the filters given.
 LIST_REFERRALS = f"""
 SELECT {REFERRAL_COLUMNS}
 FROM referrals r JOIN organisations o ON o.id = r.agency_id
-WHERE r.campaign_id = $1 AND ($2::uuid IS NULL OR r.agency_id = $2)
-  AND ($3::text[] IS NULL OR r.status = ANY($3))
-  AND (NOT $6::bool OR r.shortlisted_at IS NOT NULL)
-ORDER BY r.created_at, r.id LIMIT $4 OFFSET $5"""
+WHERE r.campaign_id = $1 AND {{where}}
+ORDER BY r.created_at, r.id LIMIT {{limit}} OFFSET {{offset}}"""
 COUNT_REFERRALS = """
-SELECT count(*) FROM referrals r
-WHERE r.campaign_id = $1 AND ($2::uuid IS NULL OR r.agency_id = $2)
-  AND ($3::text[] IS NULL OR r.status = ANY($3))
-  AND (NOT $4::bool OR r.shortlisted_at IS NOT NULL)"""
+SELECT count(*) FROM (SELECT 1 FROM referrals r WHERE r.campaign_id = $1 AND {where}
+                      LIMIT {bound}) c"""
 GET_REFERRAL = f"""
 SELECT {REFERRAL_COLUMNS}, r.workflow_id
 FROM referrals r JOIN organisations o ON o.id = r.agency_id WHERE r.id = $1"""
@@ -311,6 +309,14 @@ class ReferralAccess(BaseModel):
     consent_at: datetime | None
 
 
+def _campaign(row: asyncpg.Record) -> CampaignPublic:
+    data = dict(row)
+    positions = data.pop("positions")
+    positions = json.loads(positions) if isinstance(positions, str) else positions
+    data["positions"] = [PositionPublic.model_validate(p) for p in positions]
+    return CampaignPublic.model_validate(data)
+
+
 class RecruitmentRepository:
     def __init__(self, conn: Conn, sealer: Sealer | None = None) -> None:
         self.conn = conn
@@ -364,13 +370,7 @@ class RecruitmentRepository:
 
     async def get_campaign(self, campaign_id: UUID) -> CampaignPublic | None:
         row = await self.conn.fetchrow(GET_CAMPAIGN, campaign_id)
-        if row is None:
-            return None
-        data = dict(row)
-        positions = data.pop("positions")
-        positions = json.loads(positions) if isinstance(positions, str) else positions
-        data["positions"] = [PositionPublic.model_validate(p) for p in positions]
-        return CampaignPublic.model_validate(data)
+        return _campaign(row) if row else None
 
     async def list_campaigns(
         self,
@@ -380,11 +380,20 @@ class RecruitmentRepository:
         status: str | None,
         limit: int,
         offset: int,
-    ) -> tuple[list[CampaignPublic], int]:
-        args = (employer_id, agency_id, status)
-        ids = [r["id"] for r in await self.conn.fetch(LIST_CAMPAIGNS, *args, limit, offset)]
-        total = await self.conn.fetchval(COUNT_CAMPAIGNS, *args)
-        return [c for i in ids if (c := await self.get_campaign(i))], total
+    ) -> Page[CampaignPublic]:
+        w = Where()
+        w.when(employer_id is not None, "c.employer_id = {}", employer_id)
+        w.when(agency_id is not None, CAMPAIGN_AGENCY, agency_id)
+        w.when(status is not None, "c.status = {}", status)
+        rows, total, lower = await fetch_page(
+            self.conn, w, LIST_CAMPAIGNS, COUNT_CAMPAIGNS, limit, offset
+        )
+        items = [
+            _campaign(r) for r in await self.conn.fetch(CAMPAIGNS_BY_ID, [r["id"] for r in rows])
+        ]
+        return Page[CampaignPublic](
+            items=items, total=total, total_is_lower_bound=lower, limit=limit, offset=offset
+        )
 
     async def intake_check(
         self, campaign_id: UUID, agency_id: UUID, position_id: UUID | None
@@ -506,13 +515,20 @@ class RecruitmentRepository:
         offset: int,
         reveal: Reveal,
         shortlisted_only: bool = False,
-    ) -> tuple[list[ReferralPublic], int]:
+    ) -> Page[ReferralPublic]:
         """`reveal(referral) -> bool` says whether this reader may see the candidate's
-        identity."""
-        args = (campaign_id, agency_id, statuses)
-        rows = await self.conn.fetch(LIST_REFERRALS, *args, limit, offset, shortlisted_only)
-        total = await self.conn.fetchval(COUNT_REFERRALS, *args, shortlisted_only)
-        return [self._public(r, reveal) for r in rows], total
+        identity. The total is counted up to a bound (`store.sql.count_bound`)."""
+        w = Where(campaign_id)
+        w.when(agency_id is not None, "r.agency_id = {}", agency_id)
+        w.when(statuses is not None, "r.status = ANY({})", statuses)
+        w.when(shortlisted_only, "r.shortlisted_at IS NOT NULL")
+        rows, total, lower = await fetch_page(
+            self.conn, w, LIST_REFERRALS, COUNT_REFERRALS, limit, offset
+        )
+        items = [self._public(r, reveal) for r in rows]
+        return Page[ReferralPublic](
+            items=items, total=total, total_is_lower_bound=lower, limit=limit, offset=offset
+        )
 
     async def get_referral(
         self, referral_id: UUID, reveal: Reveal

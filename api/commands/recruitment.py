@@ -123,14 +123,13 @@ async def list_campaigns(
     p = ctx.principal
     if p.role == Role.PARTNER:
         return Page[CampaignPublic](items=[], total=0, limit=limit, offset=offset)
-    items, total = await RecruitmentRepository(ctx.conn).list_campaigns(
+    return await RecruitmentRepository(ctx.conn).list_campaigns(
         employer_id=p.organisation_id if p.role == Role.MEMBER else None,
         agency_id=p.organisation_id if p.role == Role.AGENCY else None,
         status=status,
         limit=limit,
         offset=offset,
     )
-    return Page[CampaignPublic](items=items, total=total, limit=limit, offset=offset)
 
 
 async def list_referrals(
@@ -141,7 +140,7 @@ async def list_referrals(
     offset: int,
 ) -> Page[ReferralPublic]:
     p = ctx.principal
-    items, total = await RecruitmentRepository(ctx.conn, ctx.sealer).list_referrals(
+    return await RecruitmentRepository(ctx.conn, ctx.sealer).list_referrals(
         campaign.id,
         agency_id=p.organisation_id if p.role == Role.AGENCY else None,
         statuses=[s.value for s in statuses] if statuses else None,
@@ -152,7 +151,6 @@ async def list_referrals(
         ),
         shortlisted_only=p.role == Role.MEMBER,
     )
-    return Page[ReferralPublic](items=items, total=total, limit=limit, offset=offset)
 
 
 async def report(ctx: Ctx, campaign: CampaignPublic) -> CampaignReport:

@@ -143,12 +143,16 @@ def may_complete(p: Principal, t: TaskPublic) -> bool:
 # --- reads -----------------------------------------------------------------------------
 
 
-async def open_tasks(ctx: Ctx, *, overdue: bool = False, limit: int = 100) -> list[TaskPublic]:
+async def open_tasks(
+    ctx: Ctx, *, overdue: bool = False, limit: int = 100, offset: int = 0
+) -> list[TaskPublic]:
     """Open tasks for the caller's organisation and role (every open task for the network),
     soonest due first; `overdue` keeps those past due."""
     p = ctx.principal
     org, role = (None, None) if p.sees_everything else (p.organisation_id, p.role.value)
-    return await ProcessRepository(ctx.conn).open_tasks(org, role, overdue=overdue, limit=limit)
+    return await ProcessRepository(ctx.conn).open_tasks(
+        org, role, overdue=overdue, limit=limit, offset=offset
+    )
 
 
 async def visible_task(ctx: Ctx, task_id: UUID) -> TaskPublic:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -95,9 +95,14 @@ async def home(request: Request, ctx: PageContext) -> Response:
     )
 
 
+PAGE_SIZE = 50  # rows of a page that lists (the directory, the tasks)
+
+
 @router.get("/annuaire", response_class=HTMLResponse)
-async def directory(request: Request, ctx: PageContext) -> Response:
-    found = await orgs.directory(ctx, OrganisationFilter(limit=500))
+async def directory(
+    request: Request, ctx: PageContext, offset: Annotated[int, Query(ge=0)] = 0
+) -> Response:
+    found = await orgs.directory(ctx, OrganisationFilter(limit=PAGE_SIZE, offset=offset))
     return page(request, "directory.html", {"me": await procs.me(ctx), "orgs": found})
 
 
@@ -169,6 +174,7 @@ async def _forms(ctx: Ctx, tasks: list[TaskPublic]) -> dict[UUID, dict[str, Any]
     one (a double submit is one act), and the facts to show (positions to fill, the quoted
     share)."""
     out: dict[UUID, dict[str, Any]] = {}
+    positions: dict[UUID, Any] = {}  # a page of one campaign's tasks reads it once
     for t in tasks:
         action = inbox.action_of(t)
         extra: dict[str, Any] = {}
@@ -176,8 +182,9 @@ async def _forms(ctx: Ctx, tasks: list[TaskPublic]) -> dict[UUID, dict[str, Any]
             extra["request_id"] = f"web-{uuid4().hex[:12]}"
         if t.action in (TaskAction.DECIDE, TaskAction.REFER_CANDIDATES):
             campaign_id = UUID(t.workflow_id.split("-", 1)[1][:36])
-            campaign = await rec.visible_campaign(ctx, campaign_id)
-            extra["positions"] = campaign.positions
+            if campaign_id not in positions:
+                positions[campaign_id] = (await rec.visible_campaign(ctx, campaign_id)).positions
+            extra["positions"] = positions[campaign_id]
         elif t.action == TaskAction.ACCEPT_QUOTE and t.subject_id:
             extra["request"] = await pl.visible_request(ctx, UUID(t.subject_id))
         elif t.action == TaskAction.DECIDE_CONVENTION:
@@ -190,9 +197,13 @@ async def _forms(ctx: Ctx, tasks: list[TaskPublic]) -> dict[UUID, dict[str, Any]
 
 @router.get("/mes-taches", response_class=HTMLResponse)
 async def my_tasks_page(
-    request: Request, ctx: PageContext, fait: str | None = None, retard: bool = False
+    request: Request,
+    ctx: PageContext,
+    fait: str | None = None,
+    retard: bool = False,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    tasks = await inbox.open_tasks(ctx, overdue=retard, limit=200)
+    tasks = await inbox.open_tasks(ctx, overdue=retard, limit=PAGE_SIZE, offset=offset)
     mine = [t for t in tasks if inbox.may_complete(ctx.principal, t)]
     return page(
         request,
@@ -204,6 +215,8 @@ async def my_tasks_page(
             "forms": await _forms(ctx, mine),
             "done": fait,
             "late_only": retard,
+            "offset": offset,
+            "page_size": PAGE_SIZE,
         },
     )
 
@@ -317,5 +330,5 @@ async def mailbox_page(request: Request, ctx: PageContext) -> Response:
             403,
         )
     outbox = await procs.outbox(ctx, limit=100)
-    received = read_mailbox(ctx.settings.mailbox_dir) if ctx.settings.dev_mode else None
+    received = read_mailbox(ctx.settings.mailbox_dir, limit=10) if ctx.settings.dev_mode else None
     return page(request, "mailbox.html", {"me": me, "outbox": outbox, "received": received})

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
+from domain.common import Page
 from domain.formats import euros
 
 LOCALE = "fr_FR"
@@ -70,7 +72,14 @@ def month(period: str | date | None) -> str:
     return format_date(period, "MMMM y", locale=LOCALE)
 
 
+def total(page: Page[Any]) -> str:
+    """A list's total: « 1 234 », or « plus de 1 000 » where counting stopped."""
+    n = number(page.total)
+    return f"plus de {n}" if page.total_is_lower_bound else n
+
+
 FILTERS = {
+    "total": total,
     "number": number,
     "percent": percent,
     "share": share,
