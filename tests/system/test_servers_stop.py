@@ -17,6 +17,12 @@ from tests.leftovers import describe, servers_under
 pytestmark = pytest.mark.system
 
 
+# A watcher notices its owner gone within a poll, then gives Postgres a fast shutdown, an
+# immediate one, then SIGKILL, in about 20 s (relais.reaper.stop_cluster): the promise is
+# that the server stops, within that bound and a loaded machine's margin.
+STOPPED_WITHIN_S = 45
+
+
 def _until(what, pred, within_s: float) -> None:
     deadline = time.monotonic() + within_s
     while not pred():
@@ -54,7 +60,7 @@ def test_a_benchmark_stopped_by_sigterm_stops_its_postgres_and_temporal(tmp_path
     _until(
         "servers left by the benchmark:\n" + describe(servers_under(tmp_path)),
         lambda: not servers_under(tmp_path),
-        15,
+        STOPPED_WITHIN_S,
     )
 
 
@@ -65,5 +71,5 @@ def test_relais_dev_killed_with_minus_9_leaves_no_server(stack):
     _until(
         "servers left by relais dev:\n" + describe(servers_under(stack.home)),
         lambda: not servers_under(stack.home),
-        15,
+        STOPPED_WITHIN_S,
     )
