@@ -70,6 +70,12 @@ STEP_DELIVERY = ("delivered", "cancel_delivery")
 # were already running keep the path their history recorded: joins closed once the rule was
 # met, declines weighed at the end of the acceptance window.
 JOINS_UNTIL_ORDER = "joins-until-order"
+# Pools started from here on answer a join once the member is quoted (when the rule is met)
+# and the acceptance that completes the pool once the order is placed: the API answers from
+# the update's result instead of being polled.
+ANSWERS_WHEN_DONE = "answers-when-done"
+# An answer never waits longer than this for what follows it (then it answers as it stands).
+ANSWER_WAIT = timedelta(minutes=1)
 LEFT_WORDS = {
     RequestStatus.DECLINED: ("devis décliné", "devis déclinés"),
     RequestStatus.WITHDRAWN: ("retrait", "retraits"),
@@ -124,6 +130,10 @@ class ServicePoolWorkflow:
         self._changed = False  # members came or went since the last split
         self._joined = 0  # how many joined since the last split
         self._left: list[RequestStatus] = []  # how those who left since then left
+        self._answers = False  # set by run() (ANSWERS_WHEN_DONE)
+        self._busy = 0  # handlers changing the pool now (not those waiting for an outcome)
+        self._synced_round = 0  # the last quote round stored
+        self._order_stored = False
         self._recorder = ProcessRecorder(
             ProcessKind.POOLING,
             service.network_id,
@@ -136,6 +146,7 @@ class ServicePoolWorkflow:
     @workflow.run
     async def run(self, input: PoolInput) -> PoolState:
         self._late_joins = workflow.patched(JOINS_UNTIL_ORDER)
+        self._answers = self._late_joins and workflow.patched(ANSWERS_WHEN_DONE)
         await run_activity(PoolingActivities.create_pool, input, local=True)
         self._created = True
         await self._recorder.record(ProcessStatus.WAITING, "gathering", waiting_on="member")
@@ -264,11 +275,9 @@ class ServicePoolWorkflow:
                     await self._expire_unanswered()
 
     def _may_order(self) -> bool:
-        return (
-            not self._joining
-            and workflow.all_handlers_finished()
-            and ready_to_order(self._state.active())
-        )
+        # Handlers that only wait for the outcome (answers-when-done) do not hold the order.
+        settled = self._busy == 0 if self._answers else workflow.all_handlers_finished()
+        return not self._joining and settled and ready_to_order(self._state.active())
 
     async def _split_again(self) -> None:
         """Split the price among the members still in; ask those it asks, tell the others
@@ -298,6 +307,7 @@ class ServicePoolWorkflow:
         if deadlines:
             self._state.quote_deadline = max(deadlines)
         await self._sync(tasks_open=tasks, mails=mails)
+        self._synced_round = self._state.quote_round
         await self._recorder.record(ProcessStatus.WAITING, "quoting", waiting_on="member")
 
     async def _expire_unanswered(self) -> None:
@@ -383,6 +393,7 @@ class ServicePoolWorkflow:
                 for p in committed
             ],
         )
+        self._order_stored = True
         await self._recorder.record(ProcessStatus.WAITING, "ordered", waiting_on="provider")
         act = await self._provider_answer(("confirm", "refuse"))
         if act.kind == "refuse":
@@ -709,6 +720,7 @@ class ServicePoolWorkflow:
         if key not in self._joins:
             if key not in self._joining:
                 self._joining[key] = j.member_id
+                self._busy += 1
                 await workflow.wait_condition(lambda: self._created)
                 rec: RequestRecord | None = None
                 try:
@@ -746,8 +758,28 @@ class ServicePoolWorkflow:
                     participants=len(self._state.active()),
                 )
                 del self._joining[key]
+                self._busy -= 1
+                if self._answers and rec is not None and not refused:
+                    await self._until_quoted()
             await workflow.wait_condition(lambda: key in self._joins)
         return self._joins[key]
+
+    async def _until_quoted(self) -> None:
+        """A join that meets the rule (or joins a pool already quoting) is answered once its
+        quote is stored: whoever reads the request then reads its quote."""
+        if not (self._rule_met() or self._state.status == PoolStatus.QUOTING):
+            return  # still gathering: nothing to quote yet
+        asked = self._state.quote_round
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    self._synced_round > asked
+                    or self._state.status not in (PoolStatus.GATHERING, PoolStatus.QUOTING)
+                ),
+                timeout=ANSWER_WAIT,
+            )
+        except TimeoutError:
+            pass  # answered as it stands
 
     @join.validator
     def _validate_join(self, j: JoinRequest) -> None:
@@ -805,8 +837,28 @@ class ServicePoolWorkflow:
             task = self._task_close(p, TaskAction.RATE, "rated")
         else:
             return p  # the same action again: answered with the state it led to
-        await self._sync(changed=[p], tasks_close=[task] if task else [])
-        return p
+        self._busy += 1
+        try:
+            await self._sync(changed=[p], tasks_close=[task] if task else [])
+        finally:
+            self._busy -= 1
+        answer = p.model_copy()  # the request as this act left it
+        if self._answers and a.kind == "accept" and ready_to_order(self._state.active()):
+            # The acceptance that completes the pool is answered once the order is placed
+            # (or once a late change of members asks for new answers).
+            asked = self._state.quote_round
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        self._order_stored
+                        or self._state.status in TERMINAL_POOL
+                        or self._state.quote_round != asked
+                    ),
+                    timeout=ANSWER_WAIT,
+                )
+            except TimeoutError:
+                pass
+        return answer
 
     @act.validator
     def _validate_act(self, a: MemberAction) -> None:

@@ -160,15 +160,14 @@ class Command(Generic[P, R]):
             return result
         scope, request_id, digest = fp
         requests = RequestRepository(ctx.conn)
-        first = await requests.first(scope, request_id)
-        kept = first if first is not None else await requests.remember(scope, request_id, digest)
+        kept, ours = await requests.remember(scope, request_id, digest)
         if kept != digest:
             ctx.notice(REUSED.format(request_id))
         try:
             result = await self.fn(ctx, *args, **kwargs)
         except DomainError:
             # Refused: nothing was done under this id, whose body need not be kept.
-            if first is None and kept == digest:
+            if ours:
                 await requests.forget(scope, request_id, digest)
             raise
         await self._audit(ctx, args, result, f"{scope}:{request_id}")
