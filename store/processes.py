@@ -160,7 +160,7 @@ OUTBOX_COLUMNS = """
 id, recipient, recipients, subject, body, workflow_id, created_at, sent_at, failed_at, attempts,
 last_error"""
 LIST_OUTBOX = f"""
-SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY created_at DESC, id LIMIT $1"""
+SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY created_at DESC, id LIMIT $1 OFFSET $2"""
 LIST_OUTBOX_OF = f"""
 SELECT {OUTBOX_COLUMNS} FROM outbox WHERE workflow_id = $1 ORDER BY created_at DESC, id LIMIT $2"""
 
@@ -343,10 +343,10 @@ class ProcessRepository:
         return await self.conn.fetchval(ORGANISATION_EMAIL, organisation_id)
 
     async def outbox(
-        self, workflow_id: str | None = None, limit: int = 100
+        self, workflow_id: str | None = None, limit: int = 100, offset: int = 0
     ) -> builtins.list[OutboxPublic]:
         if workflow_id is None:
-            rows = await self.conn.fetch(LIST_OUTBOX, limit)
+            rows = await self.conn.fetch(LIST_OUTBOX, limit, offset)
         else:
             rows = await self.conn.fetch(LIST_OUTBOX_OF, workflow_id, limit)
         return [OutboxPublic.model_validate(dict(r)) for r in rows]

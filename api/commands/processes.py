@@ -89,5 +89,5 @@ async def detail(ctx: Ctx, workflow_id: str) -> ProcessDetail:
     )
 
 
-async def outbox(ctx: Ctx, limit: int = 100) -> list[OutboxPublic]:
-    return await ProcessRepository(ctx.conn).outbox(limit=limit)
+async def outbox(ctx: Ctx, limit: int = 100, offset: int = 0) -> list[OutboxPublic]:
+    return await ProcessRepository(ctx.conn).outbox(limit=limit, offset=offset)

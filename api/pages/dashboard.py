@@ -319,8 +319,13 @@ async def complete_from_page(request: Request, task_id: UUID, ctx: PageContext) 
 # --- courriels -----------------------------------------------------------------------------
 
 
+MAIL_PAGE = 50
+
+
 @router.get("/boite-mail", response_class=HTMLResponse)
-async def mailbox_page(request: Request, ctx: PageContext) -> Response:
+async def mailbox_page(
+    request: Request, ctx: PageContext, offset: Annotated[int, Query(ge=0, le=10**7)] = 0
+) -> Response:
     me = await procs.me(ctx)
     if not ctx.principal.sees_everything:
         return page(
@@ -329,6 +334,19 @@ async def mailbox_page(request: Request, ctx: PageContext) -> Response:
             {"me": me, "message": "Page réservée à l'équipe du réseau."},
             403,
         )
-    outbox = await procs.outbox(ctx, limit=100)
+    # A page of the outbox, newest first; one more row read says whether another page follows.
+    found = await procs.outbox(ctx, limit=MAIL_PAGE + 1, offset=offset)
+    outbox, more = found[:MAIL_PAGE], len(found) > MAIL_PAGE
     received = read_mailbox(ctx.settings.mailbox_dir, limit=10) if ctx.settings.dev_mode else None
-    return page(request, "mailbox.html", {"me": me, "outbox": outbox, "received": received})
+    return page(
+        request,
+        "mailbox.html",
+        {
+            "me": me,
+            "outbox": outbox,
+            "received": received,
+            "offset": offset,
+            "more": more,
+            "page_size": MAIL_PAGE,
+        },
+    )

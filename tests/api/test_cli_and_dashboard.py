@@ -174,3 +174,28 @@ async def test_a_file_or_an_infinite_budget_in_a_task_form_is_a_sentence_not_a_5
     assert (await client.get(f"/api/tasks/{task['id']}", headers=member.headers)).json()[
         "closed_at"
     ] is None
+
+
+async def test_the_mail_page_shows_the_outbox_a_page_at_a_time(client, actors, db):
+    """Issue 16: the mail page reread the whole mailbox; the outbox is read a page at a time,
+    newest first, with a link to the older ones."""
+    from domain.processes import OutboxMessage
+    from store.processes import ProcessRepository
+
+    async with db.acquire() as c:
+        for i in range(60):
+            await ProcessRepository(c).enqueue(
+                OutboxMessage(
+                    dedup_key=f"test:{i}", recipient="a@example.fr", subject=f"Mail {i:02d}",
+                    body="—", workflow_id=None,
+                )
+            )  # fmt: skip
+    session = actors["staff"].session
+    assert session is not None
+    first = await client.get("/boite-mail", headers=session.headers)
+    assert first.status_code == 200 and first.text.count("<td>Mail ") == 50
+    assert "Mail 59" in first.text and "Mail 09" not in first.text
+    assert 'href="/boite-mail?offset=50"' in first.text
+    older = await client.get("/boite-mail?offset=50", headers=session.headers)
+    assert older.text.count("<td>Mail ") == 10 and "Mail 00" in older.text
+    assert "plus anciens" not in older.text
