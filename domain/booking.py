@@ -6,16 +6,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from domain.common import REQUEST_ID_PATTERN, BoundedDatetime, FreeText
+from domain.formats import PARIS
 from domain.ics import Event, calendar
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
 MAX_SLOT = timedelta(days=14)
-PARIS = ZoneInfo("Europe/Paris")  # the network's calendar: weeks begin on Paris' Monday
 IsoWeek = Annotated[str, StringConstraints(pattern=r"^\d{4}-W\d{2}$")]
 
 

@@ -1,7 +1,14 @@
-"""Money as people read it. Pure Python, so that workflows (mail texts) and pages format it
-the same way; `tests/unit/test_formats.py` checks it against Babel's French locale."""
+"""Money and the calendar as people read them. Pure Python, so that workflows (mail texts)
+and pages format them the same way; `tests/unit/test_formats.py` checks them against Babel's
+French locale."""
 
 from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+# The network's clock: the dates people read and write (a visit's day, a booking's week, a
+# deadline in a sentence) are Paris' ones.
+PARIS = ZoneInfo("Europe/Paris")
 
 NNBSP = "\u202f"  # French digit grouping (narrow no-break space)
 

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +30,7 @@ from domain.actions import ReferralActionKind
 from domain.auth import Role
 from domain.common import REQUEST_ID_PATTERN, BoundedDatetime, FreeText
 from domain.csv_export import Cell
+from domain.formats import PARIS
 from domain.identifiers import Postcode
 
 RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)]
@@ -126,7 +126,6 @@ class CampaignStatus(StrEnum):
 
 
 TERMINAL_CAMPAIGN = (CampaignStatus.CLOSED, CampaignStatus.FILLED, CampaignStatus.CANCELLED)
-PARIS = ZoneInfo("Europe/Paris")  # the network's clock, for the dates people read
 
 
 def intake_refusal(

@@ -4,7 +4,7 @@ snapshots, evaluation, then renewal into the next phase or closing."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from temporalio import workflow
@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         next_snapshot_at,
         phase_end,
     )
+    from domain.formats import PARIS
     from domain.processes import ProcessKind, ProcessStatus, TaskOpen
     from domain.recruitment import RegisterRequest
     from workflows.clients import relais_attributes, update_with_start
@@ -241,11 +242,11 @@ class ConventionWorkflow:
                 await self._snapshot(nxt)
             await self._continue_if_long()
 
-    async def _snapshot(self, at: datetime) -> KpiSnapshot:
+    async def _snapshot(self, at: datetime, today: date | None = None) -> KpiSnapshot:
         """Figures counted up to the day before `at` (a snapshot at midnight closes the day
-        just over), never past the phase's last day."""
+        just over), or through `today` for one asked now, never past the phase's last day."""
         st = self._state
-        as_of = min((at - timedelta(microseconds=1)).date(), st.phase.ends_on)
+        as_of = min(today or (at - timedelta(microseconds=1)).date(), st.phase.ends_on)
         async with self._lock:
             snapshot: KpiSnapshot = await run_activity(
                 ConventionActivities.take_snapshot,
@@ -596,7 +597,9 @@ class ConventionWorkflow:
 
     @workflow.update
     async def refresh(self, ask: SnapshotAsk) -> KpiSnapshot:
-        return await self._snapshot(workflow.now())
+        # Through today on Paris' calendar, the one visits are dated on.
+        now = workflow.now()
+        return await self._snapshot(now, today=now.astimezone(PARIS).date())
 
     @refresh.validator
     def _validate_refresh(self, ask: SnapshotAsk) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from api.commands import pooling, recruitment
 from api.commands.base import NETWORK, Ctx, command
@@ -21,13 +20,13 @@ from domain.convention import (
     VisitPublic,
 )
 from domain.errors import Conflict, Forbidden, Invalid, NotFound
+from domain.formats import PARIS
 from domain.organisations import OrganisationKind
 from domain.pooling import ServicePublic, ServiceRequestCreate
 from domain.recruitment import CampaignCreate
 from store.convention import ConventionRepository
 from store.organisations import OrganisationRepository
 
-PARIS = ZoneInfo("Europe/Paris")  # the advisers' calendar day
 VISIT_NS = uuid.UUID("c1a7e0d2-5b3f-4c6a-8e9d-0f1b2c3d4e5f")
 ADVISER_KINDS = {OrganisationKind.CHAMBER, OrganisationKind.ASSOCIATION}
 ADVISERS = (*NETWORK, Role.PARTNER)

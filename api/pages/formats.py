@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
 from domain.common import Page
-from domain.formats import euros
+from domain.formats import PARIS, euros
 
 LOCALE = "fr_FR"
-PARIS = ZoneInfo("Europe/Paris")
 
 
 def number(value: float | int | None, decimals: int | None = None) -> str:

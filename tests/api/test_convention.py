@@ -11,12 +11,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain.auth import Role
+from domain.formats import PARIS
 from tests.api.conftest import Actor
 from tests.factories import make_org, make_user, siret
 
 
 def today():
+    # A phase's days are counted in UTC (the workflow's clock).
     return datetime.now(UTC).date()
+
+
+def visit_day():
+    # A visit is dated on Paris' calendar, which at 23:30 UTC is already tomorrow.
+    return datetime.now(PARIS).date()
 
 
 def convention_body(actors, **over):
@@ -164,7 +171,7 @@ async def test_signatures_visits_snapshot_and_campaign_from_a_project(client, ac
     visit = {
         "request_id": "visite-1",
         "company_id": str(member.organisation_id),
-        "visited_on": today().isoformat(),
+        "visited_on": visit_day().isoformat(),
         "themes": ["recrutement", "transmission"],
         "needs": "Deux boulangers, un apprenti.",
         "projects": [
@@ -178,7 +185,7 @@ async def test_signatures_visits_snapshot_and_campaign_from_a_project(client, ac
     assert await db.fetchval("SELECT count(*) FROM company_visits") == 1
     assert r1.json()["territory"] == "Marseille Nord"
     for bad, message in [
-        ({"visited_on": (today() + timedelta(days=1)).isoformat()}, "visited_on"),
+        ({"visited_on": (visit_day() + timedelta(days=1)).isoformat()}, "visited_on"),
         ({"company_id": str(actors["agency"].organisation_id)}, "company_id"),
         ({"company": {"siret": siret(), "name": "Hors réseau", "postcode": "13015"}}, "l'un des"),
         (
