@@ -13,8 +13,10 @@ from fastapi_offline import FastAPIOffline
 
 from api import errors
 from api.limits import BodyLimit
+from api.pages import booking as booking_pages
+from api.pages import campaigns, candidates, dashboard, directory, people, visits
 from api.pages import convention as convention_pages
-from api.pages import dashboard, people
+from api.pages import pooling as pooling_pages
 from api.pages.render import mount_static
 from api.routes import (
     booking,
@@ -96,6 +98,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         convention,
         convention_pages,
         dashboard,
+        directory,
+        campaigns,
+        candidates,
+        pooling_pages,
+        booking_pages,
+        visits,
         people,
     ):
         app.include_router(module.router)

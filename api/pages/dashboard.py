@@ -1,5 +1,5 @@
 """The dashboard's pages: the home page, the processes, « Mes tâches » with a form
-per act, the directory and the mail page. Every act goes through its command."""
+per act and the mail page. Every act goes through its command."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.commands import convention as conv
-from api.commands import organisations as orgs
 from api.commands import pooling as pl
 from api.commands import processes as procs
 from api.commands import recruitment as rec
@@ -23,12 +22,11 @@ from api.commands.base import Ctx
 from api.deps import PageContext
 from api.errors import describe
 from api.pages.history import facts, sentence
-from api.pages.render import page
+from api.pages.render import PAGE_SIZE, page
 from api.urls import same_site_path
 from domain.actions import TaskAction
 from domain.auth import Role
 from domain.labels import STATUS_ORDER
-from domain.organisations import OrganisationFilter
 from domain.processes import ProcessCount, ProcessFilter, ProcessKind, ProcessStatus, TaskPublic
 from domain.recruitment import CampaignStatus
 from relais.mail import read_mailbox
@@ -93,17 +91,6 @@ async def home(request: Request, ctx: PageContext) -> Response:
             "conventions": conventions,
         },
     )
-
-
-PAGE_SIZE = 50  # rows of a page that lists (the directory, the tasks)
-
-
-@router.get("/annuaire", response_class=HTMLResponse)
-async def directory(
-    request: Request, ctx: PageContext, offset: Annotated[int, Query(ge=0)] = 0
-) -> Response:
-    found = await orgs.directory(ctx, OrganisationFilter(limit=PAGE_SIZE, offset=offset))
-    return page(request, "directory.html", {"me": await procs.me(ctx), "orgs": found})
 
 
 @router.get("/processus", response_class=HTMLResponse)

@@ -33,6 +33,8 @@ from domain.labels import (
 
 HERE = Path(__file__).resolve().parent.parent
 
+PAGE_SIZE = 50  # rows of a page that lists (the directory, the tasks)
+
 NETWORK = frozenset({Role.ADMIN, Role.STAFF, Role.MANAGER})
 # The menu, in one place: each entry with the roles that see it (None: everyone).
 MENU: list[tuple[str, str, frozenset[Role] | None]] = [
@@ -40,6 +42,13 @@ MENU: list[tuple[str, str, frozenset[Role] | None]] = [
     ("/mes-taches", "Mes tâches", None),
     ("/processus", "Processus", None),
     ("/annuaire", "Annuaire", None),
+    ("/campagnes", "Recrutements", NETWORK | {Role.MEMBER, Role.AGENCY}),
+    ("/candidats", "Mes candidats", frozenset({Role.AGENCY})),
+    ("/catalogue", "Services mutualisés", NETWORK | {Role.MEMBER}),
+    ("/commandes", "Commandes", frozenset({Role.PARTNER})),
+    ("/reservations", "Réservations", NETWORK | {Role.MEMBER}),
+    ("/conventions", "Conventions", NETWORK | {Role.PARTNER}),
+    ("/visites", "Visites", NETWORK | {Role.PARTNER}),
     ("/utilisateurs", "Utilisateurs", None),
     ("/boite-mail", "Courriels", NETWORK),
     ("/mon-compte", "Mon compte", None),
