@@ -245,13 +245,19 @@ async def catalogue(
     mine: dict[str, ServiceRequestPublic] = {}
     if p.role == Role.MEMBER:
         for r in (await pl.list_requests(ctx, None, None, limit=200, offset=0)).items:
-            mine.setdefault(r.pool_id, r)
+            if r.status in pl.COUNTED:  # one that withdrew or declined may ask again
+                mine.setdefault(r.pool_id, r)
     cards = []
     for s in services:
         qty = quantite if estimer == s.code else 1
         est = await _estimate(ctx, s, qty) if s.active else None
         current = await _current_pool(ctx, s) if p.sees_everything else None
-        joined = est.participants - 1 if est else (current.participants if current else 0)
+        asked = mine.get(est.pool_id) if est else None
+        # The estimate counts the member in: those in the pool are the others, or all of
+        # them when the member is in already.
+        joined = (est.participants - (0 if asked else 1)) if est else 0
+        if current:
+            joined = current.participants
         cards.append(
             {
                 "s": s,
@@ -264,7 +270,7 @@ async def catalogue(
                 "joined": joined,
                 "fill": fill(s, joined),
                 "pool": current,
-                "mine": mine.get(est.pool_id) if est else None,
+                "mine": asked,
             }
         )
     return _page(
@@ -276,7 +282,7 @@ async def catalogue(
             "done": fait,
             "network": p.sees_everything,
             "operator": p.role in OPERATORS,
-            "units": units,
+            "may_request": pl.request_service.allows(p),
         },
     )
 

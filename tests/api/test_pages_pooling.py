@@ -156,6 +156,11 @@ async def test_a_pool_from_the_catalogue_to_the_invoice_through_the_pages(
     mine = r.headers["location"].split("?")[0]
     page = _t(await karim.get(r.headers["location"]))
     assert "Demande enregistrée" in page and "en attente d'autres entreprises" in page
+    card = _t(await karim.get("/catalogue")).split(f'id="service-{code}"')[1].split("</section>")[0]
+    assert "voir ma demande" in card and "1 / 2 entreprises" in card
+    assert "Votre part aujourd'hui" not in card  # no estimate for a second request
+    manager = _t(await (await _as(client, actors["manager"])).get("/catalogue"))
+    assert "1 / 2 entreprises" in manager and "Demander pour une entreprise" not in manager
 
     # Staff request for the second member (it must be named).
     form_page = await staff.get(f"/catalogue/{code}/demande")
