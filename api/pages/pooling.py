@@ -462,8 +462,6 @@ async def request_service(request: Request, code: str, ctx: PageContext) -> Resp
         made = await pl.request_service(ctx, service, _model(ServiceRequestCreate, data))
     except Exception as err:
         message, code_, fields = _refusal(err)
-        if not fields and "needed_by" in message:
-            fields["needed_by"] = message
         return await _request_form(request, ctx, service, form, message, fields, code_)
     return _done(f"/services/{made.id}", "Demande enregistrée")
 
@@ -681,7 +679,8 @@ async def pool_page(request: Request, pool_id: str, ctx: PageContext) -> Respons
         view = await _pool_view(ctx, pool_id)
     except Exception as err:
         return await _message(request, ctx, err, "/mutualisations")
-    return _page(request, "pool.html", {"me": await procs.me(ctx), **view})
+    context = {"me": await procs.me(ctx), "operator": ctx.principal.role in OPERATORS, **view}
+    return _page(request, "pool.html", context)
 
 
 # --- the provider's orders --------------------------------------------------------------

@@ -308,3 +308,50 @@ async def test_a_member_withdraws_its_request_with_a_reason(client, actors, prov
     assert "Retirer ma demande" not in page
     listed = _t(await karim.get("/services"))
     assert "Comptable partagé du port" in listed and "demande retirée" in listed
+
+
+async def test_staff_answer_an_order_for_the_provider_and_a_refusal_bills_nothing(
+    client, actors, provider, db
+):
+    staff = await _as(client, actors["staff"])
+    form = _service_form(provider)
+    assert (await _create(staff, form)).status_code == 303
+    second = await _actor(db, "Garage des Aygalades", OrganisationKind.MEMBER, Role.MEMBER)
+    need = in_next_month(datetime.now(UTC).date(), 5).isoformat()
+    made = []
+    for m in (actors["member"], second):
+        r = await client.post(
+            f"/api/services/{form['code']}/requests",
+            json={"request_id": "r1", "quantity": 1, "needed_by": need},
+            headers=m.headers,
+        )
+        assert r.status_code == 201, r.text
+        made.append(r.json()["id"])
+    for request_id, m in zip(made, (actors["member"], second), strict=True):
+        for _ in range(100):
+            got = (
+                await client.get(f"/api/service-requests/{request_id}", headers=m.headers)
+            ).json()
+            if got["status"] == "quoted":
+                break
+            await asyncio.sleep(0.1)
+        r = await client.post(
+            f"/api/service-requests/{request_id}/quote",
+            json={"accept": True, "quote_cents": got["quote_cents"]},
+            headers=m.headers,
+        )
+        assert r.status_code == 200, r.text
+    pool_id = f"pool-{form['code']}-{need[:7]}"
+    page = await _reload_until(staff, f"/mutualisations/{pool_id}", "Répondre pour le prestataire")
+    order = await staff.get(f"/commandes/{pool_id}")
+    assert "Confirmer ou refuser la commande" in _t(order)
+    r = await staff.post(
+        f"/commandes/{pool_id}/reponse",
+        data={"confirmed": "false", "reason": "Plus de disponibilité", "csrf": csrf_of(order.text)},
+    )
+    assert r.status_code == 303, r.text
+    page = await _reload_until(staff, f"/mutualisations/{pool_id}", "annulée, rien facturé")
+    assert "Plus de disponibilité" in page and "Répondre pour le prestataire" not in page
+    karim = await _as(client, actors["member"])
+    mine = _t(await karim.get(f"/services/{made[0]}"))
+    assert "annulée, rien facturé" in mine and "Plus de disponibilité" in mine
