@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from tests.browser.conftest import PHONE, SHOTS, check_a11y, fits
 
@@ -32,6 +32,16 @@ async def reload_until(
     the `selector` that also says `name`, when given)."""
     found = page.locator(selector, has_text=name) if name else page.locator(selector)
     found = found.filter(has_text=text)
+    for _ in range(tries):
+        if await found.count():
+            return
+        await page.wait_for_timeout(500)
+        await page.reload()
+    await expect(found.first).to_be_visible()
+
+
+async def reload_until_seen(page: Page, found: Locator, tries: int = 60) -> None:
+    """The same for a locator (a task of this test's pool among others)."""
     for _ in range(tries):
         if await found.count():
             return
@@ -127,7 +137,7 @@ async def test_a_pooled_service_from_the_catalogue_to_the_invoice(shared_stack, 
     # Karim accepts his from « Mes tâches » (the same act).
     await karim.click("nav.menu >> text=Mes tâches")
     task = karim.locator("section.task", has=karim.locator(f"a[href*='{code}']"))
-    await reload_until(karim, "section.task", "Accepter le devis")
+    await reload_until_seen(karim, task.filter(has_text="Accepter le devis"))
     await expect(task).to_contain_text("300,00")
     await check_a11y(karim)
     await task.locator("input[name=accept][value=true]").check()
@@ -154,8 +164,9 @@ async def test_a_pooled_service_from_the_catalogue_to_the_invoice(shared_stack, 
     await expect(helene.locator("section.summary")).to_contain_text(f"CCM-{tag}")
     # The delivery, declared from « Mes tâches ».
     await helene.click("nav.menu >> text=Mes tâches")
-    await reload_until(helene, "section.task", "Confirmer la livraison")
     deliver = helene.locator("section.task", has=helene.locator(f"a[href*='{code}']"))
+    deliver = deliver.filter(has_text="Confirmer la livraison")
+    await reload_until_seen(helene, deliver)
     await deliver.locator("input[name=delivered][value=true]").check()
     await deliver.locator("button[type=submit]").click()
     await expect(helene.locator(".ok")).to_contain_text("Confirmer la livraison")
@@ -183,8 +194,9 @@ async def test_a_pooled_service_from_the_catalogue_to_the_invoice(shared_stack, 
     await expect(karim.locator(".ok")).to_contain_text("Merci pour votre évaluation")
     # Leïla rates from « Mes tâches ».
     await leila.click("nav.menu >> text=Mes tâches")
-    await reload_until(leila, "section.task", "Évaluer le service")
     rating = leila.locator("section.task", has=leila.locator(f"a[href*='{code}']"))
+    rating = rating.filter(has_text="Évaluer le service")
+    await reload_until_seen(leila, rating)
     await rating.locator("select[name=stars]").select_option("4")
     await rating.locator("button[type=submit]").click()
     await expect(leila.locator(".ok")).to_contain_text("Évaluer le service")
