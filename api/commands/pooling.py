@@ -77,6 +77,7 @@ class QuoteBreakdown(BaseModel):
     total_cents: int | None
     split_rule: SplitRule
     participants: int
+    min_participants: int
     weight: int  # the member's: its quantity, headcount (at least 1), or 1 for an equal split
     pool_weight: int  # the sum over the members still in the pool or past it to the order
     share_cents: int | None
@@ -202,6 +203,7 @@ async def quote_breakdown(ctx: Ctx, r: ServiceRequestPublic) -> QuoteBreakdown:
         total_cents=found.total_cents,
         split_rule=service.split_rule,
         participants=len(counted),
+        min_participants=service.pooling.min_participants,
         weight=_weight(service.split_rule, r),
         pool_weight=sum(_weight(service.split_rule, x) for x in counted),
         share_cents=r.invoiced_cents if r.invoiced_cents is not None else r.quote_cents,

@@ -156,6 +156,7 @@ async def test_a_pool_from_the_catalogue_to_the_invoice_through_the_pages(
     mine = r.headers["location"].split("?")[0]
     page = _t(await karim.get(r.headers["location"]))
     assert "Demande enregistrée" in page and "en attente d'autres entreprises" in page
+    assert "1 entreprise pour 2 au minimum : le devis vous sera envoyé" in page
     card = _t(await karim.get("/catalogue")).split(f'id="service-{code}"')[1].split("</section>")[0]
     assert "voir ma demande" in card and "1 / 2 entreprises" in card
     assert "Votre part aujourd'hui" not in card  # no estimate for a second request
