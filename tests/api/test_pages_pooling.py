@@ -354,5 +354,15 @@ async def test_staff_answer_an_order_for_the_provider_and_a_refusal_bills_nothin
     page = await _reload_until(staff, f"/mutualisations/{pool_id}", "annulée, rien facturé")
     assert "Plus de disponibilité" in page and "Répondre pour le prestataire" not in page
     karim = await _as(client, actors["member"])
+    # Neither a member nor another provider may answer an order; nor a member for another.
+    csrf = csrf_of((await karim.get("/services")).text)
+    r = await karim.post(f"/commandes/{pool_id}/reponse", data={"confirmed": "true", "csrf": csrf})
+    assert r.status_code == 404
+    other = await _as(client, second)
+    r = await other.post(
+        f"/services/{made[0]}/retrait",
+        data={"reason": "pas à moi", "csrf": csrf_of((await other.get("/services")).text)},
+    )
+    assert r.status_code == 404
     mine = _t(await karim.get(f"/services/{made[0]}"))
     assert "annulée, rien facturé" in mine and "Plus de disponibilité" in mine
