@@ -8,6 +8,7 @@ from domain.auth import Role
 from domain.booking import ReservationStatus
 from domain.organisations import OrganisationKind, OrganisationStatus
 from domain.people import NotifyPreference, SessionMethod, UserStatus
+from domain.pooling import PoolStatus, RequestStatus, ServiceUnit, SplitRule
 from domain.processes import ProcessKind, ProcessStatus
 
 ROLE_LABELS: dict[str, str] = {
@@ -108,6 +109,41 @@ STEP_LABELS: dict[str, str] = {
     "evaluating": "évaluée, décision attendue",
     "renewed": "renouvelée",
     "convention:closed": "close",
+}
+
+# --- pooled services ------------------------------------------------------------------
+POOL_STATUS_LABELS: dict[str, str] = {
+    PoolStatus.GATHERING: "demandes en cours de regroupement",
+    PoolStatus.QUOTING: "devis envoyés",
+    PoolStatus.ORDERED: "commande passée, réponse du prestataire attendue",
+    PoolStatus.CONFIRMED: "commande confirmée, livraison attendue",
+    PoolStatus.RATING: "livré et facturé",
+    PoolStatus.COMPLETED: "terminé",
+    PoolStatus.FAILED: "n'a pas abouti",
+}
+REQUEST_STATUS_LABELS: dict[str, str] = {
+    RequestStatus.JOINED: "en attente d'autres entreprises",
+    RequestStatus.QUOTED: "devis à accepter",
+    RequestStatus.ACCEPTED: "devis accepté",
+    RequestStatus.DECLINED: "devis refusé",
+    RequestStatus.WITHDRAWN: "demande retirée",
+    RequestStatus.EXPIRED: "devis expiré sans réponse",
+    RequestStatus.COMMITTED: "commande passée",
+    RequestStatus.RELEASED: "annulée, rien facturé",
+    RequestStatus.INVOICED: "livré et facturé",
+    RequestStatus.REFUSED: "demande impossible",
+}
+SPLIT_RULE_LABELS: dict[str, str] = {
+    SplitRule.EQUAL: "à parts égales entre les entreprises",
+    SplitRule.PRO_RATA_QUANTITY: "au prorata des quantités demandées",
+    SplitRule.HEADCOUNT_WEIGHTED: "au prorata de l'effectif des entreprises",
+}
+UNIT_PLURAL_LABELS: dict[str, str] = {
+    ServiceUnit.DAY: "jours",
+    ServiceUnit.MONTH: "mois",
+    ServiceUnit.SEAT: "places",
+    ServiceUnit.HOUR: "heures",
+    ServiceUnit.ITEM: "unités",
 }
 
 # --- reservations -----------------------------------------------------------------------

@@ -507,6 +507,7 @@ class InvoiceLine(BaseModel):
     member_id: UUID
     description: str
     amount_cents: int = Field(ge=0)
+    issued_at: datetime | None = None  # when it was written (read back from the store)
 
 
 class Invoicing(BaseModel):

@@ -275,7 +275,8 @@ class PoolingRepository:
 
     async def invoice_lines(self, pool_id: str, member_id: UUID | None = None) -> list[InvoiceLine]:
         rows = await self.conn.fetch(
-            "SELECT request_id, pool_id, member_id, description, amount_cents FROM invoice_lines "
+            "SELECT request_id, pool_id, member_id, description, amount_cents, "
+            "created_at AS issued_at FROM invoice_lines "
             "WHERE pool_id = $1 AND ($2::uuid IS NULL OR member_id = $2) ORDER BY created_at, "
             "request_id",
             pool_id,

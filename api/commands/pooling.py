@@ -11,6 +11,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import structlog
+from pydantic import BaseModel
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -22,6 +23,7 @@ from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.organisations import OrganisationKind
 from domain.pool_decisions import ShareEstimate, estimate_share, joining_refusal, newcomer
 from domain.pooling import (
+    IN_POOL,
     DeliveryCreate,
     InvoiceLine,
     JoinRequest,
@@ -38,6 +40,7 @@ from domain.pooling import (
     ServicePublic,
     ServiceRequestCreate,
     ServiceRequestPublic,
+    SplitRule,
     WithdrawCreate,
     in_next_month,
     ineligibility,
@@ -63,6 +66,23 @@ def request_id_for(member_id: UUID, request_id: str) -> UUID:
 class PoolDetail(PoolPublic):
     live: PoolState | None
     invoice_lines: list[InvoiceLine]
+
+
+class QuoteBreakdown(BaseModel):
+    """How a member's quote is made: the provider's price for the whole pool, the split
+    rule, the member's weight in it (its quantity, its headcount, or one share each) against
+    the pool's, its share, and the same bought alone. Figures of the pool, never another
+    member's name."""
+
+    total_cents: int | None
+    split_rule: SplitRule
+    participants: int
+    min_participants: int
+    weight: int  # the member's: its quantity, headcount (at least 1), or 1 for an equal split
+    pool_weight: int  # the sum over the members still in the pool or past it to the order
+    share_cents: int | None
+    alone_cents: int
+    answer_by: datetime | None = None  # when the member must answer its quote
 
 
 # --- what a caller may see ---------------------------------------------------------------
@@ -138,6 +158,63 @@ async def pool_detail(ctx: Ctx, found: PoolPublic) -> PoolDetail:
         log.warning("pool query failed", pool_id=found.id, error=str(err))
     lines = await PoolingRepository(ctx.conn).invoice_lines(found.id)
     return PoolDetail(**found.model_dump(), live=live, invoice_lines=lines)
+
+
+# What a pool counts among its members: those still in it, or past it to the order.
+COUNTED = (*IN_POOL, RequestStatus.COMMITTED, RequestStatus.INVOICED)
+
+
+async def pool_requests(ctx: Ctx, found: PoolPublic) -> list[ServiceRequestPublic]:
+    """The requests of a pool the caller may see (`visible_pool`): its members, their
+    quantities and shares, for the network's pool page and the provider's order."""
+    got = await PoolingRepository(ctx.conn).requests(
+        member_id=None, pool_id=found.id, status=None, limit=500, offset=0
+    )
+    return sorted(got.items, key=lambda r: (r.created_at, str(r.id)))
+
+
+def _weight(rule: SplitRule, r: ServiceRequestPublic) -> int:
+    if rule == SplitRule.PRO_RATA_QUANTITY:
+        return r.quantity
+    if rule == SplitRule.HEADCOUNT_WEIGHTED:
+        return max(r.headcount or 0, 1)  # as domain.pooling.split_weights counts it
+    return 1
+
+
+async def quote_breakdown(ctx: Ctx, r: ServiceRequestPublic) -> QuoteBreakdown:
+    """How the quote of `r` (a request the caller may see) is made, in the pool's figures."""
+    repo = PoolingRepository(ctx.conn)
+    found, service = await repo.pool(r.pool_id), await repo.service(r.service_code)
+    if found is None or service is None:
+        raise NotFound.of("Regroupement")
+    rows = await repo.requests(member_id=None, pool_id=r.pool_id, status=None, limit=500, offset=0)
+    counted = [x for x in rows.items if x.status in COUNTED]
+    answer_by = None
+    if r.status == RequestStatus.QUOTED:
+        try:
+            live = await ctx.client.get_workflow_handle_for(
+                ServicePoolWorkflow.run, r.pool_id
+            ).query(ServicePoolWorkflow.state)
+            mine = live.participant(r.id)
+            answer_by = (mine.answer_by if mine else None) or live.quote_deadline
+        except (RPCError, WorkflowQueryFailedError) as err:
+            log.warning("pool query failed", pool_id=r.pool_id, error=str(err))
+    return QuoteBreakdown(
+        total_cents=found.total_cents,
+        split_rule=service.split_rule,
+        participants=len(counted),
+        min_participants=service.pooling.min_participants,
+        weight=_weight(service.split_rule, r),
+        pool_weight=sum(_weight(service.split_rule, x) for x in counted),
+        share_cents=r.invoiced_cents if r.invoiced_cents is not None else r.quote_cents,
+        alone_cents=service.cost.total(r.quantity),
+        answer_by=answer_by,
+    )
+
+
+async def invoice_of(ctx: Ctx, r: ServiceRequestPublic) -> list[InvoiceLine]:
+    """The invoice lines of a request the caller may see (empty before the delivery)."""
+    return await PoolingRepository(ctx.conn).invoice_lines(r.pool_id, r.member_id)
 
 
 # --- catalogue ---------------------------------------------------------------------------

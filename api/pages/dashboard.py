@@ -4,7 +4,6 @@ per act and the mail page. Every act goes through its command."""
 from __future__ import annotations
 
 import json
-import math
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID, uuid4
@@ -21,6 +20,7 @@ from api.commands import tasks as inbox
 from api.commands.base import Ctx
 from api.deps import PageContext
 from api.errors import describe
+from api.pages.formats import cents_from_euros
 from api.pages.history import facts, sentence
 from api.pages.render import PAGE_SIZE, page
 from api.urls import same_site_path
@@ -249,7 +249,7 @@ def form_data(action: str, form: dict[str, Any]) -> dict[str, Any]:
         data.pop("close_reason", None)
         renew: dict[str, Any] = {k: data.pop(k) for k in ("starts_on", "ends_on") if k in data}
         if "annual_budget_euros" in data:
-            renew["annual_budget_cents"] = _cents(data.pop("annual_budget_euros"))
+            renew["annual_budget_cents"] = cents_from_euros(data.pop("annual_budget_euros"))
         targets = {k.removeprefix("target_"): v for k, v in data.items() if k.startswith("target_")}
         return {"renew": {**renew, "targets": targets}}
     return {
@@ -257,18 +257,6 @@ def form_data(action: str, form: dict[str, Any]) -> dict[str, Any]:
         for k, v in data.items()
         if not k.startswith(("target_", "starts_on", "ends_on", "annual_budget"))
     }
-
-
-def _cents(euros: str) -> int | str:
-    """« 1 234,56 » → 123456; anything else (text, « inf », « nan ») is left for the model
-    to refuse with its own sentence."""
-    try:
-        amount = float(euros.replace("\u202f", "").replace(" ", "").replace(",", "."))
-    except ValueError:
-        return euros
-    if not math.isfinite(amount) or abs(amount) > 10**13:
-        return euros
-    return round(amount * 100)
 
 
 @router.post("/mes-taches/{task_id}")

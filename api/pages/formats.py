@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from typing import Any
 
@@ -74,6 +75,18 @@ def total(page: Page[Any]) -> str:
     """A list's total: « 1 234 », or « plus de 1 000 » where counting stopped."""
     n = number(page.total)
     return f"plus de {n}" if page.total_is_lower_bound else n
+
+
+def cents_from_euros(euros: str) -> int | str:
+    """« 1 234,56 » → 123456; anything else (text, « inf », « nan ») is left for the model
+    to refuse with its own sentence."""
+    try:
+        amount = float(euros.replace("\u202f", "").replace(" ", "").replace(",", "."))
+    except ValueError:
+        return euros
+    if not math.isfinite(amount) or abs(amount) > 10**13:
+        return euros
+    return round(amount * 100)
 
 
 FILTERS = {
