@@ -172,6 +172,14 @@ async def _forms(ctx: Ctx, tasks: list[TaskPublic]) -> dict[UUID, dict[str, Any]
             if campaign_id not in positions:
                 positions[campaign_id] = (await rec.visible_campaign(ctx, campaign_id)).positions
             extra["positions"] = positions[campaign_id]
+        if t.action in (TaskAction.REQUEST_INTERVIEW, TaskAction.DECIDE):
+            extra["selection"] = f"/selection/{t.workflow_id.split('-', 1)[1][:36]}"
+        if t.action == TaskAction.CONSENT and t.subject_id:
+            # Whose consent is asked: the agency reads its own candidate's name.
+            referral = await rec.visible_referral(ctx, UUID(t.subject_id))
+            candidate = (await rec.read_referral(ctx, referral)).identity
+            if candidate:
+                extra["candidate"] = f"{candidate.first_name} {candidate.last_name}"
         elif t.action == TaskAction.ACCEPT_QUOTE and t.subject_id:
             extra["request"] = await pl.visible_request(ctx, UUID(t.subject_id))
         elif t.action == TaskAction.DECIDE_CONVENTION:
