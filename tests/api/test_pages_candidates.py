@@ -129,6 +129,13 @@ async def test_an_agency_proposes_keeps_its_typing_sees_a_duplicate_and_its_cand
     assert dup.status_code == 303
     seen = _t(await other.get(dup.headers["location"]))
     assert "Doublon — crédité à Agence Nord" in seen and "C'est fait" not in seen
+    # From « Mes tâches » too (the standing task's form): the same answer, said the same.
+    tasks = (await agency.get("/mes-taches")).text
+    action = re.search(r'action="(/mes-taches/[^"]+)" class="task-form" data-action="refer_', tasks)
+    form = _form_of(tasks, action.group(1))
+    r = await agency.post(action.group(1), data={**form, **CANDIDATE, "skills": "tri"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/candidats?proposee=")
+    assert "Doublon — crédité à Agence Nord" in _t(await agency.get(r.headers["location"]))
     # Each agency sees its own candidates only.
     assert "Inès Martin" in _t(await other.get("/candidats"))
     assert _t(await agency.get("/candidats")).count("Inès Martin") >= 1
@@ -189,6 +196,12 @@ async def test_the_employer_reads_a_card_asks_consents_and_hires_with_its_positi
     r = await member.post(url, data={**form, "hired": "true", "reason": "motivée, disponible"})
     assert r.status_code == 422
     assert "choisissez le poste pourvu" in _t(r) and 'value="motivée, disponible"' in _t(r)
+    r = await client.post(  # the JSON API asks the same
+        f"/api/referrals/{rid}/decision",
+        headers=actors["member"].headers,
+        json={"request_id": "d0", "hired": True, "reason": "motivée"},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "position_id"
     position = campaign["positions"][1]["id"]
     r = await member.post(
         url,
