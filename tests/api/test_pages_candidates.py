@@ -167,6 +167,8 @@ async def test_the_employer_reads_a_card_asks_consents_and_hires_with_its_positi
     api = await client.get(f"/api/campaigns/{cid}/referrals", headers=actors["member"].headers)
     assert api.json()["items"][0]["reason"] is None  # the JSON API hides it the same way
     assert (await agency.get(f"/selection/{cid}")).status_code == 403
+    assert (await _as(client, actors["partner"]).get(f"/selection/{cid}")).status_code == 403
+    assert "CACES 1" in _t(await _as(client, actors["staff"]).get(f"/selection/{cid}"))
 
     # « Intéressé »: the agency is asked for consent, with the candidate's name in view.
     form = _form_of(sel.text, f"/selection/{cid}/{rid}/entretien")
