@@ -209,6 +209,8 @@ async def my_candidates(
 
 @router.post("/candidats/{referral_id}/consentement", response_class=HTMLResponse)
 async def give_consent(request: Request, referral_id: UUID, ctx: PageContext) -> Response:
+    if ctx.principal.role != Role.AGENCY:
+        return _forbidden(request, await procs.me(ctx), AGENCY_ONLY)
     typed = _typed(await request.form())
     try:
         referral = await rec.visible_referral(ctx, referral_id)
@@ -228,6 +230,8 @@ async def give_consent(request: Request, referral_id: UUID, ctx: PageContext) ->
 
 @router.post("/candidats/{referral_id}/retrait", response_class=HTMLResponse)
 async def withdraw(request: Request, referral_id: UUID, ctx: PageContext) -> Response:
+    if ctx.principal.role != Role.AGENCY:
+        return _forbidden(request, await procs.me(ctx), AGENCY_ONLY)
     typed = _typed(await request.form())
     try:
         referral = await rec.visible_referral(ctx, referral_id)
@@ -374,6 +378,9 @@ async def selection(
 async def _employer_act(
     request: Request, ctx: Ctx, campaign_id: UUID, referral_id: UUID, what: str
 ) -> Response:
+    p = ctx.principal
+    if not (p.sees_everything or p.role == Role.MEMBER):
+        return _forbidden(request, await procs.me(ctx), EMPLOYER_ONLY)
     typed = _typed(await request.form())
     fields = ("hired", "position_id", "reason")
     try:
