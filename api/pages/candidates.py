@@ -168,6 +168,7 @@ async def _my_candidates(
             {
                 "c": c,
                 "referrals": found.items,
+                "more": found.total > len(found.items),
                 "positions": {p.id: p.title for p in c.positions},
                 "closed": open_for_intake(c),
             }

@@ -129,6 +129,7 @@ async def test_an_agency_refers_the_employer_hires_and_the_agency_sees_the_outco
     await card.locator("input[name=reason]").fill("Note interne : très bon entretien téléphonique")
     await card.get_by_role("button", name="Enregistrer le tri").click()
     await expect(staff.locator(".ok")).to_contain_text("Trier la candidature")
+    await check_a11y(staff)
 
     # The employer, from its home page: the shortlist as cards, no identity, no staff note.
     employer = await people.page(f"member:{EMPLOYER}")
@@ -190,3 +191,16 @@ async def test_an_agency_refers_the_employer_hires_and_the_agency_sees_the_outco
     await expect(row).to_contain_text("A trouvé un emploi ailleurs")
     await check_a11y(agency)
     await shot(agency, "candidats")
+
+    # The agency's pages on a phone: nothing wider than the screen.
+    mobile = await people.page(f"agency:{AGENCY}", PHONE)
+    await mobile.click("nav >> text=Mes candidats")
+    await expect(mobile.locator(f"#campagne-{cid} tr", has_text="Yanis Roche")).to_be_visible()
+    await fits(mobile, 390)
+    await check_a11y(mobile)
+    await (
+        mobile.locator(f"#campagne-{cid}").get_by_role("link", name="Proposer un candidat").click()
+    )
+    await expect(mobile.locator("#first_name")).to_be_visible()
+    await fits(mobile, 390)
+    await check_a11y(mobile)
