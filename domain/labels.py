@@ -10,6 +10,7 @@ from domain.organisations import OrganisationKind, OrganisationStatus
 from domain.people import NotifyPreference, SessionMethod, UserStatus
 from domain.pooling import PoolStatus, RequestStatus, ServiceUnit, SplitRule
 from domain.processes import ProcessKind, ProcessStatus
+from domain.recruitment import ContractType
 
 ROLE_LABELS: dict[str, str] = {
     Role.ADMIN: "administration",
@@ -154,6 +155,16 @@ RESERVATION_STATUS_LABELS: dict[str, str] = {
     ReservationStatus.EXPIRED: "expirée",
     ReservationStatus.COMPLETED: "passée",
     ReservationStatus.REFUSED: "refusée",
+}
+
+# --- recruitment ------------------------------------------------------------------------
+CONTRACT_LABELS: dict[str, str] = {
+    ContractType.CDI: "CDI",
+    ContractType.CDD: "CDD",
+    ContractType.INTERIM: "intérim",
+    ContractType.APPRENTICESHIP: "apprentissage",
+    ContractType.PROFESSIONALISATION: "contrat de professionnalisation",
+    ContractType.SEASONAL: "saisonnier",
 }
 
 # --- tasks ------------------------------------------------------------------------------

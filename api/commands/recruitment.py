@@ -106,6 +106,18 @@ async def visible_referral(ctx: Ctx, referral_id: UUID) -> ReferralAccess:
     return access
 
 
+# The reasons an employer reads: its own decisions'. The network's screening note (kept in
+# the same column until a decision replaces it) and an agency's withdrawal reason stay out.
+EMPLOYER_REASONS = (ReferralStep.HIRED, ReferralStep.REJECTED, ReferralStep.NOT_RETAINED)
+
+
+def as_seen_by(p: Principal, r: ReferralPublic) -> ReferralPublic:
+    """A referral as this reader may read it: the employer without the others' notes."""
+    if p.role == Role.MEMBER and r.status not in EMPLOYER_REASONS:
+        return r.model_copy(update={"reason": None})
+    return r
+
+
 async def read_referral(ctx: Ctx, access: ReferralAccess) -> ReferralPublic:
     p = ctx.principal
     found = await RecruitmentRepository(ctx.conn, ctx.sealer).get_referral(
@@ -114,7 +126,17 @@ async def read_referral(ctx: Ctx, access: ReferralAccess) -> ReferralPublic:
     )
     if found is None:
         raise NotFound.of("Candidature")
-    return found[0]
+    return as_seen_by(p, found[0])
+
+
+async def registration_of(ctx: Ctx, referral_id: UUID) -> ReferralRegistered:
+    """The answer a referral was given (new, or a duplicate credited to the agency that
+    referred the person first), as the referring agency or the network may read it again."""
+    access = await visible_referral(ctx, referral_id)
+    found = await RecruitmentRepository(ctx.conn).registration(access.workflow_id)
+    if found is None or not (ctx.principal.sees_everything or ctx.principal.role == Role.AGENCY):
+        raise NotFound.of("Candidature")
+    return found
 
 
 async def list_campaigns(
@@ -140,7 +162,7 @@ async def list_referrals(
     offset: int,
 ) -> Page[ReferralPublic]:
     p = ctx.principal
-    return await RecruitmentRepository(ctx.conn, ctx.sealer).list_referrals(
+    found = await RecruitmentRepository(ctx.conn, ctx.sealer).list_referrals(
         campaign.id,
         agency_id=p.organisation_id if p.role == Role.AGENCY else None,
         statuses=[s.value for s in statuses] if statuses else None,
@@ -151,6 +173,7 @@ async def list_referrals(
         ),
         shortlisted_only=p.role == Role.MEMBER,
     )
+    return found.model_copy(update={"items": [as_seen_by(p, r) for r in found.items]})
 
 
 async def report(ctx: Ctx, campaign: CampaignPublic) -> CampaignReport:
@@ -350,11 +373,16 @@ async def consent(ctx: Ctx, referral: ReferralAccess, data: ConsentCreate) -> Re
 
 @command(*NETWORK, Role.MEMBER)
 async def decide(ctx: Ctx, referral: ReferralAccess, data: DecisionCreate) -> ReferralState:
-    """The employer hires (a place of the position named) or rejects, with a reason."""
-    if data.position_id is not None:
+    """The employer hires (a place of the position named — required when the campaign has
+    several) or rejects, with a reason. A rejection of a shortlisted profile is « not
+    interested »: it closes the employer's review of that candidate."""
+    if data.position_id is not None or data.hired:
         campaign = await RecruitmentRepository(ctx.conn).get_campaign(referral.campaign_id)
-        if campaign is None or data.position_id not in {p.id for p in campaign.positions}:
+        positions = {p.id for p in campaign.positions} if campaign else set()
+        if data.position_id is not None and data.position_id not in positions:
             raise Invalid("position_id", "ce poste n'appartient pas à la campagne.")
+        if data.hired and data.position_id is None and len(positions) > 1:
+            raise Invalid("position_id", "choisissez le poste pourvu (la campagne en a plusieurs).")
     return await _act(
         ctx,
         referral,

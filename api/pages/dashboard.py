@@ -28,7 +28,7 @@ from domain.actions import TaskAction
 from domain.auth import Role
 from domain.labels import STATUS_ORDER
 from domain.processes import ProcessCount, ProcessFilter, ProcessKind, ProcessStatus, TaskPublic
-from domain.recruitment import CampaignStatus
+from domain.recruitment import CampaignStatus, ReferralRegistered
 from relais.mail import read_mailbox
 
 router = APIRouter(include_in_schema=False)
@@ -172,6 +172,14 @@ async def _forms(ctx: Ctx, tasks: list[TaskPublic]) -> dict[UUID, dict[str, Any]
             if campaign_id not in positions:
                 positions[campaign_id] = (await rec.visible_campaign(ctx, campaign_id)).positions
             extra["positions"] = positions[campaign_id]
+        if t.action in (TaskAction.REQUEST_INTERVIEW, TaskAction.DECIDE):
+            extra["selection"] = f"/selection/{t.workflow_id.split('-', 1)[1][:36]}"
+        if t.action == TaskAction.CONSENT and t.subject_id:
+            # Whose consent is asked: the agency reads its own candidate's name.
+            referral = await rec.visible_referral(ctx, UUID(t.subject_id))
+            candidate = (await rec.read_referral(ctx, referral)).identity
+            if candidate:
+                extra["candidate"] = f"{candidate.first_name} {candidate.last_name}"
         elif t.action == TaskAction.ACCEPT_QUOTE and t.subject_id:
             extra["request"] = await pl.visible_request(ctx, UUID(t.subject_id))
         elif t.action == TaskAction.DECIDE_CONVENTION:
@@ -265,7 +273,7 @@ async def complete_from_page(request: Request, task_id: UUID, ctx: PageContext) 
     back = same_site_path(str(form.pop("back", "")), "/mes-taches")  # only back into Relais
     try:
         task = await inbox.visible_task(ctx, task_id)
-        await inbox.complete_task(ctx, task, form_data(task.action, form))
+        result = await inbox.complete_task(ctx, task, form_data(task.action, form))
     except Exception as err:
         refusal = describe(err)
         if refusal is None:
@@ -284,6 +292,13 @@ async def complete_from_page(request: Request, task_id: UUID, ctx: PageContext) 
             "message.html",
             {"me": await procs.me(ctx), "message": message, "back": back},
             refusal.status_code,
+        )
+    if isinstance(result, ReferralRegistered):
+        # A referral's answer (new, or a duplicate credited to another agency) is said on
+        # « Mes candidats », not as a plain « C'est fait ».
+        return RedirectResponse(
+            f"/candidats?{urlencode({'proposee': str(result.referral_id)})}",
+            status.HTTP_303_SEE_OTHER,
         )
     sep = "&" if "?" in back else "?"
     return RedirectResponse(

@@ -173,6 +173,27 @@ ROUTES: dict[str, Route] = {
     "GET /processus/{workflow_id}": Route("process", cookie=True),
     "POST /mes-taches/{task_id}": Route("task", {"request_id": REQ}, form=True, cookie=True),
     "GET /mes-taches/{task_id}": Route("task", cookie=True),
+    "GET /candidats/proposer/{campaign_id}": Route("invited_campaign", cookie=True),
+    "POST /candidats/proposer/{campaign_id}": Route(
+        "invited_campaign", {**candidate(REQ), "skills": "CACES 1"}, form=True, cookie=True
+    ),
+    "POST /candidats/{referral_id}/consentement": Route(
+        "referral", {"request_id": REQ, "given": "true"}, form=True, cookie=True
+    ),
+    "POST /candidats/{referral_id}/retrait": Route(
+        "referral", {"request_id": REQ, "reason": "a trouvé ailleurs"}, form=True, cookie=True
+    ),
+    "GET /selection/{campaign_id}": Route("campaign", cookie=True),
+    # (both ids of these paths get the same value: a referral's id, also missing as a campaign)
+    "POST /selection/{campaign_id}/{referral_id}/entretien": Route(
+        "referral", {"request_id": REQ}, form=True, cookie=True
+    ),
+    "POST /selection/{campaign_id}/{referral_id}/pas-interesse": Route(
+        "referral", {"request_id": REQ, "reason": "trop loin"}, form=True, cookie=True
+    ),
+    "POST /selection/{campaign_id}/{referral_id}/decision": Route(
+        "referral", {**DECISION, "hired": "false"}, form=True, cookie=True
+    ),
     "GET /conventions/{convention_id}/evaluation": Route("convention"),
     "GET /conventions/{convention_id}/evaluation.csv": Route("convention"),
     # People: one's own sessions and tokens (another's is missing), and the operators'
@@ -182,8 +203,17 @@ ROUTES: dict[str, Route] = {
     "POST /utilisateurs/{user_id}/desactivation": Route("user", form=True, cookie=True),
 }
 # Pages refusing some roles outright, as ALLOWED declares it for the JSON API.
+EMPLOYER_PAGES = {"admin", "staff", "manager", "member"}
 PAGE_ALLOWED: dict[str, set[str]] = {
     "POST /utilisateurs/{user_id}/desactivation": {"admin", "staff"},
+    "GET /candidats/proposer/{campaign_id}": {"agency"},
+    "POST /candidats/proposer/{campaign_id}": {"agency"},
+    "POST /candidats/{referral_id}/consentement": {"agency"},
+    "POST /candidats/{referral_id}/retrait": {"agency"},
+    "GET /selection/{campaign_id}": EMPLOYER_PAGES,
+    "POST /selection/{campaign_id}/{referral_id}/entretien": EMPLOYER_PAGES,
+    "POST /selection/{campaign_id}/{referral_id}/pas-interesse": EMPLOYER_PAGES,
+    "POST /selection/{campaign_id}/{referral_id}/decision": EMPLOYER_PAGES,
 }
 
 # Routes taking an id that names nothing an organisation owns.
@@ -358,6 +388,7 @@ async def world(client, actors, db) -> World:
     body = campaign_body(actors, agency, agency_ids=[str(agency.organisation_id)])
     campaign = await _post(client, "/api/campaigns", body, staff)
     w.add("campaign", campaign["id"], member)
+    w.add("invited_campaign", campaign["id"], agency)  # the agency's referral form
     referral = await _post(
         client, f"/api/campaigns/{campaign['id']}/referrals", candidate(), agency
     )
