@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from domain.actions import TaskAction
 from domain.auth import Role
-from domain.booking import ReservationStatus
+from domain.booking import ReservationStatus, ResourceKind
 from domain.organisations import OrganisationKind, OrganisationStatus
 from domain.people import NotifyPreference, SessionMethod, UserStatus
 from domain.processes import ProcessKind, ProcessStatus
@@ -118,6 +118,12 @@ RESERVATION_STATUS_LABELS: dict[str, str] = {
     ReservationStatus.EXPIRED: "expirée",
     ReservationStatus.COMPLETED: "passée",
     ReservationStatus.REFUSED: "refusée",
+}
+
+RESOURCE_KIND_LABELS: dict[str, str] = {
+    ResourceKind.ROOM: "salle",
+    ResourceKind.VEHICLE: "véhicule",
+    ResourceKind.EQUIPMENT: "matériel",
 }
 
 # --- tasks ------------------------------------------------------------------------------
