@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from api.commands import booking as bk
+from api.commands import organisations as orgs
 from api.commands import processes as procs
 from api.commands.base import Ctx
 from api.deps import PageContext
@@ -41,6 +42,7 @@ from domain.booking import (
 from domain.errors import Forbidden, Invalid
 from domain.formats import PARIS
 from domain.labels import RESERVATION_STATUS_LABELS, RESOURCE_KIND_LABELS
+from domain.organisations import OrganisationStatus
 
 router = APIRouter(include_in_schema=False)
 M = TypeVar("M", bound=BaseModel)
@@ -135,7 +137,7 @@ def _overlaps(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> bool:
     return a0 < b1 and b0 < a1
 
 
-def calendar(w: ResourceWeek, p: Principal) -> list[Day]:
+def calendar(w: ResourceWeek, p: Principal, may_book: bool) -> list[Day]:
     """The week's seven days (Paris), each with its grid of slots; the confirmed
     reservations decide what is busy, the caller's waiting ones show their place in line.
     Free, past and closed follow the command's own rules (in the future, within the
@@ -167,7 +169,7 @@ def calendar(w: ResourceWeek, p: Principal) -> list[Day]:
                 cell = Cell(a, b, "closed")
             else:
                 cell = Cell(a, b, "free")
-            if cell.state in ("free", "busy") and p.role == Role.MEMBER:
+            if cell.state in ("free", "busy") and may_book:
                 cell.request_id = f"web-{uuid4().hex[:16]}"  # a double submit is one act
             day.cells.append(cell)
         first = datetime.combine(d, time(grid[0][0]), PARIS).astimezone(UTC)
@@ -416,8 +418,10 @@ async def _week(
         w = await bk.week(ctx, found, week)
     except Invalid as err:
         error, w = error or err.message, await bk.week(ctx, found, None)
-    held = None
+    held, active = None, True
     if p.role == Role.MEMBER:
+        company = await orgs.visible_organisation(ctx, p.organisation_id)
+        active = company.status == OrganisationStatus.ACTIVE
         mine = await bk.list_reservations(ctx, True, 500, 0)
         now = datetime.now(UTC)
         held = sum(
@@ -435,9 +439,10 @@ async def _week(
             "me": await procs.me(ctx),
             "r": found,
             "w": w,
-            "member": p.role == Role.MEMBER,
+            "member": p.role == Role.MEMBER and active,
+            "joining": not active,
             "network": p.sees_everything,
-            "days": calendar(w, p),
+            "days": calendar(w, p, p.role == Role.MEMBER and active),
             "first_day": format_date(
                 w.starts_at.astimezone(PARIS).date(), "d MMMM y", locale=LOCALE
             ),

@@ -14,6 +14,7 @@ import pytest
 
 from domain.auth import Role
 from domain.booking import week_of
+from domain.organisations import OrganisationStatus
 from tests.api.conftest import Actor, browser, csrf_of
 from tests.factories import make_org, make_user, session_for
 
@@ -30,8 +31,8 @@ def _as(client, actor: Actor):
     return b
 
 
-async def _member(db, name: str) -> Actor:
-    org = await make_org(db, name=name)
+async def _member(db, name: str, **kw) -> Actor:
+    org = await make_org(db, name=name, **kw)
     user_id, token = await make_user(db, org.id, Role.MEMBER)
     return Actor(user_id, org.id, token, await session_for(db, user_id))
 
@@ -245,3 +246,13 @@ async def test_refusals_come_back_in_french_on_the_same_week(client, actors, roo
     assert "La semaine « demain » n'existe pas" in _t(r)
     r = await member.get("/reservations/6f1c6c1e-0000-4000-8000-000000000000")
     assert r.status_code == 404 and "Ressource" in _t(r)
+
+
+async def test_a_company_still_joining_is_told_why_it_cannot_book_yet(client, room, db):
+    joining = _as(
+        client, await _member(db, "Bocaux de Provence", status=OrganisationStatus.PENDING)
+    )
+    page = await joining.get(f"/reservations/{room['id']}?semaine={NEXT_WEEK}")
+    assert page.status_code == 200
+    assert "pas encore adhérente active du réseau" in _t(page)
+    assert _slot_forms(page.text, "Réserver") == [] and "Un autre horaire" not in _t(page)
