@@ -168,6 +168,18 @@ async def test_a_member_books_a_slot_downloads_it_and_cancels_for_the_one_waitin
     page = await second.get("/reservations")
     assert "en liste d'attente (n° 1)" in _t(page) and ".ics" not in page.text
 
+    # Her company sees neither the first's .ics nor may cancel its booking; nor may an agency
+    # see the week.
+    r = await second.get(ics.group(1))
+    assert r.status_code == 404 and "Réservation introuvable" in _t(r)
+    theirs = re.search(r'action="(/reservations/[0-9a-f-]{36}/annulation)"', mine.text)
+    assert theirs
+    page = await second.get("/reservations")
+    r = await second.post(theirs.group(1), data={"reason": "Non", "csrf": csrf_of(page.text)})
+    assert r.status_code == 404 and "Réservation introuvable" in _t(r)
+    r = await _as(client, actors["agency"]).get(f"/reservations/{room['id']}")
+    assert r.status_code == 403 and "réservées aux entreprises membres" in _t(r)
+
     # The network sees who booked.
     staff = _as(client, actors["staff"])
     page = await staff.get(f"/reservations/{room['id']}?semaine={NEXT_WEEK}")
@@ -256,3 +268,36 @@ async def test_a_company_still_joining_is_told_why_it_cannot_book_yet(client, ro
     assert page.status_code == 200
     assert "pas encore adhérente active du réseau" in _t(page)
     assert _slot_forms(page.text, "Réserver") == [] and "Un autre horaire" not in _t(page)
+
+
+async def test_a_slot_taken_meanwhile_puts_the_late_one_on_its_waitlist_and_says_so(
+    client, actors, room, db
+):
+    first, second = _as(client, actors["member"]), _as(client, await _member(db, "Fleurs du 15e"))
+    url = f"/reservations/{room['id']}?semaine={NEXT_WEEK}"
+    page_1, page_2 = await first.get(url), await second.get(url)
+    slot_1, slot_2 = (
+        _slot_forms(page_1.text, "Réserver")[3],
+        _slot_forms(page_2.text, "Réserver")[3],
+    )
+    assert (slot_1["starts_at"], slot_1["ends_at"]) == (slot_2["starts_at"], slot_2["ends_at"])
+    r = await first.post(
+        f"/reservations/{room['id']}", data={**slot_1, "csrf": csrf_of(page_1.text)}
+    )
+    assert r.status_code == 303
+    r = await second.post(
+        f"/reservations/{room['id']}", data={**slot_2, "csrf": csrf_of(page_2.text)}
+    )
+    assert r.status_code == 303
+    page = await second.get(r.headers["location"])
+    assert (
+        "Ce créneau vient d'être pris par une autre entreprise : vous êtes en liste d'attente "
+        "(n° 1) pour Salle du Canet" in _t(page)
+    )
+    # The same form sent twice (a double click) is one booking.
+    r = await second.post(
+        f"/reservations/{room['id']}", data={**slot_2, "csrf": csrf_of(page_2.text)}
+    )
+    assert r.status_code == 303
+    page = await second.get("/reservations")
+    assert _t(page).count("en liste d'attente (n° 1)") == 1
