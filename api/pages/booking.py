@@ -108,8 +108,9 @@ def rules(resource: ResourcePublic) -> str:
 @dataclass
 class Cell:
     """A slot of the week's grid, as the caller sees it: `free` (a button books it),
-    `busy` (another's; the waitlist is offered), `mine`, `waiting` (mine in line), `past`
-    (begun already) or `closed` (beyond the horizon)."""
+    `busy` (another's; its waitlist is offered until the slot begins), `mine`, `waiting`
+    (mine in line), `past` (begun already) or `closed` (beyond the horizon). `request_id`:
+    set where the caller may ask for it."""
 
     starts_at: datetime
     ends_at: datetime
@@ -169,7 +170,8 @@ def calendar(w: ResourceWeek, p: Principal, may_book: bool) -> list[Day]:
                 cell = Cell(a, b, "closed")
             else:
                 cell = Cell(a, b, "free")
-            if cell.state in ("free", "busy") and may_book:
+            open_now = w.bookable_from < a <= w.bookable_until  # what the command takes
+            if cell.state in ("free", "busy") and may_book and open_now:
                 cell.request_id = f"web-{uuid4().hex[:16]}"  # a double submit is one act
             day.cells.append(cell)
         first = datetime.combine(d, time(grid[0][0]), PARIS).astimezone(UTC)

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.auth import Role
-from domain.booking import week_of
+from api.pages.booking import calendar
+from domain.auth import Principal, Role
+from domain.booking import (
+    ReservationPublic,
+    ReservationStatus,
+    ResourceKind,
+    ResourcePublic,
+    ResourceWeek,
+    iso_week,
+    week_of,
+    week_slots,
+)
 from domain.organisations import OrganisationStatus
 from tests.api.conftest import Actor, browser, csrf_of
 from tests.factories import make_org, make_user, session_for
@@ -301,3 +312,56 @@ async def test_a_slot_taken_meanwhile_puts_the_late_one_on_its_waitlist_and_says
     assert r.status_code == 303
     page = await second.get("/reservations")
     assert _t(page).count("en liste d'attente (n° 1)") == 1
+
+
+def test_a_week_reads_on_the_paris_clock_and_offers_only_what_may_be_asked():
+    """The grid of 2027-W12, whose Sunday moves to summer time: slots begin at 8 h in Paris
+    on every day; a slot begun already offers neither booking nor waitlist, one beyond the
+    horizon is not open yet."""
+    start, end = iso_week("2027-W12")
+    resource = ResourcePublic(
+        id=uuid.uuid4(),
+        network_id=uuid.uuid4(),
+        created_at=start,
+        kind=ResourceKind.ROOM,
+        name="Salle",
+        horizon_days=4,
+    )
+    me = Principal(
+        user_id=uuid.uuid4(), organisation_id=uuid.uuid4(), role=Role.MEMBER, name="Karim"
+    )
+    now = start + timedelta(days=1, hours=9, minutes=30)  # Tuesday 9 h 30 in Paris
+    held = ReservationPublic(
+        id=uuid.uuid4(),
+        resource_id=resource.id,
+        resource_name="Salle",
+        member_id=None,  # another company's: hidden
+        member_name=None,
+        starts_at=start + timedelta(days=1, hours=9),  # Tuesday 9 h – 11 h in Paris
+        ends_at=start + timedelta(days=1, hours=11),
+        status=ReservationStatus.CONFIRMED,
+        reason=None,
+        created_at=start,
+    )
+    week = ResourceWeek(
+        resource=resource,
+        week="2027-W12",
+        starts_at=start,
+        ends_at=end,
+        bookable_from=now,
+        bookable_until=now + timedelta(days=4),
+        slots=week_slots(start, end, [held], now, now + timedelta(days=4)),
+        waiting=[],
+    )
+    days = calendar(week, me, may_book=True)
+    assert [d.name for d in days][::6] == ["lundi 22 mars", "dimanche 28 mars"]
+    assert all(d.cells[0].hours == "8 h – 10 h" for d in days)
+    assert days[6].cells[0].starts_at == datetime(2027, 3, 28, 6, tzinfo=UTC)  # summer time
+    assert days[0].cells[0].starts_at == datetime(2027, 3, 22, 7, tzinfo=UTC)
+    tuesday = days[1].cells
+    assert [c.state for c in tuesday[:3]] == ["busy", "busy", "free"]  # 9 h – 11 h is held
+    assert [bool(c.request_id) for c in tuesday[:3]] == [False, True, True]  # 8 h has begun
+    assert days[0].cells[0].state == "past"
+    assert days[6].cells[0].state == "closed" and not days[6].cells[0].request_id
+    closed_to_me = calendar(week, me, may_book=False)
+    assert not any(c.request_id for d in closed_to_me for c in d.cells)
