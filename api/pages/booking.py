@@ -5,6 +5,7 @@ cancel, the waitlist, an .ics file. Every act goes through its command
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, TypeVar
@@ -357,7 +358,8 @@ async def calendar_file(request: Request, reservation_id: UUID, ctx: PageContext
             {"me": me, "message": no.message, "back": "/reservations"},
             no.status_code,
         )
-    name = re.sub(r"[^a-z0-9]+", "-", found.resource_name.lower()).strip("-") or "reservation"
+    plain = unicodedata.normalize("NFKD", found.resource_name).encode("ascii", "ignore")
+    name = re.sub(r"[^a-z0-9]+", "-", plain.decode().lower()).strip("-") or "reservation"
     day = found.starts_at.astimezone(PARIS).date().isoformat()
     return Response(
         text,

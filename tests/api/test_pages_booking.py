@@ -158,7 +158,8 @@ async def test_a_member_books_a_slot_downloads_it_and_cancels_for_the_one_waitin
     assert ics
     r = await first.get(ics.group(1))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/calendar")
-    assert "attachment" in r.headers["content-disposition"]
+    day = datetime.fromisoformat(slot["starts_at"]).date().isoformat()
+    assert r.headers["content-disposition"] == f'attachment; filename="salle-du-canet-{day}.ics"'
     assert "BEGIN:VCALENDAR" in r.text and "SUMMARY:Réservation : Salle du Canet" in r.text
 
     # Another member sees the slot busy, not who holds it, and joins its waitlist.
