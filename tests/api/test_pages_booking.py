@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.pages.booking import calendar
+from api.pages.booking_week import calendar
 from domain.auth import Principal, Role
 from domain.booking import (
     ReservationPublic,
