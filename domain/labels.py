@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from domain.actions import TaskAction
 from domain.auth import Role
-from domain.booking import ReservationStatus
+from domain.booking import ReservationStatus, ResourceKind
 from domain.organisations import OrganisationKind, OrganisationStatus
 from domain.people import NotifyPreference, SessionMethod, UserStatus
 from domain.pooling import PoolStatus, RequestStatus, ServiceUnit, SplitRule
@@ -165,6 +165,12 @@ CONTRACT_LABELS: dict[str, str] = {
     ContractType.APPRENTICESHIP: "apprentissage",
     ContractType.PROFESSIONALISATION: "contrat de professionnalisation",
     ContractType.SEASONAL: "saisonnier",
+}
+
+RESOURCE_KIND_LABELS: dict[str, str] = {
+    ResourceKind.ROOM: "salle",
+    ResourceKind.VEHICLE: "véhicule",
+    ResourceKind.EQUIPMENT: "matériel",
 }
 
 # --- tasks ------------------------------------------------------------------------------

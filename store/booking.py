@@ -103,10 +103,17 @@ SELECT count(*) FROM reservations
 WHERE resource_id = $1 AND member_id = $2 AND status = 'confirmed' AND upper(slot) > now()"""
 # A list: `{where}` the filters given (each with its index), soonest slot first.
 ACTIVE = "v.status IN ('confirmed', 'waitlisted')"
+ENDED = "v.status NOT IN ('confirmed', 'waitlisted')"
 LIST = (
     PUBLIC
     + """WHERE {where}
 ORDER BY lower(v.slot), v.created_at, v.id LIMIT {limit} OFFSET {offset}"""
+)
+# The ended ones (cancelled, passed, expired, refused): the latest slot first.
+LIST_ENDED = (
+    PUBLIC
+    + """WHERE {where}
+ORDER BY lower(v.slot) DESC, v.created_at DESC, v.id LIMIT {limit} OFFSET {offset}"""
 )
 COUNT = "SELECT count(*) FROM (SELECT 1 FROM reservations v WHERE {where} LIMIT {bound}) c"
 
@@ -244,12 +251,17 @@ class BookingRepository:
         active_only: bool,
         limit: int,
         offset: int,
+        ended_only: bool = False,
     ) -> Page[ReservationPublic]:
+        """Soonest slot first; `ended_only`: the ones no longer held or waiting, latest
+        first."""
         w = Where()
         w.when(member_id is not None, "v.member_id = {}", member_id)
         w.when(resource_id is not None, "v.resource_id = {}", resource_id)
         w.when(active_only, ACTIVE)
-        rows, total, lower = await fetch_page(self.conn, w, LIST, COUNT, limit, offset)
+        w.when(ended_only, ENDED)
+        rows_sql = LIST_ENDED if ended_only else LIST
+        rows, total, lower = await fetch_page(self.conn, w, rows_sql, COUNT, limit, offset)
         return Page[ReservationPublic](
             items=[ReservationPublic.model_validate(dict(r)) for r in rows],
             total=total,

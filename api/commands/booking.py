@@ -87,15 +87,17 @@ async def busy_slots(
 
 
 async def list_reservations(
-    ctx: Ctx, active: bool, limit: int, offset: int
+    ctx: Ctx, active: bool, limit: int, offset: int, ended: bool = False
 ) -> Page[ReservationPublic]:
-    """My organisation's reservations (every one, for the network)."""
+    """My organisation's reservations (every one, for the network); `ended`: only those
+    cancelled, passed, expired or refused, the latest first."""
     return await BookingRepository(ctx.conn).list(
         member_id=ctx.principal.scope,
         resource_id=None,
         active_only=active,
         limit=limit,
         offset=offset,
+        ended_only=ended,
     )
 
 

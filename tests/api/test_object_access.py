@@ -201,6 +201,11 @@ ROUTES: dict[str, Route] = {
     "POST /mon-compte/sessions/{session_id}/fin": Route("session", form=True, cookie=True),
     "POST /mon-compte/jetons/{token_id}/revocation": Route("api_token", form=True, cookie=True),
     "POST /utilisateurs/{user_id}/desactivation": Route("user", form=True, cookie=True),
+    # Bookings' pages: a reservation's .ics and its cancellation.
+    "GET /reservations/{reservation_id:uuid}.ics": Route("reservation", cookie=True),
+    "POST /reservations/{reservation_id:uuid}/annulation": Route(
+        "reservation", {"reason": "x"}, form=True, cookie=True
+    ),
 }
 # Pages refusing some roles outright, as ALLOWED declares it for the JSON API.
 EMPLOYER_PAGES = {"admin", "staff", "manager", "member"}
@@ -214,6 +219,8 @@ PAGE_ALLOWED: dict[str, set[str]] = {
     "POST /selection/{campaign_id}/{referral_id}/entretien": EMPLOYER_PAGES,
     "POST /selection/{campaign_id}/{referral_id}/pas-interesse": EMPLOYER_PAGES,
     "POST /selection/{campaign_id}/{referral_id}/decision": EMPLOYER_PAGES,
+    "GET /reservations/{reservation_id:uuid}.ics": {"admin", "staff", "manager", "member"},
+    "POST /reservations/{reservation_id:uuid}/annulation": {"admin", "staff", "member"},
 }
 
 # Routes taking an id that names nothing an organisation owns.
@@ -231,6 +238,8 @@ NOT_ORG_OWNED = {
     "GET /api/resources/{resource_id}/reservations",
     "POST /api/resources/{resource_id}/reservations",
     "GET /api/resources/{resource_id}/week",
+    "GET /reservations/{resource_id:uuid}",
+    "POST /reservations/{resource_id:uuid}",
 }
 # Not listed: `GET /api/organisations/{organisation_id}` is not a public directory — the code
 # shows an organisation to its own users and the network only (`Principal.may_see`), so it is
@@ -264,7 +273,7 @@ def _expected(op: str, role: Role) -> int:
 
 def _url(op: str, world: World, object_id: str) -> str:
     path = op.split(" ", 1)[1].replace("{code}", world.service_code)
-    return re.sub(r"\{[a-z_]+\}", object_id, path)
+    return re.sub(r"\{[a-z_]+(:[a-z]+)?\}", object_id, path)  # `{id:uuid}`: a page's
 
 
 def _auth(route: Route, actor: Actor) -> dict[str, str]:
