@@ -9,6 +9,7 @@ from domain.booking import ReservationStatus
 from domain.organisations import OrganisationKind, OrganisationStatus
 from domain.people import NotifyPreference, SessionMethod, UserStatus
 from domain.processes import ProcessKind, ProcessStatus
+from domain.recruitment import CampaignStatus, ContractType
 
 ROLE_LABELS: dict[str, str] = {
     Role.ADMIN: "administration",
@@ -108,6 +109,24 @@ STEP_LABELS: dict[str, str] = {
     "evaluating": "évaluée, décision attendue",
     "renewed": "renouvelée",
     "convention:closed": "close",
+}
+
+# --- recruitment campaigns ------------------------------------------------------------
+CAMPAIGN_STATUS_LABELS: dict[str, str] = {
+    CampaignStatus.OPENING: "en cours d'ouverture",
+    CampaignStatus.OPEN: "candidatures ouvertes",
+    CampaignStatus.CLOSING: "entretiens en cours",
+    CampaignStatus.CLOSED: "close",
+    CampaignStatus.FILLED: "postes pourvus",
+    CampaignStatus.CANCELLED: "annulée",
+}
+CONTRACT_LABELS: dict[str, str] = {
+    ContractType.CDI: "CDI",
+    ContractType.CDD: "CDD",
+    ContractType.INTERIM: "intérim",
+    ContractType.APPRENTICESHIP: "apprentissage",
+    ContractType.PROFESSIONALISATION: "contrat de professionnalisation",
+    ContractType.SEASONAL: "saisonnier",
 }
 
 # --- reservations -----------------------------------------------------------------------
