@@ -201,7 +201,7 @@ async def test_board_screening_erasure_report_and_cancel(client, actors, db):
     # The report, with its CSV, for the network and the employer — not for the agency.
     report = _t(await staff.get(f"/campagnes/{cid}/bilan"))
     assert "Bilan · Préparateurs – entrepôt du Canet" in report and "0 / 3" in report
-    assert "1 proposés · 1 présélectionnés · 0 embauchés" in report
+    assert "1 candidature · 1 présélection · 0 embauche" in report
     assert "Télécharger en CSV" in report
     csv = await staff.get(f"/campagnes/{cid}/bilan.csv")
     assert csv.status_code == 200 and "Cariste" in csv.text and "Agence Nord" in csv.text
@@ -211,6 +211,9 @@ async def test_board_screening_erasure_report_and_cancel(client, actors, db):
     # The employer's campaign page: positions, no board (its shortlist is elsewhere).
     theirs = _t(await employer.get(f"/campagnes/{cid}"))
     assert "Cariste" in theirs and "Inès" not in theirs and "Trier" not in theirs
+    assert f'href="/selection/{cid}"' in theirs  # their shortlist is on their own page
+    mine = (await _signed_in(client, actors["agency"]).get(f"/campagnes/{cid}")).text
+    assert f'href="/candidats/proposer/{cid}"' in mine and "Inès" not in mine
     r = await _signed_in(client, actors["partner"]).get(f"/campagnes/{cid}")
     assert r.status_code == 404 and "Campagne introuvable" in _t(r)
     r = await employer.get(f"/campagnes/{cid}/candidatures/{rid}")
