@@ -423,21 +423,17 @@ async def cancel_from_page(request: Request, campaign_id: UUID, ctx: PageContext
 async def _referral_page(
     request: Request,
     ctx: Ctx,
-    campaign_id: UUID,
     referral_id: UUID,
     done: str | None = None,
     screening: dict[str, Any] | None = None,
     code: int = 200,
 ) -> Response:
+    """A referral as its reader may see it (the network: identity and CV, and the screening
+    form while it waits for it); the agency and the employer see what the command shows
+    them."""
     p = ctx.principal
-    if not p.sees_everything:
-        return await _message(
-            request, ctx, "Les candidatures se suivent depuis vos propres pages.", 403
-        )
-    campaign = await rec.visible_campaign(ctx, campaign_id)
     access = await rec.visible_referral(ctx, referral_id)
-    if access.campaign_id != campaign.id:
-        return await _message(request, ctx, "Candidature introuvable.", 404)
+    campaign = await rec.visible_campaign(ctx, access.campaign_id)
     r = await rec.read_referral(ctx, access)
     titles = {pos.id: pos.title for pos in campaign.positions}
     return page(
@@ -449,6 +445,7 @@ async def _referral_page(
             "r": r,
             "card": _card(r, titles),
             "done": done,
+            "network": p.sees_everything,
             "may_screen": r.status == ReferralStep.SCREENING and rec.screen.allows(p),
             "may_erase": rec.erase.allows(p) and r.identity is not None,
             "screening": screening or {"request_id": _request_id(), "errors": {}},
@@ -457,16 +454,12 @@ async def _referral_page(
     )
 
 
-@router.get("/campagnes/{campaign_id}/candidatures/{referral_id}", response_class=HTMLResponse)
+@router.get("/campagnes/candidatures/{referral_id}", response_class=HTMLResponse)
 async def referral_page(
-    request: Request,
-    campaign_id: UUID,
-    referral_id: UUID,
-    ctx: PageContext,
-    fait: str | None = None,
+    request: Request, referral_id: UUID, ctx: PageContext, fait: str | None = None
 ) -> Response:
     try:
-        return await _referral_page(request, ctx, campaign_id, referral_id, fait)
+        return await _referral_page(request, ctx, referral_id, fait)
     except Exception as err:
         refusal = describe(err)
         if refusal is None:
@@ -474,10 +467,8 @@ async def referral_page(
         return await _message(request, ctx, refusal.detail, refusal.status_code)
 
 
-@router.post("/campagnes/{campaign_id}/candidatures/{referral_id}/tri", response_class=HTMLResponse)
-async def screen_from_page(
-    request: Request, campaign_id: UUID, referral_id: UUID, ctx: PageContext
-) -> Response:
+@router.post("/campagnes/candidatures/{referral_id}/tri", response_class=HTMLResponse)
+async def screen_from_page(request: Request, referral_id: UUID, ctx: PageContext) -> Response:
     """« Trier la candidature »: the screen command, as the task inbox runs it."""
     raw = await request.form()
     typed: dict[str, Any] = {
@@ -487,10 +478,7 @@ async def screen_from_page(
         "errors": {},
     }
     try:
-        campaign = await rec.visible_campaign(ctx, campaign_id)
         access = await rec.visible_referral(ctx, referral_id)
-        if access.campaign_id != campaign.id:
-            return await _message(request, ctx, "Candidature introuvable.", 404)
         body = {k: typed[k] for k in ("request_id", "retained", "reason") if typed[k] != ""}
         state = await rec.screen(ctx, access, ScreeningCreate.model_validate(body))
     except Exception as err:
@@ -498,43 +486,33 @@ async def screen_from_page(
         if found is None:
             raise
         code, fields, general = found
-        if code == status.HTTP_404_NOT_FOUND:
+        if code in (status.HTTP_403_FORBIDDEN, status.HTTP_404_NOT_FOUND):
             return await _message(request, ctx, general or "Introuvable.", code)
         errors = {e.field: e.message for e in fields}
         if general:
             errors["general"] = general
         typed["errors"] = errors
-        return await _referral_page(
-            request, ctx, campaign_id, referral_id, screening=typed, code=code
-        )
+        return await _referral_page(request, ctx, referral_id, screening=typed, code=code)
     verdict = "retenue" if state.step == ReferralStep.SHORTLISTED else "non retenue"
     done = urlencode({"fait": f"Candidature {state.pseudonym or ''} triée : {verdict}."})
-    return RedirectResponse(f"/campagnes/{campaign_id}?{done}", status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(f"/campagnes/{access.campaign_id}?{done}", status.HTTP_303_SEE_OTHER)
 
 
-@router.post(
-    "/campagnes/{campaign_id}/candidatures/{referral_id}/effacement",
-    response_class=HTMLResponse,
-)
-async def erase_from_page(
-    request: Request, campaign_id: UUID, referral_id: UUID, ctx: PageContext
-) -> Response:
+@router.post("/campagnes/candidatures/{referral_id}/effacement", response_class=HTMLResponse)
+async def erase_from_page(request: Request, referral_id: UUID, ctx: PageContext) -> Response:
     """Erase a candidate's identity, contact and CV on their request."""
     raw = await request.form()
-    back = f"/campagnes/{campaign_id}/candidatures/{referral_id}"
-    if raw.get("confirm") != "oui":
-        return await _message(
-            request,
-            ctx,
-            "Rien n'est effacé : cochez la case pour confirmer la demande du candidat.",
-            422,
-            back,
-        )
+    back = f"/campagnes/candidatures/{referral_id}"
     try:
-        campaign = await rec.visible_campaign(ctx, campaign_id)
         access = await rec.visible_referral(ctx, referral_id)
-        if access.campaign_id != campaign.id:
-            return await _message(request, ctx, "Candidature introuvable.", 404)
+        if raw.get("confirm") != "oui":
+            return await _message(
+                request,
+                ctx,
+                "Rien n'est effacé : cochez la case pour confirmer la demande du candidat.",
+                422,
+                back,
+            )
         await rec.erase(ctx, access)
     except Exception as err:
         refusal = describe(err)

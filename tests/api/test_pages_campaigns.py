@@ -132,24 +132,22 @@ async def test_board_screening_erasure_report_and_cancel(client, actors, db):
     assert "Agence Nord" in board
 
     # The profile and CV beside the screening form; a form without a choice keeps the reason.
-    profile = await staff.get(f"/campagnes/{cid}/candidatures/{rid}")
+    profile = await staff.get(f"/campagnes/candidatures/{rid}")
     text = _t(profile)
     assert "Préparatrice depuis 2021" in text and "ines.martin@example.fr" in text
     assert "Décision de tri" in text
     form = _form(profile.text, reason="Profil conforme")
-    r = await staff.post(f"/campagnes/{cid}/candidatures/{rid}/tri", data=form)
+    r = await staff.post(f"/campagnes/candidatures/{rid}/tri", data=form)
     assert r.status_code == 422 and "Tri non enregistré" not in _t(r)
     assert 'value="Profil conforme"' in r.text and "champ obligatoire" in _t(r)
-    r = await staff.post(
-        f"/campagnes/{cid}/candidatures/{rid}/tri", data={**form, "retained": "true"}
-    )
+    r = await staff.post(f"/campagnes/candidatures/{rid}/tri", data={**form, "retained": "true"})
     assert r.status_code == 303, _t(r)[:2000]
     moved = _t(await staff.get(r.headers["location"]))
     assert f"Candidature {pseudonym} triée : retenue" in moved
     col = moved.split('id="col-shortlisted"')[1].split("</section>")[0]
     assert "Inès Martin" in col
     # Screening twice is refused in French, the form shown again.
-    again = await staff.get(f"/campagnes/{cid}/candidatures/{rid}")
+    again = await staff.get(f"/campagnes/candidatures/{rid}")
     assert "Décision de tri" not in _t(again)
 
     # The employer, once the candidate is in interview, must name the position of a hire.
@@ -184,13 +182,13 @@ async def test_board_screening_erasure_report_and_cancel(client, actors, db):
     assert await db.fetchval("SELECT sum(filled) FROM campaign_positions") == 0
 
     # Erasure on request: identity and CV gone, the referral stays.
-    page = await staff.get(f"/campagnes/{cid}/candidatures/{rid}")
+    page = await staff.get(f"/campagnes/candidatures/{rid}")
     r = await staff.post(
-        f"/campagnes/{cid}/candidatures/{rid}/effacement", data={"csrf": csrf_of(page.text)}
+        f"/campagnes/candidatures/{rid}/effacement", data={"csrf": csrf_of(page.text)}
     )
     assert r.status_code == 422 and "Rien n'est effacé" in _t(r)
     r = await staff.post(
-        f"/campagnes/{cid}/candidatures/{rid}/effacement",
+        f"/campagnes/candidatures/{rid}/effacement",
         data={"csrf": csrf_of(page.text), "confirm": "oui"},
     )
     assert r.status_code == 303
@@ -216,8 +214,14 @@ async def test_board_screening_erasure_report_and_cancel(client, actors, db):
     assert f'href="/candidats/proposer/{cid}"' in mine and "Inès" not in mine
     r = await _signed_in(client, actors["partner"]).get(f"/campagnes/{cid}")
     assert r.status_code == 404 and "Campagne introuvable" in _t(r)
-    r = await employer.get(f"/campagnes/{cid}/candidatures/{rid}")
-    assert r.status_code == 403
+    # The referral as the employer and the agency may read it: no form, no screening note.
+    for who in (employer, _signed_in(client, actors["agency"])):
+        r = await who.get(f"/campagnes/candidatures/{rid}")
+        assert r.status_code == 200 and pseudonym in _t(r)
+        assert "Décision de tri" not in _t(r) and "Effacer" not in _t(r)
+        assert "Profil conforme" not in _t(r)
+    r = await _signed_in(client, actors["partner"]).get(f"/campagnes/candidatures/{rid}")
+    assert r.status_code == 404 and "Candidature introuvable" in _t(r)
 
     # Cancel: a reason and the confirmation; without it nothing happens and the reason stays.
     page = (await staff.get(f"/campagnes/{cid}")).text
