@@ -37,15 +37,24 @@ async def launch(staff: Page, title: str, *, two: bool, screenshot: bool = False
     await staff.select_option("#c-pos-0-contract", label="CDI")
     await staff.fill("#c-pos-0-place_postcode", "13014")
     await staff.fill("#c-pos-0-place_commune", "Marseille")
-    if two:
-        await staff.fill("#c-pos-1-title", "Cariste")
-        await staff.fill("#c-pos-1-count", "1")
-        await staff.select_option("#c-pos-1-contract", label="intérim")
-        await staff.fill("#c-pos-1-place_postcode", "13014")
     await staff.fill("#c-territory", "13013, 13014, 13015, 13016")
     await staff.get_by_label(AGENCY).check()
     await staff.get_by_label("Massajobs").check()
     await staff.fill("#c-deadline", (date.today() + timedelta(days=30)).isoformat())
+    if two:
+        # The second position without its workplace: refused by its field, nothing lost.
+        await staff.fill("#c-pos-1-title", "Cariste")
+        await staff.fill("#c-pos-1-count", "1")
+        await staff.select_option("#c-pos-1-contract", label="intérim")
+        await staff.click("button:text('Lancer la campagne')")
+        await expect(staff.locator("p.error")).to_contain_text("Campagne non lancée")
+        await expect(staff.locator("#c-pos-1-place_postcode-erreur")).to_contain_text(
+            "champ obligatoire"
+        )
+        await expect(staff.locator("#c-pos-1-title")).to_have_value("Cariste")
+        await expect(staff.get_by_label("Massajobs")).to_be_checked()
+        await check_a11y(staff)
+        await staff.fill("#c-pos-1-place_postcode", "13014")
     if screenshot:
         await check_a11y(staff)
         await shot(staff, "campagne-nouvelle")
