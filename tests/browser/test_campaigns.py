@@ -40,7 +40,8 @@ async def launch(staff: Page, title: str, *, two: bool, screenshot: bool = False
     await staff.fill("#c-territory", "13013, 13014, 13015, 13016")
     await staff.get_by_label(AGENCY).check()
     await staff.get_by_label("Massajobs").check()
-    await staff.fill("#c-deadline", (date.today() + timedelta(days=30)).isoformat())
+    # Soon: the agency's task is among the first of its « Mes tâches » (soonest due first).
+    await staff.fill("#c-deadline", (date.today() + timedelta(days=3)).isoformat())
     if two:
         # The second position without its workplace: refused by its field, nothing lost.
         await staff.fill("#c-pos-1-title", "Cariste")
@@ -105,6 +106,7 @@ async def test_staff_run_a_campaign_and_the_manager_reads_its_report_on_a_phone(
     )
     await expect(staff.locator("section.profile")).to_contain_text(f"yasmine.{run}@example.fr")
     await check_a11y(staff)
+    await shot(staff, "campagne-tri")
     form = staff.locator("form.screen-form")
     await form.get_by_label("Retenir (présélection").check()
     await form.get_by_label("Motif").fill("CACES à jour, disponible")
