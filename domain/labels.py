@@ -10,7 +10,7 @@ from domain.organisations import OrganisationKind, OrganisationStatus
 from domain.people import NotifyPreference, SessionMethod, UserStatus
 from domain.pooling import PoolStatus, RequestStatus, ServiceUnit, SplitRule
 from domain.processes import ProcessKind, ProcessStatus
-from domain.recruitment import ContractType
+from domain.recruitment import CampaignStatus, ContractType
 
 ROLE_LABELS: dict[str, str] = {
     Role.ADMIN: "administration",
@@ -145,6 +145,16 @@ UNIT_PLURAL_LABELS: dict[str, str] = {
     ServiceUnit.SEAT: "places",
     ServiceUnit.HOUR: "heures",
     ServiceUnit.ITEM: "unités",
+}
+
+# --- recruitment campaigns ------------------------------------------------------------
+CAMPAIGN_STATUS_LABELS: dict[str, str] = {
+    CampaignStatus.OPENING: "en cours d'ouverture",
+    CampaignStatus.OPEN: "candidatures ouvertes",
+    CampaignStatus.CLOSING: "entretiens en cours",
+    CampaignStatus.CLOSED: "close",
+    CampaignStatus.FILLED: "postes pourvus",
+    CampaignStatus.CANCELLED: "annulée",
 }
 
 # --- reservations -----------------------------------------------------------------------

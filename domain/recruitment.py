@@ -564,6 +564,7 @@ class ReferralPublic(BaseModel):
     consent_at: datetime | None
     reason: str | None
     identity: CandidateIdentity | None = None
+    updated_at: datetime | None = Field(default=None, description="Dernier changement d'étape")
 
 
 class CandidateIdentity(BaseModel):

@@ -143,7 +143,7 @@ SELECT id FROM campaign_positions WHERE campaign_id = $1 AND filled < count ORDE
 REFERRAL_COLUMNS = """
 r.id, r.campaign_id, r.agency_id, o.name AS agency_name, r.pseudonym, r.status, r.position_id,
 r.postcode, r.commune, r.skills, r.experience_years, (r.duplicate_of IS NOT NULL) AS duplicate,
-r.created_at, r.consent_at, r.reason, r.identity_enc, r.cv_enc, r.shortlisted_at"""
+r.created_at, r.consent_at, r.reason, r.identity_enc, r.cv_enc, r.shortlisted_at, r.updated_at"""
 # A campaign's ($1) referrals, first referred first; `{where}` the filters given.
 LIST_REFERRALS = f"""
 SELECT {REFERRAL_COLUMNS}

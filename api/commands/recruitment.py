@@ -374,15 +374,21 @@ async def consent(ctx: Ctx, referral: ReferralAccess, data: ConsentCreate) -> Re
 @command(*NETWORK, Role.MEMBER)
 async def decide(ctx: Ctx, referral: ReferralAccess, data: DecisionCreate) -> ReferralState:
     """The employer hires (a place of the position named — required when the campaign has
-    several) or rejects, with a reason. A rejection of a shortlisted profile is « not
-    interested »: it closes the employer's review of that candidate."""
-    if data.position_id is not None or data.hired:
+    several: no hire fills the first open one silently) or rejects, with a reason. A rejection
+    of a shortlisted profile is « not interested »: it closes the employer's review of that
+    candidate."""
+    if data.hired or data.position_id is not None:
         campaign = await RecruitmentRepository(ctx.conn).get_campaign(referral.campaign_id)
-        positions = {p.id for p in campaign.positions} if campaign else set()
-        if data.position_id is not None and data.position_id not in positions:
+        if campaign is None:
+            raise NotFound.of("Campagne")
+        if data.position_id is not None and data.position_id not in {
+            p.id for p in campaign.positions
+        }:
             raise Invalid("position_id", "ce poste n'appartient pas à la campagne.")
-        if data.hired and data.position_id is None and len(positions) > 1:
-            raise Invalid("position_id", "choisissez le poste pourvu (la campagne en a plusieurs).")
+        if data.hired and data.position_id is None and len(campaign.positions) > 1:
+            raise Invalid(
+                "position_id", "indiquez le poste pourvu : la campagne compte plusieurs postes."
+            )
     return await _act(
         ctx,
         referral,

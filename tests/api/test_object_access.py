@@ -196,6 +196,26 @@ ROUTES: dict[str, Route] = {
     ),
     "GET /conventions/{convention_id}/evaluation": Route("convention"),
     "GET /conventions/{convention_id}/evaluation.csv": Route("convention"),
+    # Campaigns' pages, by cookie; the printable report and its CSV.
+    "GET /campagnes/{campaign_id}": Route("campaign", cookie=True),
+    "POST /campagnes/{campaign_id}/annulation": Route(
+        "campaign",
+        {"request_id": REQ, "reason": "poste supprimé", "confirm": "oui"},
+        form=True,
+        cookie=True,
+    ),
+    "GET /campagnes/{campaign_id}/bilan": Route("campaign", cookie=True),
+    "GET /campagnes/{campaign_id}/bilan.csv": Route("campaign"),
+    "GET /campagnes/candidatures/{referral_id}": Route("referral", cookie=True),
+    "POST /campagnes/candidatures/{referral_id}/tri": Route(
+        "referral",
+        {"request_id": REQ, "retained": "false", "reason": "hors profil"},
+        form=True,
+        cookie=True,
+    ),
+    "POST /campagnes/candidatures/{referral_id}/effacement": Route(
+        "referral", {"confirm": "oui"}, form=True, cookie=True
+    ),
     # People: one's own sessions and tokens (another's is missing), and the operators'
     # disabling of a user (refused to every other role, whatever the user).
     "POST /mon-compte/sessions/{session_id}/fin": Route("session", form=True, cookie=True),

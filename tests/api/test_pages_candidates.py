@@ -197,7 +197,7 @@ async def test_the_employer_reads_a_card_asks_consents_and_hires_with_its_positi
     url = f"/selection/{cid}/{rid}/decision"
     r = await member.post(url, data={**form, "hired": "true", "reason": "motivée, disponible"})
     assert r.status_code == 422
-    assert "choisissez le poste pourvu" in _t(r) and 'value="motivée, disponible"' in _t(r)
+    assert "indiquez le poste pourvu" in _t(r) and 'value="motivée, disponible"' in _t(r)
     r = await client.post(  # the JSON API asks the same
         f"/api/referrals/{rid}/decision",
         headers=actors["member"].headers,

@@ -224,6 +224,13 @@ async def test_who_sees_what_along_the_whole_path(client, actors, other_agency, 
     }
     r = await client.post(f"/api/referrals/{rid}/decision", headers=member.headers, json=foreign)
     assert r.status_code == 422 and "position_id" in r.json()["detail"]
+    # Two positions: a hire names the one it fills (none is filled silently).
+    unnamed = {"request_id": "d0b", "hired": True, "reason": "motivée"}
+    r = await client.post(f"/api/referrals/{rid}/decision", headers=member.headers, json=unnamed)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "position_id"
+    assert "indiquez le poste pourvu" in r.json()["errors"][0]["message"]
+    assert await db.fetchval("SELECT sum(filled) FROM campaign_positions") == 0
     hire = {
         "request_id": "d1",
         "hired": True,

@@ -165,6 +165,8 @@ def test_forty_hires_through_three_agencies(stack):
             interviews,
         ):
             assert r.status_code == 200, r.text
+    # Each hire names the position it fills (the campaign has several): place after place.
+    places = [p["id"] for p in campaign["positions"] for _ in range(p["count"])]
     for n, (_, ref) in enumerate(interviews):
         hired = n < 40
         r = stack.post(
@@ -174,6 +176,7 @@ def test_forty_hires_through_three_agencies(stack):
                 "request_id": f"d{ref['referral_id']}",
                 "hired": hired,
                 "reason": "recrutée" if hired else "profil junior",
+                **({"position_id": places[n]} if hired else {}),
             },
         )
         if hired:
