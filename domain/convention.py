@@ -519,6 +519,23 @@ class PhasePublic(BaseModel):
     evaluation: Evaluation | None
 
 
+class ExpenseLine(BaseModel):
+    amount_cents: int
+    label: str
+    spent_on: date
+
+
+class AmendmentLine(BaseModel):
+    """An amendment as the audit trail keeps it: who, when, the targets and budget it set."""
+
+    at: datetime
+    author: str
+    phase_number: int
+    targets: dict[KpiKey, int]
+    annual_budget_cents: int | None
+    reason: str
+
+
 class ConventionPublic(BaseModel):
     id: UUID
     workflow_id: str
