@@ -22,7 +22,6 @@ from api.commands import tasks as inbox
 from api.commands.base import Command, Ctx
 from api.deps import PageContext, PrintableContext
 from api.errors import describe
-from api.pages.dashboard import _forms
 from api.pages.formats import cents_from_euros
 from api.pages.render import PAGE_SIZE, page
 from api.validation import field_errors
@@ -353,9 +352,14 @@ async def _convention_page(
     snaps = await conv.snapshots(ctx, found, current.number)
     expenses = await conv.expenses(ctx, found, current.number)
     tasks = [t for t in await conv.open_tasks(ctx, found) if inbox.may_complete(p, t)]
-    forms = await _forms(ctx, tasks)
-    for extra in forms.values():
-        extra["content_shown"] = True  # the page shows the convention above its tasks
+    # What each task's form needs (as « Mes tâches » gives it): the convention, whose
+    # content this page shows above the tasks, and a request id where the act takes one.
+    forms: dict[UUID, dict[str, Any]] = {}
+    for t in tasks:
+        action = inbox.action_of(t)
+        forms[t.id] = {"convention": found, "kpis": KPI_PAGE_LABELS, "content_shown": True}
+        if action is not None and action.takes_request_id:
+            forms[t.id]["request_id"] = f"web-{uuid4().hex[:12]}"
     step = current.status
     return page(
         request,
@@ -407,13 +411,14 @@ async def convention_page(
 async def _act(request: Request, ctx: Ctx, convention_id: UUID, which: str, done: str) -> Response:
     """One of the network's forms on a convention's page: its command, then back to the page
     (or the page again with what was typed and the reason beside the field)."""
+    cmds: dict[str, Command[Any, Any]] = {"expense": conv.add_expense, "amend": conv.amend}
+    # Who may, before which convention and what was sent (as the JSON routes answer).
+    if not cmds.get(which, conv.refresh_kpis).allows(ctx.principal):
+        return _message(request, await procs.me(ctx), "Action réservée au réseau.", 403)
     try:
         found = await conv.visible_convention(ctx, convention_id)
     except Exception as err:
         return await _refused(request, ctx, err)
-    cmds: dict[str, Command[Any, Any]] = {"expense": conv.add_expense, "amend": conv.amend}
-    if not cmds.get(which, conv.refresh_kpis).allows(ctx.principal):  # who may, before what was sent
-        return _message(request, await procs.me(ctx), "Action réservée au réseau.", 403)
     form = {k: str(v).strip() for k, v in (await request.form()).items() if isinstance(v, str)}
     try:
         if which == "expense":
