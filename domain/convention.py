@@ -517,6 +517,7 @@ class PhasePublic(BaseModel):
     status: ConventionStep
     signatures: list[Signature]
     evaluation: Evaluation | None
+    detail: str | None = None  # why it ended: the closing or cancelling reason
 
 
 class ExpenseLine(BaseModel):

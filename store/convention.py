@@ -422,6 +422,7 @@ class ConventionRepository:
                     targets=spec.targets,
                     priorities=spec.priorities,
                     status=ph["status"],
+                    detail=ph["detail"],
                     signatures=[
                         Signature.model_validate(dict(s))
                         for s in signatures

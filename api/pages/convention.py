@@ -46,7 +46,7 @@ from domain.organisations import OrganisationFilter
 router = APIRouter(include_in_schema=False)
 
 PARTY_ROWS = 5  # rows of parties the new convention's form offers
-CREATED = "Convention créée : les signataires ont leur tâche."
+CREATED = "Convention créée, les signataires ont leur tâche"
 INVESTMENT = KpiKey.INVESTMENT_CENTS.value  # a KPI typed and read in euros
 LABELS = {
     "steps": CONVENTION_STEP_LABELS,
@@ -494,17 +494,17 @@ def _act_errors(which: str, found: list[FieldError]) -> dict[str, str]:
 
 @router.post("/conventions/{convention_id}/depenses")
 async def add_expense(request: Request, convention_id: UUID, ctx: PageContext) -> Response:
-    return await _act(request, ctx, convention_id, "expense", "Dépense enregistrée.")
+    return await _act(request, ctx, convention_id, "expense", "Dépense enregistrée")
 
 
 @router.post("/conventions/{convention_id}/avenants")
 async def amend(request: Request, convention_id: UUID, ctx: PageContext) -> Response:
-    return await _act(request, ctx, convention_id, "amend", "Avenant enregistré.")
+    return await _act(request, ctx, convention_id, "amend", "Avenant enregistré")
 
 
 @router.post("/conventions/{convention_id}/indicateurs")
 async def refresh_kpis(request: Request, convention_id: UUID, ctx: PageContext) -> Response:
-    return await _act(request, ctx, convention_id, "snapshot", "Indicateurs recalculés.")
+    return await _act(request, ctx, convention_id, "snapshot", "Indicateurs recalculés")
 
 
 # --- the printable evaluation --------------------------------------------------------------
