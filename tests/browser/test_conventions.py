@@ -119,7 +119,7 @@ async def test_a_convention_is_created_signed_run_reviewed_renewed_and_closed(pe
     # Thomas Girard opens the convention: its content, then his sign button.
     thomas = await people.page(f"partner:{CCI}")
     await open_convention(thomas, title)
-    content = thomas.locator("section", has_text="La convention")
+    content = thomas.get_by_role("region", name="La convention")
     await expect(content).to_contain_text("Entreprises rencontrées : 40")
     await expect(content).to_contain_text("Recrutement local")
     await expect(content).to_contain_text("48\u202f000,00 €")
@@ -218,7 +218,7 @@ async def test_a_convention_is_created_signed_run_reviewed_renewed_and_closed(pe
     await decide.get_by_role("button", name="Décider").click()
     await expect(manager.locator(".ok")).to_contain_text("Renouveler ou clore")
     await until_text(manager, "Phase 2, du")
-    content = manager.locator("section", has_text="La convention")
+    content = manager.get_by_role("region", name="La convention")
     await expect(content).to_contain_text("Entreprises rencontrées : 60")
     await expect(content).to_contain_text("Visites d'entreprises : 25")
     phases = manager.locator("tr", has_text="phase 1")
@@ -244,9 +244,8 @@ async def test_a_convention_is_created_signed_run_reviewed_renewed_and_closed(pe
     await until_text(manager, "Programme arrivé à son terme")
     await expect(manager.locator("h1 + p .badge")).to_have_text("close")
 
-    # The signatories' organisations were mailed their task (the network's « Courriels »).
+    # The signatories were mailed their task (the network's « Courriels »: the outbox).
     await manager.click("nav >> text=Courriels")
-    await expect(
-        manager.locator("details.mail", has_text=f"Convention à signer : {title}").first
-    ).to_be_visible(timeout=20_000)
+    mail = manager.locator("tr", has_text=f"À faire : Signer la convention « {title} »")
+    await expect(mail.first).to_be_visible()
     await check_a11y(manager)
