@@ -129,6 +129,13 @@ def next_snapshot_at(now: datetime, phase: PhaseSpec, every_months: int) -> date
     return min(at, phase_end(phase))
 
 
+def next_phase_dates(starts_on: date, ends_on: date, today: date) -> tuple[date, date]:
+    """A renewal's suggested dates: from the day after the phase (today, if that is later),
+    for as long as the phase lasted."""
+    start = max(ends_on + timedelta(days=1), today)
+    return start, start + (ends_on - starts_on)
+
+
 def midpoint(phase: PhaseSpec) -> datetime:
     start, end = midnight(phase.starts_on), phase_end(phase)
     return start + (end - start) / 2

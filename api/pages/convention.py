@@ -6,7 +6,7 @@ its command; the signature, the review and the decision are the convention's tas
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID, uuid4
@@ -37,9 +37,10 @@ from domain.convention import (
     KpiKey,
     KpiSnapshot,
     PartyRole,
+    next_phase_dates,
 )
 from domain.csv_export import MEDIA_TYPE as CSV_MEDIA_TYPE
-from domain.errors import FieldError
+from domain.errors import FieldError, Unavailable
 from domain.labels import CONVENTION_STEP_LABELS, KIND_SINGULAR, KPI_PAGE_LABELS
 from domain.organisations import OrganisationFilter
 
@@ -357,10 +358,22 @@ async def _convention_page(
     forms: dict[UUID, dict[str, Any]] = {}
     for t in tasks:
         action = inbox.action_of(t)
-        forms[t.id] = {"convention": found, "kpis": KPI_PAGE_LABELS, "content_shown": True}
+        forms[t.id] = {
+            "convention": found,
+            "kpis": KPI_PAGE_LABELS,
+            "content_shown": True,
+            "next_phase": next_phase_dates(
+                current.starts_on, current.ends_on, datetime.now(UTC).date()
+            ),
+        }
         if action is not None and action.takes_request_id:
             forms[t.id]["request_id"] = f"web-{uuid4().hex[:12]}"
     step = current.status
+    try:  # the mid-phase review's note, as the phase's workflow holds it
+        live = await conv.live_state(ctx, found)
+    except Unavailable:
+        live = None
+    reviewed = live if live and live.phase.number == current.number and live.reviewed_at else None
     return page(
         request,
         "convention.html",
@@ -380,6 +393,7 @@ async def _convention_page(
             "amendments": [a for a in await conv.amendments(ctx, found)],
             "tasks": tasks,
             "forms": forms,
+            "reviewed": reviewed,
             "done": done,
             "typed": typed or {},
             "errors": errors or {},

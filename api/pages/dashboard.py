@@ -4,6 +4,7 @@ per act and the mail page. Every act goes through its command."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID, uuid4
@@ -26,6 +27,7 @@ from api.pages.render import PAGE_SIZE, page
 from api.urls import same_site_path
 from domain.actions import TaskAction
 from domain.auth import Role
+from domain.convention import next_phase_dates
 from domain.labels import KPI_PAGE_LABELS, STATUS_ORDER
 from domain.processes import ProcessCount, ProcessFilter, ProcessKind, ProcessStatus, TaskPublic
 from domain.recruitment import CampaignStatus, ReferralRegistered
@@ -187,6 +189,10 @@ async def _forms(ctx: Ctx, tasks: list[TaskPublic]) -> dict[UUID, dict[str, Any]
                 ctx, UUID(t.workflow_id.removeprefix("convention-"))
             )
             extra["kpis"] = KPI_PAGE_LABELS
+            last = extra["convention"].phases[-1]
+            extra["next_phase"] = next_phase_dates(
+                last.starts_on, last.ends_on, datetime.now(UTC).date()
+            )
         out[t.id] = extra
     return out
 

@@ -194,7 +194,10 @@ async def test_the_network_records_expenses_amends_and_renews_a_past_phase(clien
     # The phase is evaluated: no amendment any more (its form is not offered).
     assert "Enregistrer l'avenant" not in shown
 
-    # Renewed from its task with changed targets: phase 2 with them.
+    # Renewed from its task with changed targets: phase 2 with them. The form proposes the
+    # next phase's dates and the current targets.
+    assert f'name="starts_on" type="date" value="{today().isoformat()}"' in shown
+    assert 'name="target_companies_met" type="number" value="150"' in shown
     task_id, _ = await _task_id(manager, "Renouveler ou clore")
     start = today() + timedelta(days=1)
     r = await manager.post(
@@ -223,7 +226,14 @@ async def test_the_network_records_expenses_amends_and_renews_a_past_phase(clien
 async def test_an_active_phase_is_amended_and_its_figures_counted(client, actors):
     manager = await _signed_in_as(client, actors["manager"].session)
     partner = await _signed_in_as(client, actors["partner"].session)
-    path = await _create(manager, actors, title="Pacte actif")
+    # A phase past its middle: its review is due at once.
+    path = await _create(
+        manager,
+        actors,
+        title="Pacte actif",
+        starts_on=(today() - timedelta(days=10)).isoformat(),
+        ends_on=(today() + timedelta(days=5)).isoformat(),
+    )
     for b in (partner, manager):
         task_id, _ = await _task_id(b, "Pacte actif")
         page = await b.get(path)
@@ -254,6 +264,19 @@ async def test_an_active_phase_is_amended_and_its_figures_counted(client, actors
     shown = _t(await manager.get(r.headers["location"]))
     assert "Indicateurs comptés jusqu'au" in shown and "0 sur 175" in shown
     assert "<svg" in shown and "Évolution sur la phase" in shown
+    # The review, from its task on the convention's page.
+    shown = await _until_step(manager, path, "Enregistrer la revue")
+    task_id = re.search(
+        r'action="/mes-taches/([0-9a-f-]+)" class="task-form" data-action="review_convention"',
+        shown,
+    ).group(1)
+    r = await manager.post(
+        f"/mes-taches/{task_id}",
+        data={"csrf": csrf_of(shown), "back": path, "note": "Bon rythme de visites"},
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith(path)
+    shown = _t(await manager.get(path))
+    assert "« Bon rythme de visites »" in shown and "Enregistrer la revue" not in shown
     # The partner reads it; the network's forms are not theirs.
     seen = _t(await partner.get(path))
     assert "Pacte actif" in seen and "Enregistrer la dépense" not in seen
