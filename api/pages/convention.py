@@ -26,7 +26,6 @@ from api.pages.formats import cents_from_euros
 from api.pages.render import PAGE_SIZE, page
 from api.validation import field_errors
 from domain.convention import (
-    KPI_LABELS,
     PARTY_ROLE_LABELS,
     AmendmentCreate,
     ConventionCreate,
@@ -65,7 +64,8 @@ def _bars(e: Evaluation) -> list[dict[str, Any]]:
         top = max(line.target, line.actual, 1)
         out.append(
             {
-                "label": KPI_LABELS[line.key],
+                "key": line.key.value,
+                "label": KPI_PAGE_LABELS[line.key],
                 "target": line.target,
                 "actual": line.actual,
                 "percent": line.percent,
@@ -537,7 +537,13 @@ async def evaluation_page(
     return page(
         request,
         "evaluation.html",
-        {"convention": found, "e": e, "bars": _bars(e), "me": await procs.me(ctx)},
+        {
+            "convention": found,
+            "e": e,
+            "bars": _bars(e),
+            "me": await procs.me(ctx),
+            "kpis": KPI_PAGE_LABELS,
+        },
     )
 
 

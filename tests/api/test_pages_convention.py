@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.api.conftest import csrf_of
 from tests.api.test_people import _signed_in_as
+from tests.factories import make_org
 
 
 def _t(r) -> str:
@@ -88,6 +89,12 @@ async def test_a_convention_is_created_in_two_steps_and_its_signatory_reads_it_f
     assert "Utilisateur manager (direction)" in step2
     assert 'value="Pacte Nord Entreprendre"' in step2 and "Transmission" in step2
     assert "Créer la convention" in step2
+    # An organisation without anyone on Relais cannot sign yet: the form says so.
+    empty = await make_org(db, name="Garage des Aygalades")
+    lonely = _t(
+        await manager.post("/conventions/nouvelle", data={**data, "party_2_org": str(empty.id)})
+    )
+    assert "Signataire : personne de cette organisation" in lonely
 
     # A refused form keeps what was typed, the reason beside the field.
     bad = {

@@ -190,6 +190,9 @@ async def test_a_convention_is_created_signed_run_reviewed_renewed_and_closed(pe
     await review.get_by_role("button", name="Enregistrer la revue").click()
     await expect(manager.locator(".ok")).to_contain_text("Revue à mi-parcours")
     await expect(manager.locator("form[data-action=review_convention]")).to_have_count(0)
+    await expect(manager.get_by_role("region", name="Revue à mi-parcours")).to_contain_text(
+        "Bon rythme de visites"
+    )
     await check_a11y(manager)
     await shot(manager, "convention")
     # The same page fits a phone.
