@@ -6,6 +6,7 @@ its command; the signature, the review and the decision are the convention's tas
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -45,6 +46,7 @@ from domain.organisations import OrganisationFilter
 
 router = APIRouter(include_in_schema=False)
 
+LIVE_SECONDS = 4  # the workflow's answer is waited for so long, then the page goes without
 PARTY_ROWS = 5  # rows of parties the new convention's form offers
 CREATED = "Convention créée, les signataires ont leur tâche"
 INVESTMENT = KpiKey.INVESTMENT_CENTS.value  # a KPI typed and read in euros
@@ -370,8 +372,9 @@ async def _convention_page(
             forms[t.id]["request_id"] = f"web-{uuid4().hex[:12]}"
     step = current.status
     try:  # the mid-phase review's note, as the phase's workflow holds it
-        live = await conv.live_state(ctx, found)
-    except Unavailable:
+        async with asyncio.timeout(LIVE_SECONDS):
+            live = await conv.live_state(ctx, found)
+    except (Unavailable, TimeoutError):
         live = None
     reviewed = live if live and live.phase.number == current.number and live.reviewed_at else None
     return page(
