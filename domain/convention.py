@@ -129,6 +129,13 @@ def next_snapshot_at(now: datetime, phase: PhaseSpec, every_months: int) -> date
     return min(at, phase_end(phase))
 
 
+def next_phase_dates(starts_on: date, ends_on: date, today: date) -> tuple[date, date]:
+    """A renewal's suggested dates: from the day after the phase (today, if that is later),
+    for as long as the phase lasted."""
+    start = max(ends_on + timedelta(days=1), today)
+    return start, start + (ends_on - starts_on)
+
+
 def midpoint(phase: PhaseSpec) -> datetime:
     start, end = midnight(phase.starts_on), phase_end(phase)
     return start + (end - start) / 2
@@ -517,6 +524,24 @@ class PhasePublic(BaseModel):
     status: ConventionStep
     signatures: list[Signature]
     evaluation: Evaluation | None
+    detail: str | None = None  # why it ended: the closing or cancelling reason
+
+
+class ExpenseLine(BaseModel):
+    amount_cents: int
+    label: str
+    spent_on: date
+
+
+class AmendmentLine(BaseModel):
+    """An amendment as the audit trail keeps it: who, when, the targets and budget it set."""
+
+    at: datetime
+    author: str
+    phase_number: int
+    targets: dict[KpiKey, int]
+    annual_budget_cents: int | None
+    reason: str
 
 
 class ConventionPublic(BaseModel):

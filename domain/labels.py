@@ -6,6 +6,7 @@ from __future__ import annotations
 from domain.actions import TaskAction
 from domain.auth import Role
 from domain.booking import ReservationStatus, ResourceKind
+from domain.convention import KPI_LABELS, ConventionStep, KpiKey
 from domain.organisations import OrganisationKind, OrganisationStatus
 from domain.people import NotifyPreference, SessionMethod, UserStatus
 from domain.pooling import PoolStatus, RequestStatus, ServiceUnit, SplitRule
@@ -202,6 +203,21 @@ TASK_LABELS: dict[str, str] = {
     TaskAction.CHASE_SIGNATURES: "Relancer les signataires",
 }
 
+# --- conventions ------------------------------------------------------------------------
+CONVENTION_STEP_LABELS: dict[str, str] = {
+    ConventionStep.AWAITING_SIGNATURES: "en attente de signatures",
+    ConventionStep.SIGNED: "signée, phase à venir",
+    ConventionStep.ACTIVE: "phase en cours",
+    ConventionStep.EVALUATING: "évaluée, décision attendue",
+    ConventionStep.RENEWED: "renouvelée",
+    ConventionStep.CLOSED: "close",
+    ConventionStep.CANCELLED: "abandonnée",
+}
+# The KPIs as the pages say them: an amount invested is read and typed in euros.
+KPI_PAGE_LABELS: dict[str, str] = {
+    **{k.value: v for k, v in KPI_LABELS.items()},
+    KpiKey.INVESTMENT_CENTS: "Montant investi (€)",
+}
 
 # --- people ---------------------------------------------------------------------------
 USER_STATUS_LABELS: dict[str, str] = {

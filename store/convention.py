@@ -17,10 +17,12 @@ from domain.convention import (
     ActionProjectCreate,
     ActionProjectPublic,
     ActionProjectUpdate,
+    AmendmentLine,
     AmendmentRecord,
     ConventionPublic,
     ConventionStep,
     EvaluationRecord,
+    ExpenseLine,
     ExpenseRecord,
     KpiKey,
     KpiSnapshot,
@@ -123,6 +125,21 @@ SNAPSHOTS = """
 SELECT phase_number, as_of, taken_at, actuals FROM kpi_snapshots
 WHERE convention_id = $1 AND phase_number = $2 ORDER BY as_of"""
 IS_PARTY = "SELECT 1 FROM convention_parties WHERE convention_id = $1 AND organisation_id = $2"
+EXPENSES_OF = """
+SELECT amount_cents, label, spent_on FROM convention_expenses
+WHERE convention_id = $1 AND phase_number = $2 ORDER BY spent_on, created_at"""
+AMENDMENTS_OF = """
+SELECT a.at, coalesce(u.name, '') AS author, a.data
+FROM audit_events a
+LEFT JOIN users u ON u.id = CASE WHEN a.actor ~ '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                                 THEN a.actor::uuid END
+WHERE a.workflow_id = $1 AND a.action = 'convention.amended' ORDER BY a.at"""
+# The people of these organisations who may be named to sign for them (not disabled).
+SIGNATORY_CHOICES = """
+SELECT u.id, u.organisation_id, u.role, u.name, o.name AS organisation_name, o.email
+FROM users u JOIN organisations o ON o.id = u.organisation_id
+WHERE u.organisation_id = ANY($1::uuid[]) AND u.status <> 'disabled'
+ORDER BY o.name, u.name"""
 SIGNATORY_OF = """
 SELECT u.id, u.organisation_id, u.role, u.name, o.name AS organisation_name, o.email
 FROM users u JOIN organisations o ON o.id = u.organisation_id WHERE u.id = $1"""
@@ -228,6 +245,33 @@ class ConventionRepository:
     async def signatory(self, user_id: UUID) -> Signatory | None:
         row = await self.conn.fetchrow(SIGNATORY_OF, user_id)
         return Signatory.model_validate(dict(row)) if row else None
+
+    async def signatory_choices(
+        self, organisation_ids: builtins.list[UUID]
+    ) -> builtins.list[Signatory]:
+        rows = await self.conn.fetch(SIGNATORY_CHOICES, organisation_ids)
+        return [Signatory.model_validate(dict(r)) for r in rows]
+
+    async def expenses(self, convention_id: UUID, phase_number: int) -> builtins.list[ExpenseLine]:
+        rows = await self.conn.fetch(EXPENSES_OF, convention_id, phase_number)
+        return [ExpenseLine.model_validate(dict(r)) for r in rows]
+
+    async def amendments(self, workflow_id: str) -> builtins.list[AmendmentLine]:
+        """The amendments of every phase, from the audit trail (who, when, what, why)."""
+        out = []
+        for r in await self.conn.fetch(AMENDMENTS_OF, workflow_id):
+            data = r["data"]
+            out.append(
+                AmendmentLine(
+                    at=r["at"],
+                    author=r["author"],
+                    phase_number=int(data.get("phase") or 1),
+                    targets=data.get("targets") or {},
+                    annual_budget_cents=data.get("annual_budget_cents"),
+                    reason=data.get("reason") or "",
+                )
+            )
+        return out
 
     async def check_parties(
         self, parties: builtins.list[PartyCreate]
@@ -378,6 +422,7 @@ class ConventionRepository:
                     targets=spec.targets,
                     priorities=spec.priorities,
                     status=ph["status"],
+                    detail=ph["detail"],
                     signatures=[
                         Signature.model_validate(dict(s))
                         for s in signatures

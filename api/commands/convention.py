@@ -19,6 +19,7 @@ from domain.common import Page
 from domain.convention import (
     Amendment,
     AmendmentCreate,
+    AmendmentLine,
     Cancel,
     CancelCreate,
     ConventionCreate,
@@ -31,6 +32,7 @@ from domain.convention import (
     Evaluation,
     Expense,
     ExpenseCreate,
+    ExpenseLine,
     KpiSnapshot,
     Review,
     ReviewCreate,
@@ -42,7 +44,9 @@ from domain.convention import (
 )
 from domain.csv_export import csv_text
 from domain.errors import Forbidden, Invalid, NotFound, Unavailable
-from store.convention import ConventionRepository
+from domain.processes import TaskPublic
+from store.convention import ConventionRepository, Signatory
+from store.processes import ProcessRepository
 from workflows.convention import ConventionWorkflow, start_convention
 
 CONVENTION_NS = uuid.UUID("8d3f6b1e-2a4c-4e8b-9f10-7c5d2e6a9b31")
@@ -67,6 +71,30 @@ async def list_conventions(
     ctx: Ctx, status: ConventionStep | None, limit: int, offset: int
 ) -> Page[ConventionPublic]:
     return await ConventionRepository(ctx.conn).list(ctx.principal.scope, status, limit, offset)
+
+
+async def signatory_choices(ctx: Ctx, organisation_ids: list[UUID]) -> list[Signatory]:
+    """Who may be named to sign for these organisations, for the network preparing a
+    convention (a party's signatory is one of its own people)."""
+    if not ctx.principal.sees_everything:
+        raise Forbidden("Réservé à l'équipe du réseau.")
+    return await ConventionRepository(ctx.conn).signatory_choices(organisation_ids)
+
+
+async def expenses(ctx: Ctx, conv: ConventionPublic, phase: int) -> list[ExpenseLine]:
+    """The expenses recorded against a phase (the network's and the parties' to read)."""
+    return await ConventionRepository(ctx.conn).expenses(conv.id, phase)
+
+
+async def amendments(ctx: Ctx, conv: ConventionPublic) -> list[AmendmentLine]:
+    return await ConventionRepository(ctx.conn).amendments(conv.workflow_id)
+
+
+async def open_tasks(ctx: Ctx, conv: ConventionPublic) -> list[TaskPublic]:
+    """The convention's tasks still open (whoever they are for: the caller's inbox says
+    which the caller may complete)."""
+    tasks = await ProcessRepository(ctx.conn).tasks_of(conv.workflow_id)
+    return [t for t in tasks if t.closed_at is None]
 
 
 def _handle(ctx: Ctx, convention_id: UUID) -> WorkflowHandle[ConventionWorkflow, Any]:

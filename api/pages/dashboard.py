@@ -4,6 +4,7 @@ per act and the mail page. Every act goes through its command."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID, uuid4
@@ -26,7 +27,8 @@ from api.pages.render import PAGE_SIZE, page
 from api.urls import same_site_path
 from domain.actions import TaskAction
 from domain.auth import Role
-from domain.labels import STATUS_ORDER
+from domain.convention import next_phase_dates
+from domain.labels import KPI_PAGE_LABELS, STATUS_ORDER
 from domain.processes import ProcessCount, ProcessFilter, ProcessKind, ProcessStatus, TaskPublic
 from domain.recruitment import CampaignStatus, ReferralRegistered
 from relais.mail import read_mailbox
@@ -182,9 +184,14 @@ async def _forms(ctx: Ctx, tasks: list[TaskPublic]) -> dict[UUID, dict[str, Any]
                 extra["candidate"] = f"{candidate.first_name} {candidate.last_name}"
         elif t.action == TaskAction.ACCEPT_QUOTE and t.subject_id:
             extra["request"] = await pl.visible_request(ctx, UUID(t.subject_id))
-        elif t.action == TaskAction.DECIDE_CONVENTION:
+        elif t.action in (TaskAction.DECIDE_CONVENTION, TaskAction.SIGN_CONVENTION):
             extra["convention"] = await conv.visible_convention(
                 ctx, UUID(t.workflow_id.removeprefix("convention-"))
+            )
+            extra["kpis"] = KPI_PAGE_LABELS
+            last = extra["convention"].phases[-1]
+            extra["next_phase"] = next_phase_dates(
+                last.starts_on, last.ends_on, datetime.now(UTC).date()
             )
         out[t.id] = extra
     return out
@@ -258,12 +265,17 @@ def form_data(action: str, form: dict[str, Any]) -> dict[str, Any]:
         renew: dict[str, Any] = {k: data.pop(k) for k in ("starts_on", "ends_on") if k in data}
         if "annual_budget_euros" in data:
             renew["annual_budget_cents"] = cents_from_euros(data.pop("annual_budget_euros"))
-        targets = {k.removeprefix("target_"): v for k, v in data.items() if k.startswith("target_")}
-        return {"renew": {**renew, "targets": targets}}
+        targets: dict[str, Any] = {
+            k.removeprefix("target_"): v for k, v in data.items() if k.startswith("target_")
+        }
+        if "investment_cents" in targets:  # an amount invested is typed in euros
+            targets["investment_cents"] = cents_from_euros(targets["investment_cents"])
+        priorities = [p.strip() for p in data.pop("priorities", "").splitlines() if p.strip()]
+        return {"renew": {**renew, "targets": targets, "priorities": priorities}}
     return {
         k: v
         for k, v in data.items()
-        if not k.startswith(("target_", "starts_on", "ends_on", "annual_budget"))
+        if not k.startswith(("target_", "starts_on", "ends_on", "annual_budget", "priorities"))
     }
 
 

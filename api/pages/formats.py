@@ -81,7 +81,9 @@ def cents_from_euros(euros: str) -> int | str:
     """« 1 234,56 » → 123456; anything else (text, « inf », « nan ») is left for the model
     to refuse with its own sentence."""
     try:
-        amount = float(euros.replace("\u202f", "").replace(" ", "").replace(",", "."))
+        for space in ("\u202f", "\xa0", " "):  # the group separators people and Babel write
+            euros = euros.replace(space, "")
+        amount = float(euros.replace(",", "."))
     except ValueError:
         return euros
     if not math.isfinite(amount) or abs(amount) > 10**13:

@@ -196,6 +196,14 @@ ROUTES: dict[str, Route] = {
         "referral", {**DECISION, "hired": "false"}, form=True, cookie=True
     ),
     "GET /conventions/{convention_id}/evaluation": Route("convention"),
+    "GET /conventions/{convention_id}": Route("convention", cookie=True),
+    "POST /conventions/{convention_id}/depenses": Route(
+        "convention", {"request_id": REQ, "amount": "1", "label": "intrus"}, form=True, cookie=True
+    ),
+    "POST /conventions/{convention_id}/avenants": Route(
+        "convention", {"request_id": REQ, "reason": "intrus"}, form=True, cookie=True
+    ),
+    "POST /conventions/{convention_id}/indicateurs": Route("convention", form=True, cookie=True),
     "GET /conventions/{convention_id}/evaluation.csv": Route("convention"),
     # Campaigns' pages, by cookie; the printable report and its CSV.
     "GET /campagnes/{campaign_id}": Route("campaign", cookie=True),
@@ -253,6 +261,9 @@ ROUTES: dict[str, Route] = {
 # Pages refusing some roles outright, as ALLOWED declares it for the JSON API.
 EMPLOYER_PAGES = {"admin", "staff", "manager", "member"}
 PAGE_ALLOWED: dict[str, set[str]] = {
+    "POST /conventions/{convention_id}/depenses": {"admin", "staff", "manager"},
+    "POST /conventions/{convention_id}/avenants": {"admin", "manager"},
+    "POST /conventions/{convention_id}/indicateurs": {"admin", "staff", "manager"},
     "POST /utilisateurs/{user_id}/desactivation": {"admin", "staff"},
     "GET /candidats/proposer/{campaign_id}": {"agency"},
     "POST /candidats/proposer/{campaign_id}": {"agency"},
