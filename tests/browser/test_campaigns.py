@@ -90,7 +90,9 @@ async def test_staff_run_a_campaign_and_the_manager_reads_its_report_on_a_phone(
     await task.locator("select[name=position_id]").select_option(label="Cariste")
     await task.locator("textarea[name=cv_text]").fill("Cariste en entrepôt depuis 2019.")
     await task.locator("button:text('Proposer ce candidat')").click()
-    await expect(agency.locator(".ok")).to_contain_text("Proposer des candidats")
+    # The answer is said on « Mes candidats » (a duplicate would say to whom it is credited).
+    await expect(agency.locator(".ok")).to_contain_text("candidat proposé sous le pseudonyme")
+    await expect(agency.locator("h1")).to_have_text("Mes candidats")
 
     # The staff sees the referral on the board, by name, and screens it from there.
     name = f"Yasmine Belkacem{run}"
