@@ -20,7 +20,9 @@ from domain.organisations import (
     ChangeStatus,
     OrganisationCreate,
     OrganisationFilter,
+    OrganisationKind,
     OrganisationPublic,
+    OrganisationStatus,
     OrganisationUpdate,
 )
 from domain.processes import AuditEvent
@@ -44,7 +46,8 @@ async def directory(ctx: Ctx, f: OrganisationFilter) -> Page[OrganisationPublic]
 
 @command(*OPERATORS)
 async def create(ctx: Ctx, data: OrganisationCreate) -> OrganisationPublic:
-    """Add an organisation to the directory; a SIRET is there once."""
+    """Add an organisation to the directory; a SIRET is there once. A member company starts
+    pending: it becomes active once it has accepted the charter (its onboarding)."""
     async with ctx.conn.transaction():
         repo = OrganisationRepository(ctx.conn)
         existing = await repo.get_by_siret(data.siret)
@@ -52,7 +55,12 @@ async def create(ctx: Ctx, data: OrganisationCreate) -> OrganisationPublic:
             raise Conflict(
                 f"Le SIRET {data.siret} est déjà enregistré ({existing.name}, id {existing.id})."
             )
-        return await repo.create(data)
+        status = (
+            OrganisationStatus.PENDING
+            if data.kind == OrganisationKind.MEMBER
+            else OrganisationStatus.ACTIVE
+        )
+        return await repo.create(data, status=status)
 
 
 def _labels(fields: Iterable[str]) -> str:
