@@ -25,7 +25,7 @@ from domain.organisations import (
     OrganisationStatus,
     OrganisationUpdate,
 )
-from domain.processes import AuditEvent
+from domain.processes import AuditEvent, TimelineEvent
 from store.organisations import ChangeRepository, OrganisationRepository
 from store.processes import ProcessRepository
 
@@ -44,6 +44,12 @@ async def directory(ctx: Ctx, f: OrganisationFilter) -> Page[OrganisationPublic]
     return await OrganisationRepository(ctx.conn).list(f, only_id=ctx.principal.scope)
 
 
+async def history(ctx: Ctx, organisation_id: UUID) -> list[TimelineEvent]:
+    """What was done to an organisation's record: created, changed, its membership."""
+    await visible_organisation(ctx, organisation_id)
+    return await OrganisationRepository(ctx.conn).history(organisation_id)
+
+
 @command(*OPERATORS)
 async def create(ctx: Ctx, data: OrganisationCreate) -> OrganisationPublic:
     """Add an organisation to the directory; a SIRET is there once. A member company starts
@@ -52,9 +58,7 @@ async def create(ctx: Ctx, data: OrganisationCreate) -> OrganisationPublic:
         repo = OrganisationRepository(ctx.conn)
         existing = await repo.get_by_siret(data.siret)
         if existing:
-            raise Conflict(
-                f"Le SIRET {data.siret} est déjà enregistré ({existing.name}, id {existing.id})."
-            )
+            raise Conflict(f"Le SIRET {data.siret} est déjà enregistré ({existing.name}).")
         status = (
             OrganisationStatus.PENDING
             if data.kind == OrganisationKind.MEMBER
