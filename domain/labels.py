@@ -6,9 +6,11 @@ from __future__ import annotations
 from domain.actions import TaskAction
 from domain.auth import Role
 from domain.booking import ReservationStatus
+from domain.convention import ProjectKind, ProjectStatus
 from domain.organisations import OrganisationKind, OrganisationStatus
 from domain.people import NotifyPreference, SessionMethod, UserStatus
 from domain.processes import ProcessKind, ProcessStatus
+from domain.recruitment import ContractType
 
 ROLE_LABELS: dict[str, str] = {
     Role.ADMIN: "administration",
@@ -135,6 +137,7 @@ TASK_LABELS: dict[str, str] = {
     TaskAction.SIGN_CONVENTION: "Signer la convention",
     TaskAction.REVIEW_CONVENTION: "Revue à mi-parcours",
     TaskAction.DECIDE_CONVENTION: "Renouveler ou clore",
+    TaskAction.LAUNCH_PROJECT: "Lancer le projet d'une visite",
     TaskAction.FOLLOW_UP: "Relancer",
     TaskAction.CHASE_SIGNATURES: "Relancer les signataires",
 }
@@ -155,4 +158,30 @@ SESSION_METHOD_LABELS: dict[str, str] = {
     SessionMethod.LINK: "lien reçu par courriel",
     SessionMethod.INVITATION: "lien d'invitation",
     SessionMethod.PASSWORD: "mot de passe",
+}
+
+# --- company visits -------------------------------------------------------------------
+PROJECT_KIND_LABELS: dict[str, str] = {
+    ProjectKind.RECRUITMENT: "recrutement",
+    ProjectKind.POOLED_SERVICE: "service mutualisé",
+    ProjectKind.TRAINING: "formation",
+    ProjectKind.INVESTMENT: "investissement",
+    ProjectKind.DIGITAL: "numérique",
+    ProjectKind.FUNDING: "financement",
+    ProjectKind.OTHER: "autre",
+}
+PROJECT_STATUS_LABELS: dict[str, str] = {
+    ProjectStatus.IDENTIFIED: "repéré",
+    ProjectStatus.IN_PROGRESS: "en cours",
+    ProjectStatus.DONE: "réalisé",
+    ProjectStatus.ABANDONED: "abandonné",
+}
+# The same as the campaigns' pages (one place: keep one copy when merging).
+CONTRACT_LABELS: dict[str, str] = {
+    ContractType.CDI: "CDI",
+    ContractType.CDD: "CDD",
+    ContractType.INTERIM: "intérim",
+    ContractType.APPRENTICESHIP: "apprentissage",
+    ContractType.PROFESSIONALISATION: "contrat de professionnalisation",
+    ContractType.SEASONAL: "saisonnier",
 }

@@ -53,7 +53,8 @@ async def history(ctx: Ctx, organisation_id: UUID) -> list[TimelineEvent]:
 @command(*OPERATORS)
 async def create(ctx: Ctx, data: OrganisationCreate) -> OrganisationPublic:
     """Add an organisation to the directory; a SIRET is there once. A member company starts
-    pending: it becomes active once it has accepted the charter (its onboarding)."""
+    pending: it becomes active once it has accepted the charter (its onboarding); the visits
+    it received before (same SIRET) become its own."""
     async with ctx.conn.transaction():
         repo = OrganisationRepository(ctx.conn)
         existing = await repo.get_by_siret(data.siret)
@@ -64,7 +65,10 @@ async def create(ctx: Ctx, data: OrganisationCreate) -> OrganisationPublic:
             if data.kind == OrganisationKind.MEMBER
             else OrganisationStatus.ACTIVE
         )
-        return await repo.create(data, status=status)
+        org = await repo.create(data, status=status)
+        if org.kind == OrganisationKind.MEMBER:  # visited before it joined: its visits
+            await repo.claim_visits(org.id, org.siret)
+        return org
 
 
 def _labels(fields: Iterable[str]) -> str:

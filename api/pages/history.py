@@ -121,6 +121,8 @@ ACTS: dict[str, Callable[[Data], str]] = {
 
 # How a task ended, when its outcome is not a step of its process.
 OUTCOME_LABELS = {
+    "campaign_launched": "campagne lancée",
+    "service_requested": "service demandé",
     "accepted": "devis accepté",
     "declined": "devis refusé",
     "withdrawn": "demande retirée",
