@@ -180,9 +180,7 @@ async def _entry(
     p = ctx.principal
     companies = (
         (
-            await orgs.directory(
-                ctx, OrganisationFilter(kind=OrganisationKind.MEMBER, limit=500)
-            )
+            await orgs.directory(ctx, OrganisationFilter(kind=OrganisationKind.MEMBER, limit=500))
         ).items
         if p.sees_everything
         else []
@@ -393,4 +391,3 @@ def _refusal(
         "project_error": message,
         "error_project": project_id,
     }
-

@@ -8,8 +8,25 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
+
+from domain.auth import Role
+from domain.organisations import OrganisationKind
 from tests.api.conftest import browser, csrf_of
-from tests.factories import make_org, siret
+from tests.api.test_pooling import next_month, service_body
+from tests.factories import make_org, make_user, siret
+
+
+@pytest.fixture
+async def offered(client, actors, db):
+    """A service of the catalogue (its provider's own organisation)."""
+    provider = await make_org(db, OrganisationKind.PROVIDER, name="Cabinet du Port")
+    await make_user(db, provider.id, Role.PARTNER)
+    r = await client.post(
+        "/api/services", json=service_body(provider.id), headers=actors["staff"].headers
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
 
 
 def _t(r) -> str:
@@ -161,7 +178,7 @@ async def test_staff_launch_a_visit_project_the_adviser_handed_them(client, acto
     assert "Campagne lancée" in page and "voir la campagne" not in page
 
 
-async def test_staff_record_a_member_visit_and_request_its_service(client, actors, db):
+async def test_staff_record_a_member_visit_and_request_its_service(client, actors, db, offered):
     staff = signed_in(client, actors["staff"])
     member = actors["member"].organisation_id
     page = _t(await staff.get("/visites/nouvelle"))
@@ -180,10 +197,20 @@ async def test_staff_record_a_member_visit_and_request_its_service(client, actor
     )
     assert r.status_code == 303, r.text
     visit_url = r.headers["location"].split("?")[0]
-    page = _t(await staff.get(visit_url))
-    assert "Demander le service" in page
+    page = await staff.get(visit_url)
+    assert "Demander le service" in _t(page)
     # No staff task: the network launches its own visits' projects.
     assert not await db.fetchval("SELECT count(*) FROM tasks WHERE title LIKE '%comptabilité%'")
+    action = re.search(r'action="(/visites/[^"]+/service)"', page.text).group(1)
+    needed = next_month().isoformat()
+    form = {"code": offered["code"], "quantity": "0", "needed_by": needed, "note": ""}
+    r = await staff.post(action, data={**form, "csrf": csrf_of(page.text)})
+    assert r.status_code == 422 and f'value="{needed}"' in _t(r)
+    r = await staff.post(action, data={**form, "quantity": "2", "csrf": csrf_of(page.text)})
+    assert r.status_code == 303, r.text
+    page = _t(await staff.get(r.headers["location"]))
+    assert f"Service « {offered['name']} » demandé pour le projet." in page
+    assert "Service mutualisé demandé pour l'entreprise." in page
 
 
 async def test_who_sees_visits(client, actors):
