@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from api.commands import onboarding as onb
@@ -19,11 +19,10 @@ from api.commands import people
 from api.commands import processes as procs
 from api.commands.base import Ctx
 from api.deps import PageContext
-from api.errors import describe
+from api.pages.forms import done, filled, model_of, refused
 from api.pages.history import sentence
 from api.pages.render import PAGE_SIZE, page
 from api.validation import field_errors
-from domain.errors import Invalid
 from domain.onboarding import OnboardingCreate
 from domain.organisations import (
     FIELD_LABELS,
@@ -46,40 +45,6 @@ FIELDS = ("name", "siret", "naf", "headcount", "postcode", "commune", "territory
 SELF_FIELDS = ("postcode", "commune", "email", "phone")
 CHANGE_FIELDS = ("name", "naf", "headcount", "territory")
 OPEN = (ProcessStatus.RUNNING, ProcessStatus.WAITING)
-
-
-def model_of(cls: type[M], data: dict[str, Any]) -> M:
-    """A form's fields through the command's own model: its refusals, field by field."""
-    try:
-        return cls.model_validate(data)
-    except ValidationError as err:
-        raise Invalid.of(field_errors(err.errors())) from None
-
-
-def refused(err: Exception) -> tuple[dict[str, str], str, int]:
-    """A refusal as the form shows it: each field's French error (by the form field's name),
-    the sentence for the rest, the status."""
-    refusal = describe(err)
-    if refusal is None:
-        raise err
-    fields: dict[str, str] = {}
-    for e in refusal.errors:
-        fields.setdefault(e.field or "formulaire", e.message)
-    return fields, refusal.detail, refusal.status_code
-
-
-def filled(form: dict[str, Any], names: tuple[str, ...]) -> dict[str, str]:
-    """The form's fields as typed, trimmed; empty ones left out."""
-    out = {}
-    for name in names:
-        value = form.get(name)
-        if isinstance(value, str) and value.strip():
-            out[name] = value.strip()
-    return out
-
-
-def done(url: str, what: str) -> RedirectResponse:
-    return RedirectResponse(f"{url}?{urlencode({'fait': what})}", status.HTTP_303_SEE_OTHER)
 
 
 def _forbidden(request: Request, me: Any, message: str, code: int = 403) -> Response:
@@ -242,6 +207,8 @@ async def start_onboarding(request: Request, organisation_id: UUID, ctx: PageCon
         await onb.open_onboarding(ctx, data)
     except Exception as err:
         fields, message, code = refused(err)
+        if code == status.HTTP_403_FORBIDDEN:
+            return _forbidden(request, await procs.me(ctx), message)
         extra = {"onboard": values, "onboard_errors": fields, "onboard_message": message}
         return await _org_page(request, ctx, organisation_id, extra, code)
     return done(
@@ -262,6 +229,8 @@ async def decide_change(
         decided = await orgs.decide_change(ctx, change, model_of(ChangeDecisionCreate, values))
     except Exception as err:
         _, message, code = refused(err)
+        if code == status.HTTP_403_FORBIDDEN:
+            return _forbidden(request, await procs.me(ctx), message)
         return await _org_page(
             request, ctx, organisation_id, {"change_message": message, "change_id": change_id}, code
         )

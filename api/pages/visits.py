@@ -19,7 +19,7 @@ from api.commands import processes as procs
 from api.commands import visits
 from api.commands.base import Ctx
 from api.deps import PageContext
-from api.pages.directory import done, model_of, refused
+from api.pages.forms import done, model_of, refused
 from api.pages.render import PAGE_SIZE, page
 from domain.convention import ProjectKind, VisitCreate
 from domain.formats import PARIS
@@ -326,6 +326,8 @@ async def launch_campaign(
         await visits.launch_campaign(ctx, project_id, model_of(CampaignCreate, data))
     except Exception as err:
         fields, message, code = refused(err)
+        if code == status.HTTP_403_FORBIDDEN:
+            return _message(request, await procs.me(ctx), message, code)
         return await _visit_page(
             request, ctx, visit_id, _refusal(project_id, values, fields, message), code
         )
@@ -353,6 +355,8 @@ async def request_service(
         await visits.request_service(ctx, project_id, service, model_of(ServiceRequestCreate, data))
     except Exception as err:
         fields, message, code = refused(err)
+        if code == status.HTTP_403_FORBIDDEN:
+            return _message(request, await procs.me(ctx), message, code)
         return await _visit_page(
             request, ctx, visit_id, _refusal(project_id, values, fields, message), code
         )

@@ -175,6 +175,45 @@ ROUTES: dict[str, Route] = {
     "GET /mes-taches/{task_id}": Route("task", cookie=True),
     "GET /conventions/{convention_id}/evaluation": Route("convention"),
     "GET /conventions/{convention_id}/evaluation.csv": Route("convention"),
+    # The directory's and the visits' pages, by cookie.
+    "GET /annuaire/{organisation_id}": Route("organisation", cookie=True),
+    "GET /annuaire/{organisation_id}/modifier": Route("organisation", cookie=True),
+    "POST /annuaire/{organisation_id}/modifier": Route(
+        "organisation", {"phone": "04 91 00 00 00"}, form=True, cookie=True
+    ),
+    "POST /annuaire/{organisation_id}/demande": Route(
+        "organisation", {"headcount": "1", "reason": "nouvel effectif"}, form=True, cookie=True
+    ),
+    "POST /annuaire/{organisation_id}/adhesion": Route(
+        "organisation",
+        {"contact_name": "Marc Durand", "contact_email": "marc@example.fr"},
+        form=True,
+        cookie=True,
+    ),
+    "POST /annuaire/{organisation_id}/demandes/{change_id}": Route(
+        "change", {"approve": "true"}, form=True, cookie=True
+    ),
+    "GET /visites/{visit_id}": Route("visit", cookie=True),
+    "POST /visites/{visit_id}/projets/{project_id}/campagne": Route(
+        "project",
+        {
+            "title": "Cariste",
+            "position": "Cariste",
+            "count": "1",
+            "contract": "cdi",
+            "place_postcode": "13015",
+            "postcodes": "13015",
+            "deadline": "2099-01-01",
+        },
+        form=True,
+        cookie=True,
+    ),
+    "POST /visites/{visit_id}/projets/{project_id}/service": Route(
+        "project",
+        {"code": "compta", "quantity": "1", "needed_by": "2099-01-01"},
+        form=True,
+        cookie=True,
+    ),
     # People: one's own sessions and tokens (another's is missing), and the operators'
     # disabling of a user (refused to every other role, whatever the user).
     "POST /mon-compte/sessions/{session_id}/fin": Route("session", form=True, cookie=True),
@@ -184,6 +223,7 @@ ROUTES: dict[str, Route] = {
 # Pages refusing some roles outright, as ALLOWED declares it for the JSON API.
 PAGE_ALLOWED: dict[str, set[str]] = {
     "POST /utilisateurs/{user_id}/desactivation": {"admin", "staff"},
+    "POST /annuaire/{organisation_id}/adhesion": {"admin", "staff"},
 }
 
 # Routes taking an id that names nothing an organisation owns.
@@ -449,6 +489,7 @@ async def world(client, actors, db) -> World:
         sign_convention=3,  # the pending convention's parties
         decide_convention=1,  # the network's managers
         accept_charter=1,  # A's newcomer
+        launch_project=2,  # the chamber's visit's projects, handed to the network's staff
     )
     for _ in range(100):  # the last activities may still be recording them
         procs = (await client.get("/api/processes", headers=staff.headers)).json()["items"]
