@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.commands import onboarding as onb
 from api.commands import organisations as orgs
-from api.commands import people
+from api.commands import people, visits
 from api.commands import processes as procs
 from api.commands.base import Ctx
 from api.deps import PageContext
@@ -150,12 +150,18 @@ async def _context(ctx: Ctx, org: OrganisationPublic) -> dict[str, Any]:
     processes = await procs.list_processes(ctx, ProcessFilter(organisation_id=org.id, limit=20))
     changes = await orgs.change_requests(ctx, org.id, pending_only=True)
     history = [(e, sentence(e)) for e in await orgs.history(ctx, org.id)]
+    received = (
+        await visits.list_visits(ctx, None, org.id, None, None, 10, 0)
+        if p.role in visits.VISIT_READERS and org.kind == OrganisationKind.MEMBER
+        else None
+    )
     return {
         "o": org,
         "users": users,
         "processes": processes,
         "changes": changes,
         "history": history,
+        "visits": received,
         "staff": p.sees_everything and orgs.decide_change.allows(p),
         "may_edit": orgs.update.allows(p),
         "may_onboard": onb.open_onboarding.allows(p)

@@ -126,6 +126,9 @@ async def test_a_chamber_adviser_records_a_visit_its_project_goes_to_staff(clien
     assert r.status_code == 303
     page = _t(await staff.get(visit_url))
     assert "Lancer la campagne" in page
+    org_url = r.headers["location"].split("?")[0]
+    page = _t(await staff.get(org_url))
+    assert "Visites reçues" in page and f'href="{visit_url}"' in page
 
 
 async def test_staff_launch_a_visit_project_the_adviser_handed_them(client, actors, db):
