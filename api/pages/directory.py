@@ -5,13 +5,13 @@ Every act goes through its command (`api.commands.organisations`, `api.commands.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from api.commands import onboarding as onb
 from api.commands import organisations as orgs
@@ -38,7 +38,6 @@ from domain.organisations import (
 from domain.processes import ProcessFilter, ProcessKind, ProcessStatus
 
 router = APIRouter(include_in_schema=False)
-M = TypeVar("M", bound=BaseModel)
 
 FIELDS = ("name", "siret", "naf", "headcount", "postcode", "commune", "territory", "email", "phone")
 # What an organisation corrects itself; the rest (STAFF_ONLY_FIELDS) it proposes.
