@@ -44,6 +44,14 @@ FIELDS = ("name", "siret", "naf", "headcount", "postcode", "commune", "territory
 SELF_FIELDS = ("postcode", "commune", "email", "phone")
 CHANGE_FIELDS = ("name", "naf", "headcount", "territory")
 OPEN = (ProcessStatus.RUNNING, ProcessStatus.WAITING)
+FILTER_LABELS = {
+    "q": "recherche",
+    "kind": "type",
+    "territory": "territoire",
+    "status": "statut",
+    "naf": "secteur",
+    "offset": "page",
+}
 
 
 def _forbidden(request: Request, me: Any, message: str, code: int = 403) -> Response:
@@ -64,10 +72,7 @@ async def directory(request: Request, ctx: PageContext) -> Response:
         f = OrganisationFilter.model_validate({**raw, "limit": PAGE_SIZE})
         error = None
     except ValidationError as err:
-        wrong = ", ".join(
-            FIELD_LABELS.get(e.field, "secteur" if e.field == "naf" else e.field)
-            for e in field_errors(err.errors())
-        )
+        wrong = ", ".join(FILTER_LABELS.get(e.field, "filtre") for e in field_errors(err.errors()))
         f, error = (
             OrganisationFilter(limit=PAGE_SIZE),
             f"Filtre invalide ({wrong}) : la liste complète est affichée.",

@@ -21,7 +21,7 @@ from api.commands.base import Ctx
 from api.deps import PageContext
 from api.pages.forms import done, model_of, refused
 from api.pages.render import PAGE_SIZE, page
-from domain.convention import ProjectKind, VisitCreate
+from domain.convention import ActionProjectUpdate, ProjectKind, ProjectStatus, VisitCreate
 from domain.formats import PARIS
 from domain.labels import CONTRACT_LABELS, PROJECT_KIND_LABELS, PROJECT_STATUS_LABELS
 from domain.organisations import OrganisationFilter, OrganisationKind
@@ -274,6 +274,10 @@ async def _visit_page(
             "me": me,
             "visit": visit,
             "launcher": launcher,
+            # Who says where a project stands: the network, the adviser's organisation.
+            "tracker": visits.update_project.allows(p)
+            and (p.sees_everything or p.organisation_id == visit.adviser_organisation_id),
+            "all_project_statuses": list(ProjectStatus),
             "agencies": agencies,
             "services": services,
             "handed": handed,
@@ -361,6 +365,29 @@ async def request_service(
             request, ctx, visit_id, _refusal(project_id, values, fields, message), code
         )
     return done(f"/visites/{visit_id}", f"Service « {service.name} » demandé pour le projet.")
+
+
+@router.post("/visites/{visit_id}/projets/{project_id}/etat")
+async def update_project(
+    request: Request, visit_id: UUID, project_id: UUID, ctx: PageContext
+) -> Response:
+    """The adviser (or the network) says where a project stands."""
+    form = await request.form()
+    values = {"status": str(form.get("status", "")).strip()}
+    try:
+        await visits.visible_visit(ctx, visit_id)
+        updated = await visits.update_project(
+            ctx, project_id, model_of(ActionProjectUpdate, values)
+        )
+    except Exception as err:
+        fields, message, code = refused(err)
+        if code == status.HTTP_403_FORBIDDEN:
+            return _message(request, await procs.me(ctx), message, code)
+        return await _visit_page(
+            request, ctx, visit_id, _refusal(project_id, values, fields, message), code
+        )
+    said = PROJECT_STATUS_LABELS[updated.status]
+    return done(f"/visites/{visit_id}", f"Projet « {updated.title} » : {said}.")
 
 
 def _end_of_day(day: str) -> str:

@@ -208,6 +208,9 @@ ROUTES: dict[str, Route] = {
         form=True,
         cookie=True,
     ),
+    "POST /visites/{visit_id}/projets/{project_id}/etat": Route(
+        "project", {"status": "done"}, form=True, cookie=True
+    ),
     "POST /visites/{visit_id}/projets/{project_id}/service": Route(
         "project",
         {"code": "compta", "quantity": "1", "needed_by": "2099-01-01"},

@@ -46,7 +46,7 @@ async def test_staff_search_and_filter_the_directory(client, actors, db):
     r = await staff.get("/annuaire", params={"status": "pending", "q": "lumi"})
     assert "Aucune organisation ne correspond." in _t(r)
     r = await staff.get("/annuaire", params={"naf": "xx"})
-    assert r.status_code == 200 and "Filtre invalide" in _t(r)
+    assert r.status_code == 200 and "Filtre invalide (secteur)" in _t(r)
 
 
 async def test_a_member_sees_only_itself(client, actors, db):

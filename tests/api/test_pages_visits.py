@@ -96,6 +96,15 @@ async def test_a_chamber_adviser_records_a_visit_its_project_goes_to_staff(clien
     assert "Visite chez Atelier Vélo du Canet enregistrée." in page
     assert "Transmis à l'équipe du réseau" in page and "Former au numérique" in page
     assert "Lancer la campagne" not in page
+    # The adviser says where a project stands.
+    page = await adviser.get(visit_url)
+    action = re.findall(r'action="(/visites/[^"]+/etat)"', page.text)[1]
+    r = await adviser.post(action, data={"status": "in_progress", "csrf": csrf_of(page.text)})
+    assert r.status_code == 303, r.text
+    page = _t(await adviser.get(r.headers["location"]))
+    assert "Projet « Former au numérique » : en cours." in page
+    r = await adviser.post(action, data={"status": "fini", "csrf": csrf_of(page)})
+    assert r.status_code == 422 and "valeurs possibles" in _t(r)
 
     # Staff see it in their tasks, with the visit to open; the company is not in the
     # directory yet: the page says to add it.

@@ -119,6 +119,12 @@ async def test_staff_add_a_member_company_it_joins_by_accepting_the_charter(shar
     await check_a11y(camille)
     await fits(camille, PHONE["width"])
     await shot(camille, "annuaire-mobile")
+    await camille.get_by_role("link", name=company).click()
+    await expect(camille.locator("h1")).to_have_text(company)
+    await expect(camille.locator("ol.timeline")).to_contain_text("l'adhésion est active")
+    await check_a11y(camille)
+    await fits(camille, PHONE["width"])
+    await shot(camille, "organisation-mobile")
 
     # Staff see it active, the acceptance in its history; an edit refused keeps the form.
     await staff.click("nav >> text=Annuaire")

@@ -61,6 +61,14 @@ async def test_a_chamber_adviser_records_a_visit_its_project_reaches_staff(share
     await check_a11y(adviser)
     await fits(adviser, PHONE["width"])
     await shot(adviser, "visite-mobile")
+    training = adviser.locator(".project", has_text="Former au logiciel")
+    await training.get_by_label("Où en est ce projet").select_option(label="en cours")
+    await training.get_by_role("button", name="Mettre à jour").click()
+    await expect(adviser.locator(".ok")).to_have_text(
+        "Projet « Former au logiciel de caisse » : en cours."
+    )
+    await check_a11y(adviser)
+    await fits(adviser, PHONE["width"])
     await adviser.click("nav >> text=Visites")
     await expect(adviser.locator("tr.visit", has_text=company)).to_be_visible()
     await check_a11y(adviser)
