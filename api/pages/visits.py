@@ -22,6 +22,7 @@ from api.deps import PageContext
 from api.pages.forms import done, model_of, refused
 from api.pages.render import PAGE_SIZE, page
 from domain.convention import ActionProjectUpdate, ProjectKind, ProjectStatus, VisitCreate
+from domain.errors import Invalid
 from domain.formats import PARIS
 from domain.labels import CONTRACT_LABELS, PROJECT_KIND_LABELS, PROJECT_STATUS_LABELS
 from domain.organisations import OrganisationFilter, OrganisationKind
@@ -224,12 +225,15 @@ async def record_visit(request: Request, ctx: PageContext) -> Response:
     form = await request.form()
     raw: dict[str, Any] = {k: form.get(k) for k in form}
     raw["themes"] = [str(t) for t in form.getlist("themes")]
-    rows = min(max(int(str(form.get("rows", FIRST_ROWS)) or 1), 1), MAX_ROWS)
+    typed_rows = str(form.get("rows", FIRST_ROWS))
+    rows = min(max(int(typed_rows) if typed_rows.isdigit() else FIRST_ROWS, 1), MAX_ROWS)
     if "ajouter" in form:  # one more project row, nothing recorded yet
         return await _entry(request, ctx, _form_values(raw, min(rows + 1, MAX_ROWS)))
     values = _form_values(raw, rows)
     data, sent = _visit_data(values)
     try:
+        if values["company_mode"] == "annuaire" and not values["company_id"]:
+            raise Invalid("company_id", "choisissez l'entreprise dans la liste")
         visit = await visits.record_visit(ctx, model_of(VisitCreate, data))
     except Exception as err:
         fields, message, code = refused(err)

@@ -199,6 +199,13 @@ async def test_staff_record_a_member_visit_and_request_its_service(client, actor
         staff,
         "/visites/nouvelle",
         "/visites/nouvelle",
+        {"company_mode": "annuaire", "visited_on": "2026-01-07", "rows": "x"},
+    )
+    assert r.status_code == 422 and "choisissez l'entreprise dans la liste" in _t(r)
+    r = await _post(
+        staff,
+        "/visites/nouvelle",
+        "/visites/nouvelle",
         {
             "company_mode": "annuaire",
             "company_id": str(member),
