@@ -6,8 +6,9 @@ staff (a task); the network's staff launch it (`api.commands.visits`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request, status
@@ -73,20 +74,46 @@ async def _may_record(ctx: Ctx) -> bool:
 # --- the list ------------------------------------------------------------------------------
 
 
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
 @router.get("/visites", response_class=HTMLResponse)
 async def visit_list(
-    request: Request, ctx: PageContext, offset: Annotated[int, Query(ge=0, le=10**7)] = 0
+    request: Request,
+    ctx: PageContext,
+    offset: Annotated[int, Query(ge=0, le=10**7)] = 0,
+    territoire: Annotated[str, Query(max_length=100)] = "",
+    du: Annotated[str, Query(max_length=10)] = "",
+    au: Annotated[str, Query(max_length=10)] = "",
 ) -> Response:
+    """The visits, filtered by territory and dates (a date that is not one is left out,
+    and said)."""
     me = await procs.me(ctx)
     if ctx.principal.role not in visits.VISIT_READERS:
         return _message(request, me, "Les visites d'entreprises ne concernent pas votre rôle.", 403)
-    found = await visits.list_visits(ctx, None, None, None, None, PAGE_SIZE, offset)
+    since, until = _day(du), _day(au)
+    error = (
+        "Date invalide : ce filtre est ignoré."
+        if (du and since is None) or (au and until is None)
+        else None
+    )
+    f = {"territoire": territoire.strip(), "du": du if since else "", "au": au if until else ""}
+    found = await visits.list_visits(
+        ctx, f["territoire"] or None, None, since, until, PAGE_SIZE, offset
+    )
     return page(
         request,
         "visits.html",
         {
             "me": me,
             "found": found,
+            "f": f,
+            "error": error,
+            "query": urlencode({k: v for k, v in f.items() if v}),
             "may_record": await _may_record(ctx),
             "done": request.query_params.get("fait"),
             **_labels(),

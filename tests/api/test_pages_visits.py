@@ -232,6 +232,33 @@ async def test_staff_record_a_member_visit_and_request_its_service(client, actor
     assert "Service mutualisé demandé pour l'entreprise." in page
 
 
+async def test_the_visits_list_filters_by_territory_and_dates(client, actors):
+    adviser = signed_in(client, actors["partner"])
+    for day, name, territory in (
+        ("2026-02-02", "Pizzeria du Port", "Estaque"),
+        ("2026-03-03", "Coiffure Lumière", "Marseille Nord"),
+    ):
+        r = await _post(
+            adviser,
+            "/visites/nouvelle",
+            "/visites/nouvelle",
+            {
+                "siret": siret(),
+                "name": name,
+                "postcode": "13016",
+                "territory": territory,
+                "visited_on": day,
+            },
+        )
+        assert r.status_code == 303, r.text
+    page = _t(await adviser.get("/visites", params={"territoire": "Estaque"}))
+    assert "Pizzeria du Port" in page and "Coiffure Lumière" not in page
+    page = _t(await adviser.get("/visites", params={"du": "2026-03-01", "au": "2026-03-31"}))
+    assert "Coiffure Lumière" in page and "Pizzeria du Port" not in page
+    page = _t(await adviser.get("/visites", params={"du": "hier"}))
+    assert "Date invalide" in page and "Pizzeria du Port" in page
+
+
 async def test_who_sees_visits(client, actors):
     agency = signed_in(client, actors["agency"])
     r = await agency.get("/visites")

@@ -96,6 +96,8 @@ async def test_a_chamber_adviser_records_a_visit_its_project_reaches_staff(share
     await check_a11y(staff)
     await shot(staff, "visite")
     await staff.click("nav >> text=Visites")
+    await staff.fill("#v-territory", "Marseille Nord")
+    await staff.get_by_role("button", name="Filtrer").click()
     await expect(staff.locator("tr.visit", has_text=company)).to_contain_text("Yannick Roux")
     await check_a11y(staff)
     await shot(staff, "visites")
