@@ -22,6 +22,9 @@ class TaskAction(StrEnum):
     SIGN_CONVENTION = "sign_convention"
     REVIEW_CONVENTION = "review_convention"
     DECIDE_CONVENTION = "decide_convention"
+    # A visit's action project the adviser may not launch: the network's staff launch it
+    # from the visit's page (its campaign or service request closes the task).
+    LAUNCH_PROJECT = "launch_project"
     # Follow-ups are done outside Relais: their task closes when the awaited person acts.
     FOLLOW_UP = "follow_up"
     CHASE_SIGNATURES = "chase_signatures"

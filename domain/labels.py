@@ -6,7 +6,7 @@ from __future__ import annotations
 from domain.actions import TaskAction
 from domain.auth import Role
 from domain.booking import ReservationStatus, ResourceKind
-from domain.convention import KPI_LABELS, ConventionStep, KpiKey
+from domain.convention import KPI_LABELS, ConventionStep, KpiKey, ProjectKind, ProjectStatus
 from domain.organisations import OrganisationKind, OrganisationStatus
 from domain.people import NotifyPreference, SessionMethod, UserStatus
 from domain.pooling import PoolStatus, RequestStatus, ServiceUnit, SplitRule
@@ -199,6 +199,7 @@ TASK_LABELS: dict[str, str] = {
     TaskAction.SIGN_CONVENTION: "Signer la convention",
     TaskAction.REVIEW_CONVENTION: "Revue à mi-parcours",
     TaskAction.DECIDE_CONVENTION: "Renouveler ou clore",
+    TaskAction.LAUNCH_PROJECT: "Lancer le projet d'une visite",
     TaskAction.FOLLOW_UP: "Relancer",
     TaskAction.CHASE_SIGNATURES: "Relancer les signataires",
 }
@@ -235,3 +236,21 @@ SESSION_METHOD_LABELS: dict[str, str] = {
     SessionMethod.INVITATION: "lien d'invitation",
     SessionMethod.PASSWORD: "mot de passe",
 }
+
+# --- company visits -------------------------------------------------------------------
+PROJECT_KIND_LABELS: dict[str, str] = {
+    ProjectKind.RECRUITMENT: "recrutement",
+    ProjectKind.POOLED_SERVICE: "service mutualisé",
+    ProjectKind.TRAINING: "formation",
+    ProjectKind.INVESTMENT: "investissement",
+    ProjectKind.DIGITAL: "numérique",
+    ProjectKind.FUNDING: "financement",
+    ProjectKind.OTHER: "autre",
+}
+PROJECT_STATUS_LABELS: dict[str, str] = {
+    ProjectStatus.IDENTIFIED: "repéré",
+    ProjectStatus.IN_PROGRESS: "en cours",
+    ProjectStatus.DONE: "réalisé",
+    ProjectStatus.ABANDONED: "abandonné",
+}
+# The same as the campaigns' pages (one place: keep one copy when merging).

@@ -171,5 +171,13 @@ class OrganisationFilter(BaseModel):
     kind: OrganisationKind | None = None
     territory: Territory | None = None
     status: OrganisationStatus | None = None
+    # A sector: the start of a NAF code (« 56 » restaurants, « 52.29 », « 52.29A »).
+    naf: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{2}(\.?[0-9]{1,2}[A-Z]?)?$"),
+        ]
+        | None
+    ) = None
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0)

@@ -16,6 +16,7 @@ from domain.organisations import (
     OrganisationStatus,
     OrganisationUpdate,
 )
+from domain.processes import TimelineEvent
 from store.pool import Conn
 from store.sql import Where, fetch_page
 
@@ -38,10 +39,33 @@ FILTERS = {
     "kind": "kind = {}",
     "territory": "lower(territory) = lower({})",
     "status": "status = {}",
+    "naf": "replace(coalesce(naf, ''), '.', '') LIKE replace({}, '.', '') || '%'",
 }
 LIST = f"""SELECT {COLUMNS} FROM organisations WHERE {{where}}
 ORDER BY name, id LIMIT {{limit}} OFFSET {{offset}}"""
 COUNT = "SELECT count(*) FROM (SELECT 1 FROM organisations WHERE {where} LIMIT {bound}) c"
+# An organisation's history: what was done to its record (created, changed, its membership).
+HISTORY = """
+SELECT a.at, 'audit' AS kind, a.action, coalesce(u.name, a.actor) AS actor,
+       NULL AS detail, a.data
+FROM audit_events a
+LEFT JOIN users u ON u.id = CASE WHEN a.actor ~ '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                                 THEN a.actor::uuid END
+WHERE a.entity_type IN ('organisation', 'organisations') AND a.entity_id = $1
+ORDER BY a.at DESC LIMIT $2"""
+# The network an organisation works with: the one of its latest convention, else the
+# organisation of the network's staff (a territory has one network).
+NETWORK_OF = """
+SELECT coalesce(
+    (SELECT c.network_id FROM conventions c
+     JOIN convention_parties p ON p.convention_id = c.id AND p.organisation_id = $1
+     ORDER BY c.created_at DESC LIMIT 1),
+    (SELECT u.organisation_id FROM users u
+     WHERE u.role = 'staff' AND u.status = 'active' ORDER BY u.created_at LIMIT 1))"""
+# A company visited before it joined the directory: its visits become its own (and their
+# projects launchable for it).
+CLAIM_VISITS = """
+UPDATE company_visits SET company_id = $1 WHERE company_siret = $2 AND company_id IS NULL"""
 SET_STATUS = "UPDATE organisations SET status = $2, updated_at = now() WHERE id = $1"
 
 UPDATABLE = (
@@ -124,6 +148,17 @@ class OrganisationRepository:
         )
         row = await self.conn.fetchrow(sql, id, *(changes[c] for c in cols))
         return OrganisationPublic.model_validate(dict(row)) if row else None
+
+    async def history(self, id: UUID, limit: int = 50) -> builtins.list[TimelineEvent]:
+        rows = await self.conn.fetch(HISTORY, str(id), limit)
+        return [TimelineEvent.model_validate(dict(r)) for r in rows]
+
+    async def claim_visits(self, id: UUID, siret: str) -> None:
+        await self.conn.execute(CLAIM_VISITS, id, siret)
+
+    async def network_of(self, id: UUID) -> UUID | None:
+        found: UUID | None = await self.conn.fetchval(NETWORK_OF, id)
+        return found
 
     async def set_status(self, id: UUID, status: OrganisationStatus) -> None:
         await self.conn.execute(SET_STATUS, id, status)

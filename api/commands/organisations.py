@@ -20,10 +20,12 @@ from domain.organisations import (
     ChangeStatus,
     OrganisationCreate,
     OrganisationFilter,
+    OrganisationKind,
     OrganisationPublic,
+    OrganisationStatus,
     OrganisationUpdate,
 )
-from domain.processes import AuditEvent
+from domain.processes import AuditEvent, TimelineEvent
 from store.organisations import ChangeRepository, OrganisationRepository
 from store.processes import ProcessRepository
 
@@ -42,17 +44,31 @@ async def directory(ctx: Ctx, f: OrganisationFilter) -> Page[OrganisationPublic]
     return await OrganisationRepository(ctx.conn).list(f, only_id=ctx.principal.scope)
 
 
+async def history(ctx: Ctx, organisation_id: UUID) -> list[TimelineEvent]:
+    """What was done to an organisation's record: created, changed, its membership."""
+    await visible_organisation(ctx, organisation_id)
+    return await OrganisationRepository(ctx.conn).history(organisation_id)
+
+
 @command(*OPERATORS)
 async def create(ctx: Ctx, data: OrganisationCreate) -> OrganisationPublic:
-    """Add an organisation to the directory; a SIRET is there once."""
+    """Add an organisation to the directory; a SIRET is there once. A member company starts
+    pending: it becomes active once it has accepted the charter (its onboarding); the visits
+    it received before (same SIRET) become its own."""
     async with ctx.conn.transaction():
         repo = OrganisationRepository(ctx.conn)
         existing = await repo.get_by_siret(data.siret)
         if existing:
-            raise Conflict(
-                f"Le SIRET {data.siret} est déjà enregistré ({existing.name}, id {existing.id})."
-            )
-        return await repo.create(data)
+            raise Conflict(f"Le SIRET {data.siret} est déjà enregistré ({existing.name}).")
+        status = (
+            OrganisationStatus.PENDING
+            if data.kind == OrganisationKind.MEMBER
+            else OrganisationStatus.ACTIVE
+        )
+        org = await repo.create(data, status=status)
+        if org.kind == OrganisationKind.MEMBER:  # visited before it joined: its visits
+            await repo.claim_visits(org.id, org.siret)
+        return org
 
 
 def _labels(fields: Iterable[str]) -> str:

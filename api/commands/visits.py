@@ -1,15 +1,20 @@
 """Company visits and their action projects: advisers (the network's staff, a chamber's or
 an association's users) record visits; a recruitment or pooled-service project launches its
-campaign or request for the visited company, and stays linked to it."""
+campaign or request for the visited company, and stays linked to it.
+
+Who launches: the network's staff (and managers), who run campaigns and pooled services. A
+chamber's or an association's adviser records the project; it reaches the network's staff
+as a task (« Lancer le projet … », mailed to them), which closes when they launch it."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from api.commands import pooling, recruitment
 from api.commands.base import NETWORK, Ctx, command
+from domain.actions import TaskAction
 from domain.auth import Role
 from domain.common import Page
 from domain.convention import (
@@ -23,14 +28,28 @@ from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.formats import PARIS
 from domain.organisations import OrganisationKind
 from domain.pooling import ServicePublic, ServiceRequestCreate
+from domain.processes import ProcessKind, TaskClose, TaskOpen
 from domain.recruitment import CampaignCreate
 from store.convention import ConventionRepository
 from store.organisations import OrganisationRepository
+from store.processes import ProcessRepository
 
 VISIT_NS = uuid.UUID("c1a7e0d2-5b3f-4c6a-8e9d-0f1b2c3d4e5f")
 ADVISER_KINDS = {OrganisationKind.CHAMBER, OrganisationKind.ASSOCIATION}
 ADVISERS = (*NETWORK, Role.PARTNER)
 VISIT_READERS = (*NETWORK, Role.PARTNER, Role.MEMBER)
+# The projects that launch something in Relais, and how long staff have to launch them.
+LAUNCHABLE = {ProjectKind.RECRUITMENT, ProjectKind.POOLED_SERVICE}
+LAUNCH_WITHIN = timedelta(days=7)
+
+
+def visit_workflow_id(visit_id: UUID) -> str:
+    """What a visit's tasks are filed under (a visit is a record, not a workflow)."""
+    return f"visite-{visit_id}"
+
+
+def launch_task_key(project_id: UUID) -> str:
+    return f"projet-{project_id}-lancer"
 
 
 def visit_id_for(organisation_id: UUID, request_id: str) -> UUID:
@@ -134,16 +153,48 @@ async def record_visit(ctx: Ctx, data: VisitCreate) -> VisitPublic:
         company["territory"] = territory
     if not territory:
         raise Invalid("territory", "indiquez le territoire de l'entreprise visitée.")
+    project_ids = [uuid.uuid5(visit_id, str(i)) for i in range(len(data.projects))]
     async with ctx.conn.transaction():
         await ConventionRepository(ctx.conn).record_visit(
-            visit_id,
-            p.user_id,
-            p.organisation_id,
-            data,
-            company,
-            [uuid.uuid5(visit_id, str(i)) for i in range(len(data.projects))],
+            visit_id, p.user_id, p.organisation_id, data, company, project_ids
         )
+        if not launch_campaign.allows(p):
+            await _hand_to_staff(ctx, visit_id, str(company["name"]), data, project_ids)
     return await visible_visit(ctx, visit_id)
+
+
+async def _hand_to_staff(
+    ctx: Ctx, visit_id: UUID, company: str, data: VisitCreate, project_ids: list[UUID]
+) -> None:
+    """The projects an adviser outside the network records but may not launch: a task each
+    for the network's staff (opened once: a repeated visit finds them there)."""
+    network = await OrganisationRepository(ctx.conn).network_of(ctx.principal.organisation_id)
+    if network is None:
+        return
+    tasks = ProcessRepository(ctx.conn)
+    for project_id, project in zip(project_ids, data.projects, strict=True):
+        if project.kind not in LAUNCHABLE:
+            continue
+        await tasks.open_task(
+            TaskOpen(
+                key=launch_task_key(project_id),
+                workflow_id=visit_workflow_id(visit_id),
+                process=ProcessKind.CONVENTION,  # visits count in the conventions' figures
+                action=TaskAction.LAUNCH_PROJECT,
+                title=f"Lancer le projet « {project.title} » ({company})",
+                assignee_organisation_id=network,
+                assignee_role=Role.STAFF,
+                due_at=datetime.now(PARIS) + LAUNCH_WITHIN,
+                subject_id=str(project_id),
+            ),
+            base_url=ctx.settings.base_url,
+        )
+
+
+async def _launched(ctx: Ctx, project_id: UUID, outcome: str) -> None:
+    await ProcessRepository(ctx.conn).close_task(
+        TaskClose(key=launch_task_key(project_id), outcome=outcome)
+    )
 
 
 @command(*ADVISERS)
@@ -173,6 +224,7 @@ async def launch_campaign(ctx: Ctx, project_id: UUID, data: CampaignCreate) -> A
     linked = await ConventionRepository(ctx.conn).link_campaign(project_id, campaign.id)
     if linked is None:
         raise Conflict("Ce projet est déjà lié à une autre campagne.")
+    await _launched(ctx, project_id, "campaign_launched")
     return linked
 
 
@@ -198,4 +250,5 @@ async def request_service(
     linked = await ConventionRepository(ctx.conn).link_service_request(project_id, made.id)
     if linked is None:
         raise Conflict("Ce projet est déjà lié à une autre demande de service.")
+    await _launched(ctx, project_id, "service_requested")
     return linked

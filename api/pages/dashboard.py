@@ -124,6 +124,8 @@ async def process_list(request: Request, ctx: PageContext) -> Response:
 async def process_page(
     request: Request, workflow_id: str, ctx: PageContext, fait: str | None = None
 ) -> Response:
+    if workflow_id.startswith("visite-"):  # a visit's tasks: the visit is a record
+        return RedirectResponse(f"/visites/{workflow_id[7:]}", status.HTTP_303_SEE_OTHER)
     me = await procs.me(ctx)
     try:
         detail = await procs.detail(ctx, workflow_id)

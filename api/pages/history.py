@@ -12,6 +12,7 @@ from typing import Any
 from api.pages.formats import day, moment, month
 from domain.formats import euros
 from domain.labels import ROLE_LABELS, STATUS_LABELS, STEP_LABELS, TASK_LABELS
+from domain.organisations import FIELD_LABELS
 from domain.processes import TimelineEvent
 
 Data = dict[str, Any]
@@ -106,11 +107,22 @@ ACTS: dict[str, Callable[[Data], str]] = {
         ("a accepté la modification" if _yes(d, "approve") else "a refusé la modification")
         + _why(d, "note")
     ),
-    "organisation.updated": lambda d: "a modifié la fiche de l'organisation",
+    "organisation.updated": lambda d: (
+        "a modifié la fiche de l'organisation"
+        + (
+            f" ({', '.join(FIELD_LABELS.get(f, f) for f in sorted(d['changes']))})"
+            if isinstance(d.get("changes"), dict) and d["changes"]
+            else ""
+        )
+        + _why(d)
+    ),
+    "organisations.create": lambda d: "a ajouté l'organisation à l'annuaire",
 }
 
 # How a task ended, when its outcome is not a step of its process.
 OUTCOME_LABELS = {
+    "campaign_launched": "campagne lancée",
+    "service_requested": "service demandé",
     "accepted": "devis accepté",
     "declined": "devis refusé",
     "withdrawn": "demande retirée",

@@ -225,6 +225,48 @@ ROUTES: dict[str, Route] = {
     "POST /campagnes/candidatures/{referral_id}/effacement": Route(
         "referral", {"confirm": "oui"}, form=True, cookie=True
     ),
+    # The directory's and the visits' pages, by cookie.
+    "GET /annuaire/{organisation_id}": Route("organisation", cookie=True),
+    "GET /annuaire/{organisation_id}/modifier": Route("organisation", cookie=True),
+    "POST /annuaire/{organisation_id}/modifier": Route(
+        "organisation", {"phone": "04 91 00 00 00"}, form=True, cookie=True
+    ),
+    "POST /annuaire/{organisation_id}/demande": Route(
+        "organisation", {"headcount": "1", "reason": "nouvel effectif"}, form=True, cookie=True
+    ),
+    "POST /annuaire/{organisation_id}/adhesion": Route(
+        "organisation",
+        {"contact_name": "Marc Durand", "contact_email": "marc@example.fr"},
+        form=True,
+        cookie=True,
+    ),
+    "POST /annuaire/{organisation_id}/demandes/{change_id}": Route(
+        "change", {"approve": "true"}, form=True, cookie=True
+    ),
+    "GET /visites/{visit_id}": Route("visit", cookie=True),
+    "POST /visites/{visit_id}/projets/{project_id}/campagne": Route(
+        "project",
+        {
+            "title": "Cariste",
+            "position": "Cariste",
+            "count": "1",
+            "contract": "cdi",
+            "place_postcode": "13015",
+            "postcodes": "13015",
+            "deadline": "2099-01-01",
+        },
+        form=True,
+        cookie=True,
+    ),
+    "POST /visites/{visit_id}/projets/{project_id}/etat": Route(
+        "project", {"status": "done"}, form=True, cookie=True
+    ),
+    "POST /visites/{visit_id}/projets/{project_id}/service": Route(
+        "project",
+        {"code": "compta", "quantity": "1", "needed_by": "2099-01-01"},
+        form=True,
+        cookie=True,
+    ),
     # People: one's own sessions and tokens (another's is missing), and the operators'
     # disabling of a user (refused to every other role, whatever the user).
     "POST /mon-compte/sessions/{session_id}/fin": Route("session", form=True, cookie=True),
@@ -275,6 +317,7 @@ PAGE_ALLOWED: dict[str, set[str]] = {
     "POST /selection/{campaign_id}/{referral_id}/decision": EMPLOYER_PAGES,
     "GET /reservations/{reservation_id:uuid}.ics": {"admin", "staff", "manager", "member"},
     "POST /reservations/{reservation_id:uuid}/annulation": {"admin", "staff", "member"},
+    "POST /annuaire/{organisation_id}/adhesion": {"admin", "staff"},
 }
 
 # Routes taking an id that names nothing an organisation owns.
@@ -547,6 +590,7 @@ async def world(client, actors, db) -> World:
         sign_convention=3,  # the pending convention's parties
         decide_convention=1,  # the network's managers
         accept_charter=1,  # A's newcomer
+        launch_project=2,  # the chamber's visit's projects, handed to the network's staff
     )
     for _ in range(100):  # the last activities may still be recording them
         procs = (await client.get("/api/processes", headers=staff.headers)).json()["items"]

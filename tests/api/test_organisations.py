@@ -21,11 +21,16 @@ NEW = {
 
 
 async def test_staff_creates_then_reads_back(client, actors):
+    """A member company starts pending (its onboarding makes it active); any other kind of
+    organisation is active at once."""
     staff = actors["staff"]
     r = await client.post("/api/organisations", json=NEW, headers=staff.headers)
     assert r.status_code == 201, r.text
     org = r.json()
-    assert org["status"] == "active" and org["siret"] == NEW["siret"]
+    assert org["status"] == "pending" and org["siret"] == NEW["siret"]
+    agency = {**NEW, "kind": "agency", "siret": siret(), "name": "Agence du Port"}
+    r = await client.post("/api/organisations", json=agency, headers=staff.headers)
+    assert r.status_code == 201 and r.json()["status"] == "active", r.text
     r = await client.get(f"/api/organisations/{org['id']}", headers=staff.headers)
     assert r.json()["name"] == "Transports Phocéens du Nord"
 

@@ -219,6 +219,9 @@ async def test_production_rehearsal(tmp_path, smtp):
                 "email": email,
             }
             orgs[name] = (await api.json("POST", "/api/organisations", admin_token, body))["id"]
+            if kind == "member":  # members of long standing: their membership is recorded
+                path = f"/api/organisations/{orgs[name]}"
+                await api.json("PATCH", path, admin_token, {"status": "active"})
         tokens = {}
         for role, org in [
             (Role.STAFF, network_id),

@@ -1,0 +1,51 @@
+"""What every page's form does with its input: through the command's own model (its French
+refusals field by field), a refusal as the form shows it, the redirect after a success."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import status
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ValidationError
+
+from api.errors import describe
+from api.validation import field_errors
+from domain.errors import Invalid
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def model_of(cls: type[M], data: dict[str, Any]) -> M:
+    """A form's fields through the command's own model: its refusals, field by field."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError as err:
+        raise Invalid.of(field_errors(err.errors())) from None
+
+
+def refused(err: Exception) -> tuple[dict[str, str], str, int]:
+    """A refusal as the form shows it: each field's French error (by the form field's name),
+    the sentence for the rest, the status."""
+    refusal = describe(err)
+    if refusal is None:
+        raise err
+    fields: dict[str, str] = {}
+    for e in refusal.errors:
+        fields.setdefault(e.field or "formulaire", e.message)
+    return fields, refusal.detail, refusal.status_code
+
+
+def filled(form: dict[str, Any], names: tuple[str, ...]) -> dict[str, str]:
+    """The form's fields as typed, trimmed; empty ones left out."""
+    out = {}
+    for name in names:
+        value = form.get(name)
+        if isinstance(value, str) and value.strip():
+            out[name] = value.strip()
+    return out
+
+
+def done(url: str, what: str) -> RedirectResponse:
+    return RedirectResponse(f"{url}?{urlencode({'fait': what})}", status.HTTP_303_SEE_OTHER)
