@@ -281,10 +281,44 @@ def form_data(action: str, form: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# A task form's fields as its labels say them (a refusal names the field it is about).
+FIELD_LABELS = {
+    "first_name": "Prénom",
+    "last_name": "Nom",
+    "email": "Courriel",
+    "phone": "Téléphone",
+    "postcode": "Code postal",
+    "commune": "Commune",
+    "skills": "Compétences",
+    "experience_years": "Années d'expérience",
+    "position_id": "Poste",
+    "cv_text": "Résumé du parcours",
+    "reason": "Motif",
+    "note": "Note de revue",
+    "comment": "Commentaire",
+    "reference": "Référence de commande",
+    "stars": "Note",
+    "close_reason": "Motif de clôture",
+    "renew": "Nouvelle phase",
+    "starts_on": "Début de la nouvelle phase",
+    "ends_on": "Fin de la nouvelle phase",
+    "annual_budget_cents": "Budget annuel",
+    "targets": "Objectifs",
+}
+
+
+def _field_label(field: str) -> str:
+    parts = [p for p in field.removeprefix("data").strip(".").split(".") if p]
+    if not parts:
+        return "formulaire"
+    return ", ".join(FIELD_LABELS.get(p, p) for p in parts if not p.isdigit())
+
+
 @router.post("/mes-taches/{task_id}")
 async def complete_from_page(request: Request, task_id: UUID, ctx: PageContext) -> Response:
     form = dict(await request.form())
     back = same_site_path(str(form.pop("back", "")), "/mes-taches")  # only back into Relais
+    task: TaskPublic | None = None
     try:
         task = await inbox.visible_task(ctx, task_id)
         result = await inbox.complete_task(ctx, task, form_data(task.action, form))
@@ -293,18 +327,25 @@ async def complete_from_page(request: Request, task_id: UUID, ctx: PageContext) 
         if refusal is None:
             raise
         message = refusal.detail
-        if refusal.errors:  # the fields of the form, without the `data.` of the JSON inbox
-            message = "; ".join(
-                f"{e.field.removeprefix('data.').removeprefix('data') or 'formulaire'} : "
-                f"{e.message}"
-                for e in refusal.errors
-            )
+        if refusal.errors:  # the fields of the form, by their labels (no `data.` of the JSON)
+            message = "; ".join(f"{_field_label(e.field)} : {e.message}" for e in refusal.errors)
         if refusal.status_code != status.HTTP_503_SERVICE_UNAVAILABLE:
             message = f"Action non enregistrée — {message}"  # a 503's act may be recorded
+        me = await procs.me(ctx)
+        if task is not None and task.closed_at is None and inbox.may_complete(ctx.principal, task):
+            # The same task again, what was typed kept, the reason above the form.
+            forms = await _forms(ctx, [task])
+            forms[task.id]["kept"] = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+            return page(
+                request,
+                "task.html",
+                {"me": me, "t": task, "mine": True, "forms": forms, "error": message},
+                refusal.status_code,
+            )
         return page(
             request,
             "message.html",
-            {"me": await procs.me(ctx), "message": message, "back": back},
+            {"me": me, "message": message, "back": back},
             refusal.status_code,
         )
     if isinstance(result, ReferralRegistered):

@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from api.pages.formats import FILTERS
 from api.security import csrf_field
-from domain.actions import TaskAction
+from domain.actions import FOLLOW_UPS, TaskAction
 from domain.auth import Role
 from domain.convention import KPI_LABELS, PARTY_ROLE_LABELS
 from domain.formats import euros
@@ -55,8 +55,20 @@ MENU: list[tuple[str, str, frozenset[Role] | None]] = [
 ]
 
 
+# Pages that belong to a menu entry's area without sharing its prefix.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "/catalogue": ("/services", "/factures", "/mutualisations"),
+    "/campagnes": ("/selection",),
+}
+
+
 def menu(role: str) -> list[tuple[str, str]]:
     return [(href, label) for href, label, roles in MENU if roles is None or role in roles]
+
+
+def in_section(path: str, href: str) -> bool:
+    """Whether the page at `path` is in the menu entry `href`'s area (marked current)."""
+    return any(path == p or path.startswith(p + "/") for p in (href, *SECTIONS.get(href, ())))
 
 
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -71,7 +83,9 @@ templates.env.globals.update(
     steps=STEP_LABELS,
     roles=ROLE_LABELS,
     Action=TaskAction,
+    follow_ups=FOLLOW_UPS,
     menu=menu,
+    in_section=in_section,
     user_statuses=USER_STATUS_LABELS,
     notify_labels=NOTIFY_LABELS,
     session_methods=SESSION_METHOD_LABELS,

@@ -133,6 +133,15 @@ async def test_an_agency_proposes_keeps_its_typing_sees_a_duplicate_and_its_cand
     tasks = (await agency.get("/mes-taches")).text
     action = re.search(r'action="(/mes-taches/[^"]+)" class="task-form" data-action="refer_', tasks)
     form = _form_of(tasks, action.group(1))
+    # A typing error there: the same task comes back, what was typed kept, the field named
+    # by its label (issue 17: « Retour » brought back an empty form).
+    typo = {**CANDIDATE, "email": "Salma Haddou", "first_name": "Salma", "last_name": "Haddou"}
+    r = await agency.post(action.group(1), data={**form, **typo})
+    assert r.status_code == 422
+    again = _t(r)
+    assert "Action non enregistrée — Courriel" in again, again[:3000]
+    assert 'value="Salma"' in again and 'value="Haddou"' in again and 'value="13015"' in again
+    assert "Préparatrice depuis 2021" in again
     r = await agency.post(action.group(1), data={**form, **CANDIDATE, "skills": "tri"})
     assert r.status_code == 303 and r.headers["location"].startswith("/candidats?proposee=")
     assert "Doublon — crédité à Agence Nord" in _t(await agency.get(r.headers["location"]))

@@ -81,7 +81,9 @@ async def test_staff_member_and_agency_move_a_referral_on_from_their_tasks(share
     await check_a11y(agency)
 
     # The network sees the referral moved on, with its history and live state.
-    await manager.goto(stack.url + "/processus?process=referral")
+    await manager.click("nav >> text=Processus")
+    await manager.select_option("select[name=process]", "referral")
+    await manager.click("button:text('Filtrer')")
     await shot(manager, "processus")
     await check_a11y(manager)
     await manager.locator("a", has_text=f"Candidature {pseudonym}").click()
@@ -102,8 +104,22 @@ async def test_staff_member_and_agency_move_a_referral_on_from_their_tasks(share
     await shot(manager, "processus-detail")
     await check_a11y(manager)
 
+    # After the interview, the employer decides from its task form: no hire, with its reason.
+    await employer.click("nav >> text=Mes tâches")
+    decide = employer.locator("section.task", has_text=pseudonym)
+    await expect(decide).to_contain_text("Décider")
+    await decide.locator("input[name=hired][value=false]").check()
+    await decide.locator("input[name=reason]").fill("Profil trop éloigné du poste")
+    await decide.locator("button[type=submit]").click()
+    await expect(employer.locator(".ok")).to_be_visible()
+    await expect(employer.locator("section.task", has_text=pseudonym)).to_have_count(0)
+    await manager.reload()
+    await expect(manager.locator("section.summary")).to_contain_text(
+        re.compile("refusée|non retenue")
+    )
+
     # What the outbox sent is in the dev mailbox.
-    await manager.goto(stack.url + "/boite-mail")
+    await manager.click("nav >> text=Courriels")
     await expect(manager.locator("details.mail").first).to_be_visible(timeout=20_000)
     await shot(manager, "courriels")
     await check_a11y(manager)

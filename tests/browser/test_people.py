@@ -25,7 +25,7 @@ async def mail_link(staff: Page, stack, subject: str, to: str, seen: tuple = ())
     before), as the dev mailbox (the network's « Courriels » page) shows it once the outbox
     has sent it."""
     for _ in range(60):
-        await staff.goto(stack.url + "/boite-mail")
+        await staff.click("nav >> text=Courriels")
         mail = staff.locator("details.mail", has_text=subject).filter(has_text=f"à {to}").first
         if await mail.count():
             await mail.locator("summary").click()
