@@ -32,6 +32,7 @@ from domain.errors import (
     TooMany,
     Unavailable,
 )
+from domain.labels import field_label
 from workflows.clients import UpdateNotRun
 
 # A request Temporal could not take now: it never ran (every attempt refused), the server
@@ -144,6 +145,15 @@ async def _json(request: Request, exc: Exception) -> Response:
     refusal = describe(exc)
     if refusal is None:
         raise exc  # anything else is our defect: a 500, logged
+    if wants_page(request):  # a page that let a refusal through: French, not JSON
+        message = refusal.detail
+        if refusal.errors:
+            message += " — " + "; ".join(
+                f"{field_label(e.field)} : {e.message}" for e in refusal.errors
+            )
+        response = _message_page(request, message, refusal.status_code)
+        response.headers.update(refusal.headers)
+        return response
     return refusal.json()
 
 

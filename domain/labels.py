@@ -254,3 +254,67 @@ PROJECT_STATUS_LABELS: dict[str, str] = {
     ProjectStatus.ABANDONED: "abandonné",
 }
 # The same as the campaigns' pages (one place: keep one copy when merging).
+
+
+# --- form fields ------------------------------------------------------------------------
+# A refused form's fields as people read them (a field the table lacks is « formulaire »:
+# never an English name on a page).
+FIELD_LABELS: dict[str, str] = {
+    "first_name": "Prénom",
+    "last_name": "Nom",
+    "email": "Courriel",
+    "phone": "Téléphone",
+    "postcode": "Code postal",
+    "commune": "Commune",
+    "skills": "Compétences",
+    "experience_years": "Années d'expérience",
+    "position_id": "Poste",
+    "cv_text": "Résumé du parcours",
+    "reason": "Motif",
+    "note": "Note",
+    "comment": "Commentaire",
+    "reference": "Référence de commande",
+    "stars": "Note",
+    "close_reason": "Motif de clôture",
+    "renew": "Nouvelle phase",
+    "starts_on": "Début de la phase",
+    "ends_on": "Fin de la phase",
+    "annual_budget_cents": "Budget annuel",
+    "targets": "Objectifs",
+    "priorities": "Priorités",
+    "name": "Nom",
+    "title": "Intitulé",
+    "siret": "SIRET",
+    "naf": "Code NAF",
+    "headcount": "Effectif",
+    "territory": "Territoire",
+    "quantity": "Quantité",
+    "needed_by": "Date du besoin",
+    "deadline": "Date limite",
+    "starts_at": "Début",
+    "ends_at": "Fin",
+    "amount_cents": "Montant",
+    "spent_on": "Date de la dépense",
+    "label": "Libellé",
+    "visited_on": "Date de la visite",
+    "company_id": "Entreprise",
+    "themes": "Thèmes",
+    "needs": "Besoins",
+    "projects": "Projets",
+    "given": "Réponse du candidat",
+    "hired": "Décision",
+    "retained": "Décision de tri",
+    "accept": "Réponse",
+    "confirmed": "Réponse",
+    "delivered": "Livraison",
+    "contact_name": "Nom du contact",
+    "contact_email": "Courriel du contact",
+}
+
+
+def field_label(field: str) -> str:
+    """`data.renew.starts_on` → « Nouvelle phase, Début de la phase »; an unknown or a
+    technical field (`request_id`) → « formulaire »."""
+    parts = [p for p in field.split(".") if p and p != "data" and not p.isdigit()]
+    said = [FIELD_LABELS[p] for p in parts if p in FIELD_LABELS]
+    return ", ".join(said) if said else "formulaire"

@@ -46,22 +46,26 @@ ORDER BY name, id LIMIT {{limit}} OFFSET {{offset}}"""
 COUNT = "SELECT count(*) FROM (SELECT 1 FROM organisations WHERE {where} LIMIT {bound}) c"
 # An organisation's history: what was done to its record (created, changed, its membership).
 HISTORY = """
-SELECT a.at, 'audit' AS kind, a.action, coalesce(u.name, a.actor) AS actor,
+SELECT a.at, 'audit' AS kind, a.action,
+       CASE WHEN u.id IS NOT NULL THEN u.name
+            WHEN a.actor ~ '^[0-9a-f-]{36}$' THEN 'un utilisateur' ELSE a.actor END AS actor,
        NULL AS detail, a.data
 FROM audit_events a
 LEFT JOIN users u ON u.id = CASE WHEN a.actor ~ '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
                                  THEN a.actor::uuid END
 WHERE a.entity_type IN ('organisation', 'organisations') AND a.entity_id = $1
 ORDER BY a.at DESC LIMIT $2"""
-# The network an organisation works with: the one of its latest convention, else the
-# organisation of the network's staff (a territory has one network).
+# The network an organisation works with: the one of its latest convention, else the one
+# network whose staff use this Relais (a territory has one); when staff of several networks
+# are here and no convention says which, none: a project is never handed to another network.
 NETWORK_OF = """
 SELECT coalesce(
     (SELECT c.network_id FROM conventions c
      JOIN convention_parties p ON p.convention_id = c.id AND p.organisation_id = $1
      ORDER BY c.created_at DESC LIMIT 1),
-    (SELECT u.organisation_id FROM users u
-     WHERE u.role = 'staff' AND u.status = 'active' ORDER BY u.created_at LIMIT 1))"""
+    (SELECT min(u.organisation_id::text)::uuid FROM users u
+     WHERE u.role = 'staff' AND u.status = 'active'
+     HAVING count(DISTINCT u.organisation_id) = 1))"""
 # A company visited before it joined the directory: its visits become its own (and their
 # projects launchable for it).
 CLAIM_VISITS = """

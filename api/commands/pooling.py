@@ -25,6 +25,7 @@ from domain.pool_decisions import ShareEstimate, estimate_share, joining_refusal
 from domain.pooling import (
     IN_POOL,
     DeliveryCreate,
+    Demand,
     InvoiceLine,
     JoinRequest,
     MemberAction,
@@ -46,6 +47,7 @@ from domain.pooling import (
     ineligibility,
     pool_for,
     rule_met,
+    split_weights,
 )
 from store.organisations import OrganisationRepository
 from store.pooling import PoolingRepository
@@ -173,12 +175,8 @@ async def pool_requests(ctx: Ctx, found: PoolPublic) -> list[ServiceRequestPubli
     return sorted(got.items, key=lambda r: (r.created_at, str(r.id)))
 
 
-def _weight(rule: SplitRule, r: ServiceRequestPublic) -> int:
-    if rule == SplitRule.PRO_RATA_QUANTITY:
-        return r.quantity
-    if rule == SplitRule.HEADCOUNT_WEIGHTED:
-        return max(r.headcount or 0, 1)  # as domain.pooling.split_weights counts it
-    return 1
+def _demand(r: ServiceRequestPublic) -> Demand:
+    return Demand(member_id=str(r.id), quantity=r.quantity, headcount=r.headcount or 0)
 
 
 async def quote_breakdown(ctx: Ctx, r: ServiceRequestPublic) -> QuoteBreakdown:
@@ -204,8 +202,9 @@ async def quote_breakdown(ctx: Ctx, r: ServiceRequestPublic) -> QuoteBreakdown:
         split_rule=service.split_rule,
         participants=len(counted),
         min_participants=service.pooling.min_participants,
-        weight=_weight(service.split_rule, r),
-        pool_weight=sum(_weight(service.split_rule, x) for x in counted),
+        # The split's own weights (domain.pooling.split_weights), from the stored rows.
+        weight=split_weights(service.split_rule, [_demand(r)])[str(r.id)],
+        pool_weight=sum(split_weights(service.split_rule, [_demand(x) for x in counted]).values()),
         share_cents=r.invoiced_cents if r.invoiced_cents is not None else r.quote_cents,
         alone_cents=service.cost.total(r.quantity),
         answer_by=answer_by,

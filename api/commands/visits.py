@@ -28,7 +28,7 @@ from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.formats import PARIS
 from domain.organisations import OrganisationKind
 from domain.pooling import ServicePublic, ServiceRequestCreate
-from domain.processes import ProcessKind, TaskClose, TaskOpen
+from domain.processes import ProcessKind, TaskClose, TaskOpen, TaskPublic
 from domain.recruitment import CampaignCreate
 from store.convention import ConventionRepository
 from store.organisations import OrganisationRepository
@@ -189,6 +189,13 @@ async def _hand_to_staff(
             ),
             base_url=ctx.settings.base_url,
         )
+
+
+async def handed_tasks(ctx: Ctx, visit: VisitPublic) -> dict[str | None, TaskPublic]:
+    """The tasks a visit's projects opened for the network's staff, by project (the visit
+    already read as visible to the caller)."""
+    found = await ProcessRepository(ctx.conn).tasks_of(visit_workflow_id(visit.id))
+    return {t.subject_id: t for t in found}
 
 
 async def _launched(ctx: Ctx, project_id: UUID, outcome: str) -> None:

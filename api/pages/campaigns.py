@@ -225,6 +225,10 @@ FIELD_WORDS = {  # what a refusal names, when the field has no place of its own 
 
 @router.post("/campagnes/nouvelle", response_class=HTMLResponse)
 async def launch_from_page(request: Request, ctx: PageContext) -> Response:
+    if not rec.launch.allows(ctx.principal):
+        return await _message(
+            request, ctx, "Le lancement d'une campagne est réservé à l'équipe du réseau.", 403
+        )
     raw = await request.form()
     form = _typed(raw)
     if raw.get("ajouter"):  # « Ajouter un poste »: the same form, one more row, nothing lost

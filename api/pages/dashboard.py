@@ -28,7 +28,7 @@ from api.urls import same_site_path
 from domain.actions import TaskAction
 from domain.auth import Role
 from domain.convention import next_phase_dates
-from domain.labels import KPI_PAGE_LABELS, STATUS_ORDER
+from domain.labels import KPI_PAGE_LABELS, STATUS_ORDER, field_label
 from domain.processes import ProcessCount, ProcessFilter, ProcessKind, ProcessStatus, TaskPublic
 from domain.recruitment import CampaignStatus, ReferralRegistered
 from relais.mail import read_mailbox
@@ -281,39 +281,6 @@ def form_data(action: str, form: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# A task form's fields as its labels say them (a refusal names the field it is about).
-FIELD_LABELS = {
-    "first_name": "Prénom",
-    "last_name": "Nom",
-    "email": "Courriel",
-    "phone": "Téléphone",
-    "postcode": "Code postal",
-    "commune": "Commune",
-    "skills": "Compétences",
-    "experience_years": "Années d'expérience",
-    "position_id": "Poste",
-    "cv_text": "Résumé du parcours",
-    "reason": "Motif",
-    "note": "Note de revue",
-    "comment": "Commentaire",
-    "reference": "Référence de commande",
-    "stars": "Note",
-    "close_reason": "Motif de clôture",
-    "renew": "Nouvelle phase",
-    "starts_on": "Début de la nouvelle phase",
-    "ends_on": "Fin de la nouvelle phase",
-    "annual_budget_cents": "Budget annuel",
-    "targets": "Objectifs",
-}
-
-
-def _field_label(field: str) -> str:
-    parts = [p for p in field.removeprefix("data").strip(".").split(".") if p]
-    if not parts:
-        return "formulaire"
-    return ", ".join(FIELD_LABELS.get(p, p) for p in parts if not p.isdigit())
-
-
 @router.post("/mes-taches/{task_id}")
 async def complete_from_page(request: Request, task_id: UUID, ctx: PageContext) -> Response:
     form = dict(await request.form())
@@ -328,7 +295,7 @@ async def complete_from_page(request: Request, task_id: UUID, ctx: PageContext) 
             raise
         message = refusal.detail
         if refusal.errors:  # the fields of the form, by their labels (no `data.` of the JSON)
-            message = "; ".join(f"{_field_label(e.field)} : {e.message}" for e in refusal.errors)
+            message = "; ".join(f"{field_label(e.field)} : {e.message}" for e in refusal.errors)
         if refusal.status_code != status.HTTP_503_SERVICE_UNAVAILABLE:
             message = f"Action non enregistrée — {message}"  # a 503's act may be recorded
         me = await procs.me(ctx)

@@ -29,7 +29,6 @@ from domain.labels import CONTRACT_LABELS, PROJECT_KIND_LABELS, PROJECT_STATUS_L
 from domain.organisations import OrganisationFilter, OrganisationKind
 from domain.pooling import ServiceRequestCreate
 from domain.recruitment import CampaignCreate
-from store.processes import ProcessRepository
 
 router = APIRouter(include_in_schema=False)
 
@@ -294,10 +293,7 @@ async def _visit_page(
             await orgs.directory(ctx, OrganisationFilter(kind=OrganisationKind.AGENCY, limit=100))
         ).items
         services = await pl.list_services(ctx, include_withdrawn=False)
-    handed = {
-        t.subject_id: t
-        for t in await ProcessRepository(ctx.conn).tasks_of(visits.visit_workflow_id(visit.id))
-    }
+    handed = await visits.handed_tasks(ctx, visit)
     return page(
         request,
         "visit.html",

@@ -49,3 +49,17 @@ async def test_the_api_docs_load_nothing_from_another_host(client, page):
         assert served.status_code == 200 and len(served.content) > 100, asset
     if page == "/docs":
         assert '"validatorUrl": null' in r.text  # no spec sent to validator.swagger.io
+
+
+async def test_a_refusal_a_page_lets_through_is_a_french_page_not_json(client, actors):
+    """A page's own input checked by the framework (a list's offset) or a domain error no
+    page caught answers the person's browser in French on a page, not with the JSON meant
+    for programs; the JSON API still answers JSON."""
+    session = actors["staff"].session
+    assert session is not None
+    headers = {"Accept": "text/html", **session.headers}
+    r = await client.get("/campagnes?offset=beaucoup", headers=headers)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    assert "<h1>" in r.text and '"detail"' not in r.text
+    r = await client.get("/api/campaigns?offset=beaucoup", headers=actors["staff"].headers)
+    assert r.status_code == 422 and r.json()["detail"]
