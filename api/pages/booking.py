@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from babel.dates import format_date
 from fastapi import APIRouter, Form, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from api.commands import booking as bk
 from api.commands import organisations as orgs
@@ -23,11 +23,11 @@ from api.commands import processes as procs
 from api.commands.base import Ctx
 from api.deps import PageContext
 from api.errors import describe
+from api.pages import forms
 from api.pages.booking_week import calendar, clock, reservation_status, rules, shift, slot_text
 from api.pages.formats import LOCALE
 from api.pages.render import PAGE_SIZE, page
 from api.urls import same_site_path
-from api.validation import field_errors
 from domain.auth import Role
 from domain.booking import (
     ReservationCancelCreate,
@@ -52,13 +52,6 @@ WEEK = re.compile(r"^\d{4}-W\d{2}$")
 ENDED_PAGE = 20
 
 # --- refusals -----------------------------------------------------------------------------
-
-
-def _model(cls: type[M], data: dict[str, Any]) -> M:
-    try:
-        return cls.model_validate(data)
-    except ValidationError as err:
-        raise Invalid.of(field_errors(err.errors())) from None
 
 
 @dataclass
@@ -89,11 +82,6 @@ def refused(err: Exception, names: dict[str, tuple[str, str]] | None = None) -> 
 
 def _forbidden(request: Request, me: Any, message: str = ONLY_BOOKERS) -> HTMLResponse:
     return page(request, "message.html", {"me": me, "message": message}, 403)
-
-
-def _back(url: str, done: str) -> RedirectResponse:
-    sep = "&" if "?" in url else "?"
-    return RedirectResponse(f"{url}{sep}{urlencode({'fait': done})}", status.HTTP_303_SEE_OTHER)
 
 
 # --- réservations: the resources and my bookings ------------------------------------------
@@ -186,7 +174,7 @@ async def create_resource(
         if not bk.create_resource.allows(ctx.principal):  # the role first, as the API does
             raise Forbidden("Seule l'équipe du réseau ajoute une ressource.")
         data = {k: v.strip() for k, v in form.items() if v.strip()}
-        made = await bk.create_resource(ctx, _model(ResourceCreate, data))
+        made = await bk.create_resource(ctx, forms.model_of(ResourceCreate, data))
     except Exception as err:
         no = refused(err, RESOURCE_FIELDS)
         if ctx.principal.role not in READERS:
@@ -194,7 +182,7 @@ async def create_resource(
         return await _bookings(
             request, ctx, error=no.message, form=form, errors=no.fields, status_code=no.status_code
         )
-    return _back("/reservations", f"Ressource « {made.name} » ajoutée")
+    return forms.done("/reservations", f"Ressource « {made.name} » ajoutée")
 
 
 @router.get("/reservations/{reservation_id:uuid}.ics")
@@ -234,7 +222,7 @@ async def cancel(
         if not bk.cancel.allows(ctx.principal):
             raise Forbidden(ONLY_BOOKERS)
         found = await bk.visible_reservation(ctx, reservation_id)
-        data = _model(ReservationCancelCreate, {"reason": reason.strip()})
+        data = forms.model_of(ReservationCancelCreate, {"reason": reason.strip()})
         done = await bk.cancel(ctx, found, data)
     except Exception as err:
         no = refused(err, {"reason": ("reason", "Motif")})
@@ -248,7 +236,7 @@ async def cancel(
             cancel={"id": str(reservation_id), "reason": reason, "error": message},
             status_code=no.status_code,
         )
-    return _back(
+    return forms.done(
         back_to,
         f"Réservation annulée : {done.resource_name}, {slot_text(done.starts_at, done.ends_at)}",
     )
@@ -320,7 +308,7 @@ async def _week(
             "clock": clock,
             "slot": slot_text,
             "state": reservation_status,
-            "request_id": f"web-{uuid4().hex[:16]}",
+            "request_id": forms.new_request_id(),
             "done": done,
             "error": error,
             "form": form or {},
@@ -421,7 +409,7 @@ async def book(
             }
         else:
             body = {"request_id": request_id, "starts_at": starts_at, "ends_at": ends_at}
-        made = await bk.book(ctx, found, _model(ReservationCreate, body))
+        made = await bk.book(ctx, found, forms.model_of(ReservationCreate, body))
     except Exception as err:
         no = refused(err, FREE_FORM_FIELDS if typed else {})
         if no.status_code == status.HTTP_403_FORBIDDEN and ctx.principal.role not in READERS:
@@ -449,6 +437,6 @@ async def book(
             f"Ce créneau vient d'être pris par une autre entreprise : vous êtes en liste "
             f"d'attente (n° {made.waitlist_position or 1}) pour {made.resource_name}, {when}"
         )
-    return _back(
+    return forms.done(
         f"/reservations/{found.id}?{urlencode({'semaine': week_of(made.starts_at)})}", done
     )

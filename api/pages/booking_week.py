@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from uuid import uuid4
 
 from babel.dates import format_date
 
 from api.pages.formats import LOCALE
+from api.pages.forms import new_request_id
 from domain.auth import Principal
 from domain.booking import (
     ReservationPublic,
@@ -143,7 +143,7 @@ def calendar(w: ResourceWeek, p: Principal, may_book: bool) -> list[Day]:
                 cell = Cell(a, b, "free")
             open_now = w.bookable_from < a <= w.bookable_until  # what the command takes
             if cell.state in ("free", "busy") and may_book and open_now:
-                cell.request_id = f"web-{uuid4().hex[:16]}"  # a double submit is one act
+                cell.request_id = new_request_id()  # a double submit is one act
             day.cells.append(cell)
         first = datetime.combine(d, time(grid[0][0]), PARIS).astimezone(UTC)
         last = datetime.combine(d, time(grid[-1][1]), PARIS).astimezone(UTC)

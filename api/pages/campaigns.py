@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,6 +21,7 @@ from api.commands import recruitment as rec
 from api.commands.base import Ctx
 from api.deps import PageContext, PrintableContext
 from api.errors import describe
+from api.pages import forms
 from api.pages.render import PAGE_SIZE, page
 from api.validation import field_errors
 from domain.auth import Role
@@ -56,10 +57,6 @@ BOARD = [
     ReferralStep.HIRED,
 ]
 POSITION_FIELDS = ("title", "count", "contract", "place_postcode", "place_commune")
-
-
-def _request_id() -> str:
-    return f"web-{uuid4().hex[:12]}"
 
 
 async def _message(
@@ -152,7 +149,7 @@ async def new_campaign_page(request: Request, ctx: PageContext) -> Response:
             request, ctx, "Le lancement d'une campagne est réservé à l'équipe du réseau.", 403
         )
     form = {
-        "request_id": _request_id(),
+        "request_id": forms.new_request_id(),
         "rows": [dict.fromkeys(POSITION_FIELDS, "") for _ in range(ROWS)],
         "agency_ids": [],
         "decision_sla_days": "5",
@@ -168,7 +165,7 @@ def _typed(raw: Any) -> dict[str, Any]:
         for i in range(min(int(n), MAX_ROWS) if n.isdigit() else ROWS)
     ]
     return {
-        "request_id": str(raw.get("request_id", "")) or _request_id(),
+        "request_id": str(raw.get("request_id", "")) or forms.new_request_id(),
         "title": str(raw.get("title", "")).strip(),
         "employer_id": str(raw.get("employer_id", "")),
         "rows": rows,
@@ -360,7 +357,7 @@ async def _campaign_page(
             "network": p.sees_everything,
             "may_report": p.role != Role.AGENCY,
             "may_cancel": open_ and rec.cancel.allows(p),
-            "cancel": cancel or {"request_id": _request_id(), "errors": {}},
+            "cancel": cancel or {"request_id": forms.new_request_id(), "errors": {}},
         },
         code,
     )
@@ -384,7 +381,7 @@ async def campaign_page(
 async def cancel_from_page(request: Request, campaign_id: UUID, ctx: PageContext) -> Response:
     raw = await request.form()
     typed: dict[str, Any] = {
-        "request_id": str(raw.get("request_id", "")) or _request_id(),
+        "request_id": str(raw.get("request_id", "")) or forms.new_request_id(),
         "reason": str(raw.get("reason", "")).strip(),
         "confirm": raw.get("confirm") == "oui",
         "errors": {},
@@ -452,7 +449,7 @@ async def _referral_page(
             "network": p.sees_everything,
             "may_screen": r.status == ReferralStep.SCREENING and rec.screen.allows(p),
             "may_erase": rec.erase.allows(p) and r.identity is not None,
-            "screening": screening or {"request_id": _request_id(), "errors": {}},
+            "screening": screening or {"request_id": forms.new_request_id(), "errors": {}},
         },
         code,
     )
@@ -476,7 +473,7 @@ async def screen_from_page(request: Request, referral_id: UUID, ctx: PageContext
     """« Trier la candidature »: the screen command, as the task inbox runs it."""
     raw = await request.form()
     typed: dict[str, Any] = {
-        "request_id": str(raw.get("request_id", "")) or _request_id(),
+        "request_id": str(raw.get("request_id", "")) or forms.new_request_id(),
         "retained": str(raw.get("retained", "")),
         "reason": str(raw.get("reason", "")).strip(),
         "errors": {},

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,6 +18,7 @@ from api.commands import recruitment as rec
 from api.commands.base import Ctx
 from api.deps import PageContext
 from api.errors import describe
+from api.pages import forms
 from api.pages.render import page
 from api.validation import field_errors
 from domain.auth import Role
@@ -80,11 +81,6 @@ REFERRAL_FIELDS = (
 Errors = dict[str, str]  # field -> French message ("formulaire": the form as a whole)
 
 
-def new_request_id() -> str:
-    """A form's request id: the same form sent twice is one act."""
-    return f"web-{uuid4().hex[:12]}"
-
-
 def _typed(form: Any) -> dict[str, str]:
     """What the person typed, trimmed (the CSRF token aside)."""
     return {k: v.strip() for k, v in form.items() if k != "csrf" and isinstance(v, str)}
@@ -128,10 +124,6 @@ def _refused(request: Request, me: Any, err: DomainError | Exception) -> Respons
 
 def _forbidden(request: Request, me: Any, message: str) -> Response:
     return page(request, "message.html", {"me": me, "message": message}, 403)
-
-
-def _done(url: str, what: str, anchor: str = "") -> RedirectResponse:
-    return RedirectResponse(f"{url}?{urlencode({'fait': what})}{anchor}", status.HTTP_303_SEE_OTHER)
 
 
 def open_for_intake(c: CampaignPublic) -> str | None:
@@ -190,7 +182,7 @@ async def _my_candidates(
             "failed": failed,
             "errors": errors or {},
             "typed": typed or {},
-            "request_id": new_request_id,
+            "request_id": forms.new_request_id,
             "name_of": _name,
             "withdrawable": OPEN_FOR_WITHDRAWAL,
         },
@@ -226,7 +218,7 @@ async def give_consent(request: Request, referral_id: UUID, ctx: PageContext) ->
             typed={**typed, "form": "consent"},
             status_code=code,
         )
-    return _done("/candidats", "consentement", f"#r-{referral_id}")
+    return forms.done("/candidats", "consentement", f"#r-{referral_id}")
 
 
 @router.post("/candidats/{referral_id}/retrait", response_class=HTMLResponse)
@@ -247,7 +239,7 @@ async def withdraw(request: Request, referral_id: UUID, ctx: PageContext) -> Res
             typed={**typed, "form": "withdraw"},
             status_code=code,
         )
-    return _done("/candidats", "retrait", f"#r-{referral_id}")
+    return forms.done("/candidats", "retrait", f"#r-{referral_id}")
 
 
 # --- the agency: « Proposer un candidat » -------------------------------------------------
@@ -279,7 +271,7 @@ async def _referral_form(
             "closed": open_for_intake(campaign),
             "values": typed or {},
             "errors": errors or {},
-            "request_id": request_id or new_request_id(),
+            "request_id": request_id or forms.new_request_id(),
             "contracts": CONTRACT_LABELS,
         },
         status_code,
@@ -363,7 +355,7 @@ async def _selection(
             "failed": failed,
             "errors": errors or {},
             "typed": typed or {},
-            "request_id": new_request_id,
+            "request_id": forms.new_request_id,
         },
         status_code,
     )
@@ -406,7 +398,7 @@ async def _employer_act(
             typed={**typed, "form": what},
             status_code=code,
         )
-    return _done(f"/selection/{campaign_id}", what, f"#r-{referral_id}")
+    return forms.done(f"/selection/{campaign_id}", what, f"#r-{referral_id}")
 
 
 @router.post("/selection/{campaign_id}/{referral_id}/entretien", response_class=HTMLResponse)

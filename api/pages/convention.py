@@ -10,7 +10,7 @@ import asyncio
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,6 +24,7 @@ from api.commands.base import Command, Ctx
 from api.deps import PageContext, PrintableContext
 from api.errors import describe
 from api.pages.formats import cents_from_euros
+from api.pages.forms import new_request_id
 from api.pages.render import PAGE_SIZE, page
 from api.validation import field_errors
 from domain.convention import (
@@ -185,7 +186,7 @@ def draft_of(form: dict[str, Any]) -> dict[str, Any]:
         for i in range(PARTY_ROWS)
     ]
     return {
-        "request_id": text.get("request_id") or f"web-{uuid4().hex[:12]}",
+        "request_id": text.get("request_id") or new_request_id(),
         "title": text.get("title", ""),
         "territory": text.get("territory", ""),
         "parties": parties,
@@ -369,7 +370,7 @@ async def _convention_page(
             ),
         }
         if action is not None and action.takes_request_id:
-            forms[t.id]["request_id"] = f"web-{uuid4().hex[:12]}"
+            forms[t.id]["request_id"] = new_request_id()
     step = current.status
     try:  # the mid-phase review's note, as the phase's workflow holds it
         async with asyncio.timeout(LIVE_SECONDS):
@@ -405,7 +406,7 @@ async def _convention_page(
             "may_amend": conv.amend.allows(p)
             and step in (ConventionStep.SIGNED, ConventionStep.ACTIVE),
             "may_snapshot": conv.refresh_kpis.allows(p) and step == ConventionStep.ACTIVE,
-            "request_id": f"web-{uuid4().hex[:12]}",
+            "request_id": new_request_id(),
             "kpi_keys": [k.value for k in KpiKey],
             "today": date.today(),
             **LABELS,

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,6 +22,7 @@ from api.commands.base import Ctx
 from api.deps import PageContext
 from api.errors import describe
 from api.pages.formats import cents_from_euros
+from api.pages.forms import new_request_id
 from api.pages.history import facts, sentence
 from api.pages.render import PAGE_SIZE, page
 from api.urls import same_site_path
@@ -170,7 +171,7 @@ async def _forms(ctx: Ctx, tasks: list[TaskPublic]) -> dict[UUID, dict[str, Any]
         action = inbox.action_of(t)
         extra: dict[str, Any] = {}
         if action is not None and action.takes_request_id:
-            extra["request_id"] = f"web-{uuid4().hex[:12]}"
+            extra["request_id"] = new_request_id()
         if t.action in (TaskAction.DECIDE, TaskAction.REFER_CANDIDATES):
             campaign_id = UUID(t.workflow_id.split("-", 1)[1][:36])
             if campaign_id not in positions:

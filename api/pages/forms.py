@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 from urllib.parse import urlencode
+from uuid import uuid4
 
 from fastapi import status
 from fastapi.responses import RedirectResponse
@@ -47,5 +48,14 @@ def filled(form: dict[str, Any], names: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def done(url: str, what: str) -> RedirectResponse:
-    return RedirectResponse(f"{url}?{urlencode({'fait': what})}", status.HTTP_303_SEE_OTHER)
+def done(url: str, what: str, anchor: str = "") -> RedirectResponse:
+    """After an act: back to the page that shows it, saying what was done."""
+    sep = "&" if "?" in url else "?"
+    return RedirectResponse(
+        f"{url}{sep}{urlencode({'fait': what})}{anchor}", status.HTTP_303_SEE_OTHER
+    )
+
+
+def new_request_id() -> str:
+    """A form's request id: the same form sent twice is one act."""
+    return f"web-{uuid4().hex[:12]}"

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote, urlencode
-from uuid import UUID, uuid4
+from urllib.parse import quote
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from api.commands import organisations as orgs
 from api.commands import pooling as pl
@@ -19,11 +19,11 @@ from api.commands import processes as procs
 from api.commands.base import OPERATORS, Ctx
 from api.deps import PageContext, PrintableContext
 from api.errors import describe
+from api.pages import forms
 from api.pages.formats import cents_from_euros
 from api.pages.render import page
-from api.validation import field_errors
 from domain.auth import Role
-from domain.errors import Forbidden, Invalid, NotFound
+from domain.errors import Forbidden, NotFound
 from domain.formats import euros
 from domain.labels import (
     POOL_STATUS_LABELS,
@@ -112,13 +112,6 @@ def window_sentence(s: ServicePublic) -> str:
     )
 
 
-def _model(cls: type[M], data: dict[str, Any]) -> M:
-    try:
-        return cls.model_validate(data)
-    except ValidationError as err:
-        raise Invalid.of(field_errors(err.errors())) from None
-
-
 # How a form's fields are named in a refusal's sentence.
 FIELD_LABELS = {
     "code": "code court",
@@ -177,11 +170,6 @@ def _page(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
     return page(request, name, {**LABELS, "units": units, **context}, status_code)
-
-
-def _done(url: str, done: str) -> RedirectResponse:
-    sep = "&" if "?" in url else "?"
-    return RedirectResponse(f"{url}{sep}{urlencode({'fait': done})}", status.HTTP_303_SEE_OTHER)
 
 
 async def _message(request: Request, ctx: Ctx, err: Exception, back: str) -> HTMLResponse:
@@ -371,11 +359,11 @@ async def create_service(request: Request, ctx: PageContext) -> Response:
         for key in ("max_quantity", "max_participants"):
             if form.get(key):
                 data[key] = form[key]
-        made = await pl.create_service(ctx, _model(ServiceCreate, data))
+        made = await pl.create_service(ctx, forms.model_of(ServiceCreate, data))
     except Exception as err:
         message, code, fields = _refusal(err)
         return await _service_form(request, ctx, form, message, fields, code)
-    return _done("/catalogue", f"« {made.name} » est au catalogue")
+    return forms.done("/catalogue", f"« {made.name} » est au catalogue")
 
 
 @router.post("/catalogue/{code}/retrait")
@@ -385,7 +373,7 @@ async def withdraw_service(request: Request, code: str, ctx: PageContext) -> Res
         await pl.withdraw_service(ctx, service)
     except Exception as err:
         return await _message(request, ctx, err, "/catalogue")
-    return _done("/catalogue", f"« {service.name} » est retiré du catalogue")
+    return forms.done("/catalogue", f"« {service.name} » est retiré du catalogue")
 
 
 async def _members(ctx: Ctx) -> list[Any]:
@@ -444,7 +432,7 @@ async def request_form(
     form = {
         "quantity": str(quantite),
         "needed_by": _next_need().isoformat(),
-        "request_id": f"web-{uuid4().hex[:12]}",
+        "request_id": forms.new_request_id(),
     }
     return await _request_form(request, ctx, service, form)
 
@@ -459,11 +447,11 @@ async def request_service(request: Request, code: str, ctx: PageContext) -> Resp
         return await _message(request, ctx, err, "/catalogue")
     try:
         data = {k: v for k, v in form.items() if v and k in ServiceRequestCreate.model_fields}
-        made = await pl.request_service(ctx, service, _model(ServiceRequestCreate, data))
+        made = await pl.request_service(ctx, service, forms.model_of(ServiceRequestCreate, data))
     except Exception as err:
         message, code_, fields = _refusal(err)
         return await _request_form(request, ctx, service, form, message, fields, code_)
-    return _done(f"/services/{made.id}", "Demande enregistrée")
+    return forms.done(f"/services/{made.id}", "Demande enregistrée")
 
 
 # --- a member's requests ----------------------------------------------------------------
@@ -545,16 +533,16 @@ async def _member_act(request: Request, request_id: UUID, ctx: Ctx, which: str) 
     try:
         if which == "devis":
             data = {k: v for k, v in form.items() if v}
-            answered = await pl.answer_quote(ctx, r, _model(QuoteAnswerCreate, data))
+            answered = await pl.answer_quote(ctx, r, forms.model_of(QuoteAnswerCreate, data))
             done = "Devis accepté" if data.get("accept") == "true" else "Devis refusé"
         elif which == "retrait":
             answered = await pl.withdraw_request(
-                ctx, r, _model(WithdrawCreate, {"reason": form.get("reason", "")})
+                ctx, r, forms.model_of(WithdrawCreate, {"reason": form.get("reason", "")})
             )
             done = "Demande retirée"
         else:
             data = {k: v for k, v in form.items() if v}
-            answered = await pl.rate(ctx, r, _model(RatingCreate, data))
+            answered = await pl.rate(ctx, r, forms.model_of(RatingCreate, data))
             done = "Merci pour votre évaluation"
     except Exception as err:
         message, code, _ = _refusal(err)
@@ -562,7 +550,7 @@ async def _member_act(request: Request, request_id: UUID, ctx: Ctx, which: str) 
         return await _request_page(
             request, ctx, r, error=message, form=form, which=which, status_code=code
         )
-    return _done(f"/services/{answered.id}", done)
+    return forms.done(f"/services/{answered.id}", done)
 
 
 @router.post("/services/{request_id}/devis")
@@ -758,17 +746,17 @@ async def _provider_act(request: Request, pool_id: str, ctx: Ctx, which: str) ->
     data = {k: v for k, v in form.items() if v}
     try:
         if which == "reponse":
-            await pl.answer_order(ctx, found, _model(ProviderAnswerCreate, data))
+            await pl.answer_order(ctx, found, forms.model_of(ProviderAnswerCreate, data))
             done = "Commande confirmée" if data.get("confirmed") == "true" else "Commande refusée"
         else:
-            await pl.report_delivery(ctx, found, _model(DeliveryCreate, data))
+            await pl.report_delivery(ctx, found, forms.model_of(DeliveryCreate, data))
             done = "Livraison déclarée" if data.get("delivered") == "true" else "Livraison annulée"
     except Exception as err:
         message, code, _ = _refusal(err)
         return await _order_page(
             request, ctx, pool_id, error=message, form=form, which=which, status_code=code
         )
-    return _done(f"/commandes/{quote(pool_id)}", done)
+    return forms.done(f"/commandes/{quote(pool_id)}", done)
 
 
 @router.post("/commandes/{pool_id}/reponse")

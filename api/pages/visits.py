@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
@@ -20,7 +20,7 @@ from api.commands import processes as procs
 from api.commands import visits
 from api.commands.base import Ctx
 from api.deps import PageContext
-from api.pages.forms import done, model_of, refused
+from api.pages.forms import done, model_of, new_request_id, refused
 from api.pages.render import PAGE_SIZE, page
 from domain.convention import ActionProjectUpdate, ProjectKind, ProjectStatus, VisitCreate
 from domain.errors import Invalid
@@ -132,7 +132,7 @@ def _form_values(form: dict[str, Any], rows: int) -> dict[str, Any]:
         return value.strip() if isinstance(value, str) else ""
 
     return {
-        "request_id": text("request_id") or f"web-{uuid4().hex[:12]}",
+        "request_id": text("request_id") or new_request_id(),
         "company_mode": text("company_mode") or "nouvelle",
         **{
             k: text(k)
