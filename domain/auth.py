@@ -48,6 +48,7 @@ class UserPublic(BaseModel):
     id: UUID
     organisation_id: UUID
     organisation_name: str
+    organisation_kind: str | None = None
     role: Role
     name: str
     email: str | None = None

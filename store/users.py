@@ -43,7 +43,8 @@ SELECT {USER_COLUMNS} {USER_FROM}
 WHERE $1::uuid IS NULL OR u.organisation_id = $1
 ORDER BY o.name, u.status = 'disabled', lower(u.name), u.id LIMIT $2"""
 GET_USER = """
-SELECT u.id, u.organisation_id, o.name AS organisation_name, u.role, u.name, u.email
+SELECT u.id, u.organisation_id, o.name AS organisation_name, o.kind AS organisation_kind,
+       u.role, u.name, u.email
 FROM users u JOIN organisations o ON o.id = u.organisation_id WHERE u.id = $1"""
 SET_STATUS_ACTIVE = """
 UPDATE users SET status = 'active', updated_at = now() WHERE id = $1 AND status = 'invited'"""

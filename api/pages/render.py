@@ -30,6 +30,7 @@ from domain.labels import (
     STEP_LABELS,
     USER_STATUS_LABELS,
 )
+from domain.organisations import OrganisationKind
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -62,8 +63,16 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def menu(role: str) -> list[tuple[str, str]]:
-    return [(href, label) for href, label, roles in MENU if roles is None or role in roles]
+# Entries for some kinds of organisation only: a provider's orders.
+MENU_KINDS: dict[str, frozenset[str]] = {"/commandes": frozenset({OrganisationKind.PROVIDER})}
+
+
+def menu(role: str, kind: str | None = None) -> list[tuple[str, str]]:
+    return [
+        (href, label)
+        for href, label, roles in MENU
+        if (roles is None or role in roles) and (href not in MENU_KINDS or kind in MENU_KINDS[href])
+    ]
 
 
 def in_section(path: str, href: str) -> bool:

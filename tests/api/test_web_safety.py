@@ -9,6 +9,10 @@ from urllib.parse import quote
 
 import pytest
 
+from domain.auth import Role
+from domain.organisations import OrganisationKind
+from tests.factories import make_org, make_user, session_for
+
 TRICKS = [
     "/%09/evil.example/x",  # sent as such in the form: the page gets "/\t/evil.example/x"
     "//evil.example/x",
@@ -63,3 +67,17 @@ async def test_a_refusal_a_page_lets_through_is_a_french_page_not_json(client, a
     assert "<h1>" in r.text and '"detail"' not in r.text
     r = await client.get("/api/campaigns?offset=beaucoup", headers=actors["staff"].headers)
     assert r.status_code == 422 and r.json()["detail"]
+
+
+async def test_the_orders_menu_is_for_providers_only(client, actors, db):
+    """« Commandes » is a provider's page: a chamber's adviser (a partner too) does not see
+    it in the menu; the provider does."""
+    provider = await make_org(db, OrganisationKind.PROVIDER, name="Nettoyage du Nord")
+    user_id, _ = await make_user(db, provider.id, Role.PARTNER)
+    session = await session_for(db, user_id)
+    r = await client.get("/tableau-de-bord", headers=session.headers)
+    assert r.status_code == 200 and 'href="/commandes"' in r.text
+    adviser = actors["partner"].session
+    assert adviser is not None
+    r = await client.get("/tableau-de-bord", headers=adviser.headers)
+    assert r.status_code == 200 and 'href="/commandes"' not in r.text
