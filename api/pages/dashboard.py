@@ -307,7 +307,7 @@ async def complete_from_page(request: Request, task_id: UUID, ctx: PageContext) 
             return page(
                 request,
                 "task.html",
-                {"me": me, "t": task, "mine": True, "forms": forms, "error": message},
+                {"me": me, "t": task, "mine": True, "forms": forms, "error": message, "back": back},
                 refusal.status_code,
             )
         return page(

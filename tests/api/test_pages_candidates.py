@@ -142,6 +142,7 @@ async def test_an_agency_proposes_keeps_its_typing_sees_a_duplicate_and_its_cand
     assert "Action non enregistrée — Courriel" in again, again[:3000]
     assert 'value="Salma"' in again and 'value="Haddou"' in again and 'value="13015"' in again
     assert "Préparatrice depuis 2021" in again
+    assert f'name="back" value="{form["back"]}"' in again  # still returns where it came from
     r = await agency.post(action.group(1), data={**form, **CANDIDATE, "skills": "tri"})
     assert r.status_code == 303 and r.headers["location"].startswith("/candidats?proposee=")
     assert "Doublon — crédité à Agence Nord" in _t(await agency.get(r.headers["location"]))
