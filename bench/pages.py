@@ -84,6 +84,21 @@ PAGES: list[tuple[str, str]] = [
     ("manager", "/boite-mail"),
     ("manager", "/mes-taches"),
     ("manager", "/api/tasks"),
+    # The pages of every role (issues 16 and 17), at the same sizes.
+    ("manager", "/annuaire?q=boulangerie&kind=member"),
+    ("manager", "/campagnes"),
+    ("manager", "/campagnes/{big}"),
+    ("manager", "/campagnes/{big}/bilan"),
+    ("employer", "/campagnes"),
+    ("employer", "/selection/{big}"),
+    ("agency", "/candidats"),
+    ("member", "/catalogue"),
+    ("member", "/services"),
+    ("member", "/factures"),
+    ("member", "/reservations"),
+    ("manager", "/mutualisations"),
+    ("manager", "/conventions"),
+    ("manager", "/visites"),
 ]
 # The rows of issue 20's table, also given in make bench's final table.
 ISSUE_ROWS = {

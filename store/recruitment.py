@@ -162,6 +162,11 @@ WHERE campaign_id = $1 AND status = ANY($2) AND workflow_id > $3
 ORDER BY workflow_id LIMIT $4"""
 COUNT_IN_INTERVIEW = """
 SELECT count(*) FROM referrals WHERE campaign_id = $1 AND status = ANY($2)"""
+# A campaign's ($1) referrals counted by agency, step and duplicate (the campaign page's
+# board and per-agency figures, whatever the campaign's size).
+STAGE_COUNTS = """
+SELECT agency_id, status, (duplicate_of IS NOT NULL) AS duplicate, count(*) AS n
+FROM referrals WHERE campaign_id = $1 GROUP BY 1, 2, 3"""
 REPORT_ROWS = """
 SELECT r.agency_id, o.name AS agency_name, r.status, (r.duplicate_of IS NOT NULL) AS duplicate,
        (r.shortlisted_at IS NOT NULL) AS shortlisted, r.postcode, r.created_at, r.decided_at,
@@ -543,6 +548,10 @@ class RecruitmentRepository:
             OPEN_REFERRAL_WORKFLOWS, campaign_id, [s.value for s in OPEN_REFERRAL], after, limit
         )
         return [r["workflow_id"] for r in rows]
+
+    async def stage_counts(self, campaign_id: UUID) -> list[tuple[UUID, str, bool, int]]:
+        rows = await self.conn.fetch(STAGE_COUNTS, campaign_id)
+        return [(r["agency_id"], r["status"], r["duplicate"], r["n"]) for r in rows]
 
     async def count_in_interview(self, campaign_id: UUID) -> int:
         return await self.conn.fetchval(

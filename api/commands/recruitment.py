@@ -176,6 +176,17 @@ async def list_referrals(
     return found.model_copy(update={"items": [as_seen_by(p, r) for r in found.items]})
 
 
+async def stage_counts(
+    ctx: Ctx, campaign: CampaignPublic
+) -> list[tuple[UUID, ReferralStep, bool, int]]:
+    """How many of a campaign's referrals stand at each step, per agency and duplicate or
+    not (the network's view: every agency's)."""
+    if not ctx.principal.sees_everything:
+        raise Forbidden("Les chiffres par agence sont réservés à l'équipe du réseau.")
+    rows = await RecruitmentRepository(ctx.conn, ctx.sealer).stage_counts(campaign.id)
+    return [(a, ReferralStep(s), d, n) for a, s, d, n in rows]
+
+
 async def report(ctx: Ctx, campaign: CampaignPublic) -> CampaignReport:
     if ctx.principal.role == Role.AGENCY:
         raise Forbidden(

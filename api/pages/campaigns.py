@@ -32,6 +32,7 @@ from domain.formats import PARIS
 from domain.labels import CAMPAIGN_STATUS_LABELS, CONTRACT_LABELS
 from domain.organisations import OrganisationFilter, OrganisationKind, OrganisationStatus
 from domain.recruitment import (
+    CLOSED_REFERRAL,
     TERMINAL_CAMPAIGN,
     CampaignCancelCreate,
     CampaignCreate,
@@ -48,6 +49,7 @@ router = APIRouter(include_in_schema=False)
 
 ROWS = 3  # empty position rows a new form shows (« ajouter un poste » adds one)
 MAX_ROWS = 30
+CARDS = 20  # cards a board column (and the closed list) shows; the column says how many
 # The board's columns, in the order a referral moves; closed referrals are listed below.
 BOARD = [
     ReferralStep.SCREENING,
@@ -294,18 +296,19 @@ def _card(r: ReferralPublic, titles: dict[UUID, str]) -> dict[str, Any]:
     }
 
 
-def _agency_figures(c: CampaignPublic, items: list[ReferralPublic]) -> list[dict[str, Any]]:
-    """Per invited agency, its referrals by where they stand (counted from the board)."""
-    names = {r.agency_id: r.agency_name for r in items}
+def _agency_figures(
+    c: CampaignPublic, counts: list[tuple[UUID, ReferralStep, bool, int]]
+) -> list[dict[str, Any]]:
+    """Per invited agency, its referrals by where they stand (counted in SQL)."""
     by: dict[UUID, Counter[str]] = {a: Counter() for a in c.agency_ids}
-    for r in items:
-        n = by.setdefault(r.agency_id, Counter())
-        n["duplicates" if r.duplicate else "referrals"] += 1
-        if r.status in BOARD[:-1]:
-            n["open"] += 1
-        elif r.status == ReferralStep.HIRED:
-            n["hired"] += 1
-    return [{"id": a, "name": names.get(a), **n} for a, n in by.items()]
+    for agency, step, duplicate, count in counts:
+        n = by.setdefault(agency, Counter())
+        n["duplicates" if duplicate else "referrals"] += count
+        if step in BOARD[:-1]:
+            n["open"] += count
+        elif step == ReferralStep.HIRED:
+            n["hired"] += count
+    return [{"id": a, "name": None, **n} for a, n in by.items()]
 
 
 async def _campaign_page(
@@ -318,25 +321,37 @@ async def _campaign_page(
 ) -> Response:
     p = ctx.principal
     board: dict[str, list[dict[str, Any]]] = {s.value: [] for s in BOARD}
+    in_column: dict[str, int] = {s.value: 0 for s in BOARD}
     closed: list[dict[str, Any]] = []
+    closed_total = 0
     figures: list[dict[str, Any]] = []
     total = 0
     if p.sees_everything:
-        found = await rec.list_referrals(ctx, campaign, None, limit=500, offset=0)
+        # Counted in SQL; each column shows its first cards only (a campaign of thousands of
+        # referrals reads as many rows as one of ten).
+        counts = await rec.stage_counts(ctx, campaign)
+        for _, step, _, n in counts:
+            total += n
+            if step.value in in_column:
+                in_column[step.value] += n
+            else:
+                closed_total += n
         titles = {pos.id: pos.title for pos in campaign.positions}
-        for r in found.items:
-            card = _card(r, titles)
-            (board[r.status.value] if r.status.value in board else closed).append(card)
-        figures = _agency_figures(campaign, found.items)
-        total = found.total
-    agency_names = {f["id"]: f["name"] for f in figures}
-    if p.sees_everything and any(n is None for n in agency_names.values()):
+        for step in BOARD:
+            if in_column[step.value]:
+                found = await rec.list_referrals(ctx, campaign, [step], CARDS, 0)
+                board[step.value] = [_card(r, titles) for r in found.items]
+        if closed_total:
+            shut = [st for st in CLOSED_REFERRAL if st not in BOARD]
+            found = await rec.list_referrals(ctx, campaign, shut, CARDS, 0)
+            closed = [_card(r, titles) for r in found.items]
+        figures = _agency_figures(campaign, counts)
         directory = await orgs.directory(
             ctx, OrganisationFilter(kind=OrganisationKind.AGENCY, limit=500)
         )
         names = {o.id: o.name for o in directory.items}
         for f in figures:
-            f["name"] = f["name"] or names.get(f["id"], "agence")
+            f["name"] = names.get(f["id"], "agence")
     open_ = campaign.status not in TERMINAL_CAMPAIGN
     return page(
         request,
@@ -349,8 +364,10 @@ async def _campaign_page(
             "target": sum(pos.count for pos in campaign.positions),
             "hired": sum(pos.filled for pos in campaign.positions),
             "board": board,
+            "in_column": in_column,
             "columns": BOARD,
             "closed": closed,
+            "closed_total": closed_total,
             "figures": figures,
             "referrals": total,
             "done": done,

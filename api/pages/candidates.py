@@ -42,8 +42,8 @@ M = TypeVar("M", bound=BaseModel)
 
 AGENCY_ONLY = "Page réservée aux agences emploi : elle montre les candidats qu'elles ont proposés."
 EMPLOYER_ONLY = "Page réservée à l'employeur de la campagne et à l'équipe du réseau."
-CAMPAIGNS_SHOWN = 20  # an agency's latest campaigns on « Mes candidats »
-REFERRALS_SHOWN = 200  # per campaign
+CAMPAIGNS_SHOWN = 10  # an agency's latest campaigns on « Mes candidats »
+REFERRALS_SHOWN = 50  # per campaign (those waiting for the agency's consent come first)
 DONE = {
     "consentement": "C'est fait : la réponse du candidat est transmise.",
     "retrait": "C'est fait : le candidat est retiré de la campagne.",
@@ -155,12 +155,18 @@ async def _my_candidates(
     campaigns = (await rec.list_campaigns(ctx, None, limit=CAMPAIGNS_SHOWN, offset=0)).items
     sections = []
     for c in campaigns:
+        # Those the agency must act on (consent) first, whatever the campaign's size.
+        asking = await rec.list_referrals(
+            ctx, c, [ReferralStep.INTERVIEW_REQUESTED], REFERRALS_SHOWN, 0
+        )
         found = await rec.list_referrals(ctx, c, None, REFERRALS_SHOWN, 0)
+        first = {r.id for r in asking.items}
+        shown = asking.items + [r for r in found.items if r.id not in first]
         sections.append(
             {
                 "c": c,
-                "referrals": found.items,
-                "more": found.total > len(found.items),
+                "referrals": shown,
+                "more": found.total > len(shown),
                 "positions": {p.id: p.title for p in c.positions},
                 "closed": open_for_intake(c),
             }
