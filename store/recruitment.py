@@ -16,6 +16,7 @@ from domain.recruitment import (
     CLOSED_REFERRAL,
     OPEN_REFERRAL,
     TERMINAL_CAMPAIGN,
+    AgencyCount,
     CampaignInput,
     CampaignPublic,
     CampaignReport,
@@ -167,11 +168,26 @@ SELECT count(*) FROM referrals WHERE campaign_id = $1 AND status = ANY($2)"""
 STAGE_COUNTS = """
 SELECT agency_id, status, (duplicate_of IS NOT NULL) AS duplicate, count(*) AS n
 FROM referrals WHERE campaign_id = $1 GROUP BY 1, 2, 3"""
-REPORT_ROWS = """
+# A campaign's ($1) report, counted where its referrals are: its hires one by one, each
+# agency's counts, the employer's reasons for a rejection (the network's screening notes stay
+# out of its report).
+REPORT_HIRES = """
 SELECT r.agency_id, o.name AS agency_name, r.status, (r.duplicate_of IS NOT NULL) AS duplicate,
        (r.shortlisted_at IS NOT NULL) AS shortlisted, r.postcode, r.created_at, r.decided_at,
        r.reason, r.hired_position_id
-FROM referrals r JOIN organisations o ON o.id = r.agency_id WHERE r.campaign_id = $1"""
+FROM referrals r JOIN organisations o ON o.id = r.agency_id
+WHERE r.campaign_id = $1 AND r.status = 'hired'"""
+REPORT_AGENCIES = """
+SELECT agency_id,
+       count(*) FILTER (WHERE duplicate_of IS NULL) AS referrals,
+       count(*) FILTER (WHERE duplicate_of IS NOT NULL) AS duplicates,
+       count(*) FILTER (WHERE duplicate_of IS NULL AND shortlisted_at IS NOT NULL) AS shortlisted,
+       count(*) FILTER (WHERE duplicate_of IS NULL AND status = 'hired') AS hired
+FROM referrals WHERE campaign_id = $1 GROUP BY agency_id"""
+REPORT_REASONS = """
+SELECT reason, count(*) AS n FROM referrals
+WHERE campaign_id = $1 AND status = 'rejected' AND coalesce(reason, '') <> ''
+GROUP BY reason ORDER BY n DESC, reason"""
 AGENCY_NAMES = """
 SELECT o.id, o.name FROM campaign_agencies a JOIN organisations o ON o.id = a.agency_id
 WHERE a.campaign_id = $1"""
@@ -561,16 +577,17 @@ class RecruitmentRepository:
         )
 
     async def report(self, campaign: CampaignPublic) -> CampaignReport:
-        rows, names = await self.report_rows(campaign.id)
-        return build_report(campaign, rows, names)
-
-    async def report_rows(self, campaign_id: UUID) -> tuple[list[ReportRow], dict[UUID, str]]:
-        rows = [
+        hired = [
             ReportRow.model_validate(dict(r))
-            for r in await self.conn.fetch(REPORT_ROWS, campaign_id)
+            for r in await self.conn.fetch(REPORT_HIRES, campaign.id)
         ]
-        names = {r["id"]: r["name"] for r in await self.conn.fetch(AGENCY_NAMES, campaign_id)}
-        return rows, names
+        counts = [
+            AgencyCount.model_validate(dict(r))
+            for r in await self.conn.fetch(REPORT_AGENCIES, campaign.id)
+        ]
+        reasons = {r["reason"]: r["n"] for r in await self.conn.fetch(REPORT_REASONS, campaign.id)}
+        names = {r["id"]: r["name"] for r in await self.conn.fetch(AGENCY_NAMES, campaign.id)}
+        return build_report(campaign, hired, counts, reasons, names)
 
     async def erase_one(self, referral_id: UUID) -> int:
         return int((await self.conn.execute(ERASE_ONE, referral_id)).split()[-1])
