@@ -97,6 +97,9 @@ def guard(pgdata: Path) -> subprocess.Popen:
     )
 
 
+HOLDERS_WAIT_S = 10  # how long holders other than the owner may take to let go
+
+
 def watch(pgdata: Path, owner: int) -> None:
     from pgserver.postgres_server import PostgresServer
 
@@ -104,9 +107,28 @@ def watch(pgdata: Path, owner: int) -> None:
         time.sleep(POLL_S)
     # pgserver's own lock: a process taking the cluster meanwhile (`relais dev` started
     # again at once) either is counted before the decision or finds it stopped and starts it.
-    with PostgresServer._lock:
-        if not _live_handles(pgdata):
-            stop_cluster(pgdata)
+    # A holder still alive (one ending just after its owner) is waited for, a while.
+    deadline = time.monotonic() + HOLDERS_WAIT_S
+    while True:
+        with PostgresServer._lock:
+            if not _live_handles(pgdata):
+                _stop_or_kill(pgdata)
+                return
+        if time.monotonic() > deadline:
+            return
+        time.sleep(POLL_S)
+
+
+def _stop_or_kill(pgdata: Path) -> None:
+    """`stop_cluster`, and SIGKILL to the postmaster if that fails in any way: a watcher
+    that ends on an error leaves a server running for ever."""
+    try:
+        stop_cluster(pgdata)
+    except Exception:
+        pid = _postmaster_pid(pgdata)
+        if pid is not None and _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        raise
 
 
 if __name__ == "__main__":
