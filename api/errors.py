@@ -190,6 +190,8 @@ def wants_page(request: Request) -> bool:
     path = request.url.path
     if path.startswith(("/api/", "/codec/", "/health", "/metrics", "/openapi")):
         return False
+    if "authorization" in request.headers:  # a program with its token (a printable's CSV)
+        return False
     return "text/html" in request.headers.get("accept", "") or request.method == "GET"
 
 

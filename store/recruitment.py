@@ -565,6 +565,10 @@ class RecruitmentRepository:
         )
         return [r["workflow_id"] for r in rows]
 
+    async def agency_names(self, campaign_id: UUID) -> dict[UUID, str]:
+        """The invited agencies' names."""
+        return {r["id"]: r["name"] for r in await self.conn.fetch(AGENCY_NAMES, campaign_id)}
+
     async def stage_counts(self, campaign_id: UUID) -> list[tuple[UUID, str, bool, int]]:
         rows = await self.conn.fetch(STAGE_COUNTS, campaign_id)
         return [(r["agency_id"], r["status"], r["duplicate"], r["n"]) for r in rows]
@@ -586,8 +590,7 @@ class RecruitmentRepository:
             for r in await self.conn.fetch(REPORT_AGENCIES, campaign.id)
         ]
         reasons = {r["reason"]: r["n"] for r in await self.conn.fetch(REPORT_REASONS, campaign.id)}
-        names = {r["id"]: r["name"] for r in await self.conn.fetch(AGENCY_NAMES, campaign.id)}
-        return build_report(campaign, hired, counts, reasons, names)
+        return build_report(campaign, hired, counts, reasons, await self.agency_names(campaign.id))
 
     async def erase_one(self, referral_id: UUID) -> int:
         return int((await self.conn.execute(ERASE_ONE, referral_id)).split()[-1])

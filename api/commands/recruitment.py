@@ -178,13 +178,14 @@ async def list_referrals(
 
 async def stage_counts(
     ctx: Ctx, campaign: CampaignPublic
-) -> list[tuple[UUID, ReferralStep, bool, int]]:
+) -> tuple[list[tuple[UUID, ReferralStep, bool, int]], dict[UUID, str]]:
     """How many of a campaign's referrals stand at each step, per agency and duplicate or
-    not (the network's view: every agency's)."""
+    not, and the invited agencies' names (the network's view: every agency's)."""
     if not ctx.principal.sees_everything:
         raise Forbidden("Les chiffres par agence sont réservés à l'équipe du réseau.")
-    rows = await RecruitmentRepository(ctx.conn, ctx.sealer).stage_counts(campaign.id)
-    return [(a, ReferralStep(s), d, n) for a, s, d, n in rows]
+    repo = RecruitmentRepository(ctx.conn, ctx.sealer)
+    rows = await repo.stage_counts(campaign.id)
+    return [(a, ReferralStep(s), d, n) for a, s, d, n in rows], await repo.agency_names(campaign.id)
 
 
 async def report(ctx: Ctx, campaign: CampaignPublic) -> CampaignReport:

@@ -32,7 +32,6 @@ from domain.formats import PARIS
 from domain.labels import CAMPAIGN_STATUS_LABELS, CONTRACT_LABELS
 from domain.organisations import OrganisationFilter, OrganisationKind, OrganisationStatus
 from domain.recruitment import (
-    CLOSED_REFERRAL,
     TERMINAL_CAMPAIGN,
     CampaignCancelCreate,
     CampaignCreate,
@@ -329,7 +328,7 @@ async def _campaign_page(
     if p.sees_everything:
         # Counted in SQL; each column shows its first cards only (a campaign of thousands of
         # referrals reads as many rows as one of ten).
-        counts = await rec.stage_counts(ctx, campaign)
+        counts, names = await rec.stage_counts(ctx, campaign)
         for _, step, _, n in counts:
             total += n
             if step.value in in_column:
@@ -342,14 +341,10 @@ async def _campaign_page(
                 found = await rec.list_referrals(ctx, campaign, [step], CARDS, 0)
                 board[step.value] = [_card(r, titles) for r in found.items]
         if closed_total:
-            shut = [st for st in CLOSED_REFERRAL if st not in BOARD]
+            shut = [st for st in ReferralStep if st not in BOARD]  # what the count calls closed
             found = await rec.list_referrals(ctx, campaign, shut, CARDS, 0)
             closed = [_card(r, titles) for r in found.items]
         figures = _agency_figures(campaign, counts)
-        directory = await orgs.directory(
-            ctx, OrganisationFilter(kind=OrganisationKind.AGENCY, limit=500)
-        )
-        names = {o.id: o.name for o in directory.items}
         for f in figures:
             f["name"] = names.get(f["id"], "agence")
     open_ = campaign.status not in TERMINAL_CAMPAIGN

@@ -282,6 +282,30 @@ def form_data(action: str, form: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _task_again(
+    ctx: Ctx, task: TaskPublic | None, form: dict[str, Any], code: int
+) -> tuple[TaskPublic, dict[UUID, dict[str, Any]]] | None:
+    """A refused task's form to show again (read anew: another may have closed it), with
+    what was typed; after a 503 with the request id sent, since that act may be recorded
+    (sent again, it is the same act, never a second one). None: no form to show."""
+    if task is None:
+        return None
+    try:
+        task = await inbox.visible_task(ctx, task.id)
+        if task.closed_at is not None or not inbox.may_complete(ctx.principal, task):
+            return None
+        forms = await _forms(ctx, [task])
+    except Exception as err:
+        if describe(err) is None:
+            raise
+        return None
+    forms[task.id]["kept"] = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    sent = form.get("request_id")
+    if code == status.HTTP_503_SERVICE_UNAVAILABLE and isinstance(sent, str) and sent:
+        forms[task.id]["request_id"] = sent
+    return task, forms
+
+
 @router.post("/mes-taches/{task_id}")
 async def complete_from_page(request: Request, task_id: UUID, ctx: PageContext) -> Response:
     form = dict(await request.form())
@@ -300,10 +324,10 @@ async def complete_from_page(request: Request, task_id: UUID, ctx: PageContext) 
         if refusal.status_code != status.HTTP_503_SERVICE_UNAVAILABLE:
             message = f"Action non enregistrée — {message}"  # a 503's act may be recorded
         me = await procs.me(ctx)
-        if task is not None and task.closed_at is None and inbox.may_complete(ctx.principal, task):
+        again = await _task_again(ctx, task, form, refusal.status_code)
+        if again is not None:
             # The same task again, what was typed kept, the reason above the form.
-            forms = await _forms(ctx, [task])
-            forms[task.id]["kept"] = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+            task, forms = again
             return page(
                 request,
                 "task.html",

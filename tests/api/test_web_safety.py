@@ -81,3 +81,15 @@ async def test_the_orders_menu_is_for_providers_only(client, actors, db):
     assert adviser is not None
     r = await client.get("/tableau-de-bord", headers=adviser.headers)
     assert r.status_code == 200 and 'href="/commandes"' not in r.text
+
+
+async def test_a_program_with_its_token_gets_json_refusals_from_a_printable(client, actors):
+    """A printable page's CSV fetched by a script with its token: a refusal is JSON, as the
+    API's; the same refusal in a browser is a page."""
+    url = f"/campagnes/{uuid.uuid4()}/bilan.csv"
+    r = await client.get(url, headers=actors["staff"].headers)
+    assert r.status_code == 404 and r.json()["detail"]
+    session = actors["staff"].session
+    assert session is not None
+    r = await client.get(url, headers={"Accept": "text/html", **session.headers})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
