@@ -7,10 +7,8 @@ import base64
 import hashlib
 import hmac
 import re
-import statistics
 import uuid
-from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
@@ -94,14 +92,6 @@ def pseudonym(secret: bytes, referral_id: UUID) -> str:
     probability near 1e-5."""
     digest = hmac.new(secret, f"pseudonym|{referral_id}".encode(), hashlib.sha256).digest()
     return "C-" + base64.b32encode(digest[:5]).decode()
-
-
-def is_local(postcode: str | None, territory_postcodes: list[str]) -> bool:
-    """A hire is local when the candidate lives in one of the campaign's postcodes (or
-    departement prefixes of 2-3 digits, e.g. "13")."""
-    if not postcode:
-        return False
-    return any(postcode.startswith(p) for p in territory_postcodes)
 
 
 # --- campaigns -----------------------------------------------------------------------------
@@ -581,19 +571,15 @@ ReferralPublic.model_rebuild()
 # --- report --------------------------------------------------------------------------------
 
 
-class ReportRow(BaseModel):
-    """One referral as the report needs it: no personal data."""
+class HireCounts(BaseModel):
+    """A campaign's hires, counted where they are (SQL): no personal data."""
 
-    agency_id: UUID
-    agency_name: str
-    status: ReferralStep
-    duplicate: bool
-    shortlisted: bool
-    postcode: str
-    created_at: datetime
-    decided_at: datetime | None
-    reason: str | None
-    hired_position_id: UUID | None
+    hired: int = 0
+    # the candidate lives in one of the campaign's postcodes (or departement prefixes of 2-3
+    # digits, e.g. "13")
+    local: int = 0
+    by_position: dict[UUID, int] = Field(default_factory=dict)
+    median_days: float | None = None  # from referral to hire
 
 
 class AgencyCount(BaseModel):
@@ -639,15 +625,14 @@ class CampaignReport(BaseModel):
 
 def build_report(
     campaign: CampaignPublic,
-    hired: list[ReportRow],
+    hires: HireCounts,
     counts: list[AgencyCount],
     reasons: dict[str, int],
     agency_names: dict[UUID, str],
 ) -> CampaignReport:
-    """A campaign's report from what was counted where the referrals are: its hires one by
-    one (as many as its positions), each agency's counts, the employer's rejection reasons
-    (most given first) — the same work for a campaign of ten referrals or of fifty thousand."""
-    local = [r for r in hired if is_local(r.postcode, campaign.territory_postcodes)]
+    """A campaign's report from what was counted where the referrals are: its hires, each
+    agency's counts, the employer's rejection reasons (most given first) — the same work for a
+    campaign of ten referrals or of fifty thousand."""
     by_agency = {c.agency_id: c for c in counts}
     agencies = []
     for agency_id in campaign.agency_ids:
@@ -665,28 +650,28 @@ def build_report(
                 conversion=round(c.hired / c.referrals, 4) if c.referrals else 0.0,
             )
         )
-    hires_by_position = Counter(r.hired_position_id for r in hired)
-    days = [(r.decided_at - r.created_at) / timedelta(days=1) for r in hired if r.decided_at]
     target = sum(p.count for p in campaign.positions)
     return CampaignReport(
         campaign_id=campaign.id,
         title=campaign.title,
         status=campaign.status,
         target=target,
-        hired=len(hired),
-        local_hires=len(local),
-        local_share=round(len(local) / len(hired), 4) if hired else 0.0,
+        hired=hires.hired,
+        local_hires=hires.local,
+        local_share=round(hires.local / hires.hired, 4) if hires.hired else 0.0,
         positions=[
             PositionReport(
                 position_id=p.id,
                 title=p.title,
                 target=p.count,
-                hired=hires_by_position.get(p.id, 0),
+                hired=hires.by_position.get(p.id, 0),
             )
             for p in campaign.positions
         ],
         agencies=agencies,
-        median_days_to_hire=round(statistics.median(days), 2) if days else None,
+        median_days_to_hire=(
+            round(hires.median_days, 2) if hires.median_days is not None else None
+        ),
         rejection_reasons=reasons,
     )
 

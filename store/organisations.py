@@ -18,7 +18,7 @@ from domain.organisations import (
 )
 from domain.processes import TimelineEvent
 from store.pool import Conn
-from store.sql import Where, fetch_page
+from store.sql import Where, fetch_page, like_literal
 
 COLUMNS = (
     "id, kind, name, siret, naf, headcount, postcode, commune, territory, email, phone, "
@@ -125,8 +125,7 @@ class OrganisationRepository:
     async def list(
         self, f: OrganisationFilter, *, only_id: UUID | None = None
     ) -> Page[OrganisationPublic]:
-        # LIKE wildcards typed by a person are searched for literally.
-        q = f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") if f.q else None
+        q = like_literal(f.q) if f.q else None  # wildcards typed are searched for as such
         w = Where().when(q is not None, SEARCH, q)
         for name, fragment in FILTERS.items():
             w.when(getattr(f, name) is not None, fragment, getattr(f, name))

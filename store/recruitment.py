@@ -22,20 +22,20 @@ from domain.recruitment import (
     CampaignReport,
     CampaignStatus,
     CandidateIdentity,
+    HireCounts,
     PositionPublic,
     ReferralCreate,
     ReferralInput,
     ReferralPublic,
     ReferralRegistered,
     ReferralStep,
-    ReportRow,
     build_report,
     campaign_workflow_id,
     normalise_email,
 )
 from store.crypto import Sealer
 from store.pool import Conn
-from store.sql import Where, fetch_page
+from store.sql import Where, fetch_page, like_literal
 
 INSERT_CAMPAIGN = """
 INSERT INTO campaigns (id, workflow_id, employer_id, network_id, created_by, title, status,
@@ -164,30 +164,31 @@ ORDER BY workflow_id LIMIT $4"""
 COUNT_IN_INTERVIEW = """
 SELECT count(*) FROM referrals WHERE campaign_id = $1 AND status = ANY($2)"""
 # A campaign's ($1) referrals counted by agency, step and duplicate (the campaign page's
-# board and per-agency figures, whatever the campaign's size).
+# board and per-agency figures), from the counters the referrals' triggers keep (migration
+# 0014): a few dozen rows, whatever the campaign's size.
 STAGE_COUNTS = """
-SELECT agency_id, status, (duplicate_of IS NOT NULL) AS duplicate, count(*) AS n
-FROM referrals WHERE campaign_id = $1 GROUP BY 1, 2, 3"""
+SELECT agency_id, status, duplicate, sum(n)::bigint AS n
+FROM referral_counts WHERE campaign_id = $1 GROUP BY 1, 2, 3 HAVING sum(n) <> 0"""
 # A campaign's ($1) report, counted where its referrals are: its hires one by one, each
 # agency's counts, the employer's reasons for a rejection (the network's screening notes stay
 # out of its report).
 REPORT_HIRES = """
-SELECT r.agency_id, o.name AS agency_name, r.status, (r.duplicate_of IS NOT NULL) AS duplicate,
-       (r.shortlisted_at IS NOT NULL) AS shortlisted, r.postcode, r.created_at, r.decided_at,
-       r.reason, r.hired_position_id
-FROM referrals r JOIN organisations o ON o.id = r.agency_id
-WHERE r.campaign_id = $1 AND r.status = 'hired'"""
+SELECT GROUPING(hired_position_id) = 1 AS total, hired_position_id, count(*) AS hired,
+       count(*) FILTER (WHERE postcode LIKE ANY ($2)) AS local,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM decided_at - created_at))
+           FILTER (WHERE decided_at IS NOT NULL) / 86400 AS median_days
+FROM referrals WHERE campaign_id = $1 AND status = 'hired'
+GROUP BY ROLLUP (hired_position_id)"""
 REPORT_AGENCIES = """
 SELECT agency_id,
-       count(*) FILTER (WHERE duplicate_of IS NULL) AS referrals,
-       count(*) FILTER (WHERE duplicate_of IS NOT NULL) AS duplicates,
-       count(*) FILTER (WHERE duplicate_of IS NULL AND shortlisted_at IS NOT NULL) AS shortlisted,
-       count(*) FILTER (WHERE duplicate_of IS NULL AND status = 'hired') AS hired
-FROM referrals WHERE campaign_id = $1 GROUP BY agency_id"""
+       coalesce(sum(n) FILTER (WHERE NOT duplicate), 0)::bigint AS referrals,
+       coalesce(sum(n) FILTER (WHERE duplicate), 0)::bigint AS duplicates,
+       coalesce(sum(n) FILTER (WHERE NOT duplicate AND shortlisted), 0)::bigint AS shortlisted,
+       coalesce(sum(n) FILTER (WHERE NOT duplicate AND status = 'hired'), 0)::bigint AS hired
+FROM referral_counts WHERE campaign_id = $1 GROUP BY agency_id"""
 REPORT_REASONS = """
-SELECT reason, count(*) AS n FROM referrals
-WHERE campaign_id = $1 AND status = 'rejected' AND coalesce(reason, '') <> ''
-GROUP BY reason ORDER BY n DESC, reason"""
+SELECT reason, n FROM referral_reasons WHERE campaign_id = $1 AND n > 0
+ORDER BY n DESC, reason"""
 AGENCY_NAMES = """
 SELECT o.id, o.name FROM campaign_agencies a JOIN organisations o ON o.id = a.agency_id
 WHERE a.campaign_id = $1"""
@@ -581,16 +582,23 @@ class RecruitmentRepository:
         )
 
     async def report(self, campaign: CampaignPublic) -> CampaignReport:
-        hired = [
-            ReportRow.model_validate(dict(r))
-            for r in await self.conn.fetch(REPORT_HIRES, campaign.id)
-        ]
+        hires = HireCounts()
+        local = [f"{like_literal(p)}%" for p in campaign.territory_postcodes]  # prefixes
+        for r in await self.conn.fetch(REPORT_HIRES, campaign.id, local):
+            if r["total"]:
+                hires.hired, hires.local, hires.median_days = (
+                    r["hired"],
+                    r["local"],
+                    r["median_days"],
+                )
+            elif r["hired_position_id"] is not None:
+                hires.by_position[r["hired_position_id"]] = r["hired"]
         counts = [
             AgencyCount.model_validate(dict(r))
             for r in await self.conn.fetch(REPORT_AGENCIES, campaign.id)
         ]
         reasons = {r["reason"]: r["n"] for r in await self.conn.fetch(REPORT_REASONS, campaign.id)}
-        return build_report(campaign, hired, counts, reasons, await self.agency_names(campaign.id))
+        return build_report(campaign, hires, counts, reasons, await self.agency_names(campaign.id))
 
     async def erase_one(self, referral_id: UUID) -> int:
         return int((await self.conn.execute(ERASE_ONE, referral_id)).split()[-1])

@@ -38,6 +38,11 @@ class Where:
         return " AND ".join(self.parts) or "true"
 
 
+def like_literal(text: str) -> str:
+    """`text` for a LIKE pattern, its wildcards (`%`, `_`) and escapes searched for literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 # Counts that could scan a whole table stop here: past it a page says « plus de 1 000 ».
 COUNT_BOUND = 1000
 

@@ -7,7 +7,9 @@ the migration ran on data that was there before it."""
 
 from __future__ import annotations
 
+import statistics
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -25,6 +27,7 @@ from domain.processes import (
     TaskClose,
     TaskOpen,
 )
+from domain.recruitment import ReferralStep
 from relais.settings import Settings
 from store.booking import BookingRepository
 from store.crypto import Sealer
@@ -162,7 +165,35 @@ MAINTAINED = {
            HAVING sum(n) <> 0 ORDER BY 1, 2""",
         "SELECT process, status, count(*) FROM processes GROUP BY 1, 2 ORDER BY 1, 2",
     ),
+    "a campaign's referrals by agency and step (migration 0014)": (
+        """SELECT campaign_id, agency_id, status, duplicate, shortlisted, sum(n)
+           FROM referral_counts GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0 ORDER BY 1, 2, 3, 4, 5""",
+        """SELECT campaign_id, agency_id, status, duplicate_of IS NOT NULL,
+                  shortlisted_at IS NOT NULL, count(*)
+           FROM referrals GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5""",
+    ),
+    "a campaign's rejection reasons (migration 0014)": (
+        "SELECT campaign_id, reason, n FROM referral_reasons WHERE n <> 0 ORDER BY 1, 2",
+        """SELECT campaign_id, reason, count(*) FROM referrals
+           WHERE status = 'rejected' AND coalesce(reason, '') <> '' GROUP BY 1, 2 ORDER BY 1, 2""",
+    ),
 }
+# A campaign's report as it was counted before migration 0014 (main at ee96974): hires read
+# one by one and counted in Python, agencies and reasons grouped over every referral.
+OLD_REPORT_HIRES = """
+SELECT r.postcode, r.created_at, r.decided_at, r.hired_position_id FROM referrals r
+WHERE r.campaign_id = $1 AND r.status = 'hired'"""
+OLD_REPORT_AGENCIES = """
+SELECT agency_id,
+       count(*) FILTER (WHERE duplicate_of IS NULL) AS referrals,
+       count(*) FILTER (WHERE duplicate_of IS NOT NULL) AS duplicates,
+       count(*) FILTER (WHERE duplicate_of IS NULL AND shortlisted_at IS NOT NULL) AS shortlisted,
+       count(*) FILTER (WHERE duplicate_of IS NULL AND status = 'hired') AS hired
+FROM referrals WHERE campaign_id = $1 GROUP BY agency_id"""
+OLD_REPORT_REASONS = """
+SELECT reason, count(*) AS n FROM referrals
+WHERE campaign_id = $1 AND status = 'rejected' AND coalesce(reason, '') <> ''
+GROUP BY reason ORDER BY n DESC, reason"""
 
 
 async def _new_database(pg_server, *, migrate_upto: int | None = None) -> str:
@@ -501,6 +532,107 @@ async def test_what_the_triggers_keep_follows_the_apps_writes(regional):
         await pool.close()
 
 
+async def test_a_campaigns_report_counts_what_the_old_report_counted(conn, regional):
+    """The report from counters and one aggregate (migration 0014) against the report counted
+    from every referral, for the large campaign and closed ones of every size."""
+    _, seeded = regional
+    repo = RecruitmentRepository(conn, SEALER)
+    ids = [seeded.big_campaign] + [
+        r["campaign_id"]
+        for r in await conn.fetch(
+            """SELECT campaign_id FROM referrals GROUP BY 1 HAVING count(*) FILTER
+               (WHERE status = 'hired') > 0 ORDER BY count(*) DESC LIMIT 5"""
+        )
+    ]
+    for campaign_id in ids:
+        campaign = await repo.get_campaign(campaign_id)
+        assert campaign is not None
+        report = await repo.report(campaign)
+        hires = await conn.fetch(OLD_REPORT_HIRES, campaign_id)
+        assert hires, campaign_id
+        local = [
+            h
+            for h in hires
+            if h["postcode"]
+            and any(h["postcode"].startswith(p) for p in campaign.territory_postcodes)
+        ]
+        days = [
+            (h["decided_at"] - h["created_at"]) / timedelta(days=1)
+            for h in hires
+            if h["decided_at"]
+        ]
+        assert (report.hired, report.local_hires) == (len(hires), len(local))
+        assert report.median_days_to_hire == (round(statistics.median(days), 2) if days else None)
+        by_position = Counter(h["hired_position_id"] for h in hires)
+        assert {p.position_id: p.hired for p in report.positions} == {
+            p.id: by_position.get(p.id, 0) for p in campaign.positions
+        }
+        agencies = {r["agency_id"]: r for r in await conn.fetch(OLD_REPORT_AGENCIES, campaign_id)}
+        for a in report.agencies:
+            old = agencies.get(a.agency_id)
+            assert (a.referrals, a.duplicates, a.shortlisted, a.hired) == (
+                (old["referrals"], old["duplicates"], old["shortlisted"], old["hired"])
+                if old
+                else (0, 0, 0, 0)
+            )
+        assert list(report.rejection_reasons.items()) == [
+            (r["reason"], r["n"]) for r in await conn.fetch(OLD_REPORT_REASONS, campaign_id)
+        ]
+    await assert_maintained(conn)
+
+
+async def test_a_campaigns_counters_follow_its_referrals_steps(regional):
+    """Referrals moved through their steps by the repository (screened, shortlisted, hired,
+    rejected with a reason, its reason changed), one inserted as a duplicate, one deleted:
+    the counters stay what a recomputation gives, and the report follows."""
+    url, seeded = regional
+    pool = await create_pool(url)
+    try:
+        async with pool.acquire() as c, c.transaction():
+            repo = RecruitmentRepository(c, SEALER)
+            campaign = await repo.get_campaign(seeded.big_campaign)
+            assert campaign is not None
+            before = await repo.report(campaign)
+            rows = await c.fetch(
+                """SELECT id FROM referrals WHERE campaign_id = $1 AND status = 'screening'
+                   AND duplicate_of IS NULL ORDER BY id LIMIT 4""",
+                campaign.id,
+            )
+            a, b, d, e = (r["id"] for r in rows)
+            now = datetime.now(UTC)
+            await repo.set_referral(a, ReferralStep.SHORTLISTED, now)
+            await repo.set_referral(b, ReferralStep.REJECTED, now, "Profil trop junior")
+            await repo.set_referral(d, ReferralStep.REJECTED, now, "Profil trop junior")
+            await assert_maintained(c)
+            position, why = await repo.record_hire(a, campaign.id, None, now, "embauche")
+            assert why is None and position is not None
+            await c.execute("UPDATE referrals SET reason = 'Poste pourvu' WHERE id = $1", d)
+            await c.execute(
+                """INSERT INTO referrals (id, workflow_id, campaign_id, agency_id, pseudonym,
+                       status, postcode, email_key, duplicate_of)
+                   SELECT gen_random_uuid(), workflow_id || '-bis', campaign_id, agency_id,
+                          pseudonym, 'duplicate', postcode, email_key, id
+                   FROM referrals WHERE id = $1""",
+                e,
+            )
+            await assert_maintained(c)
+            after = await repo.report(campaign)
+            assert after.hired == before.hired + 1
+            assert after.rejection_reasons.get("Profil trop junior", 0) == (
+                before.rejection_reasons.get("Profil trop junior", 0) + 1
+            )
+            assert after.rejection_reasons["Poste pourvu"] == (
+                before.rejection_reasons.get("Poste pourvu", 0) + 1
+            )
+            await c.execute("DELETE FROM referrals WHERE duplicate_of = $1", e)
+            await assert_maintained(c)
+            raise _Rollback
+    except _Rollback:
+        pass
+    finally:
+        await pool.close()
+
+
 class _Rollback(Exception):
     pass
 
@@ -533,14 +665,14 @@ def _status(wid: str, org, status: ProcessStatus, seq: int) -> StatusProjection:
 
 
 async def test_the_migration_keeps_what_was_there_before_it(pg_server):
-    """Data written before migration 0010 (by the seeder at 1/1000): once migrated, it reads
-    as if the triggers had always been there."""
+    """Data written before migration 0010 (by the seeder at 1/1000): once migrated (0010, 0014
+    and the rest), it reads as if the triggers had always been there."""
     url = await _new_database(pg_server, migrate_upto=9)
     conn = await asyncpg.connect(url)
     try:
         await seed(conn, REGIONAL.scaled(SCALE / 2), SEALER)
-        (scale,) = [m for m in available() if m.version == 10]
-        await _apply(conn, scale)
+        for later in [m for m in available() if m.version > 9]:
+            await _apply(conn, later)
         await assert_maintained(conn)
     finally:
         await conn.close()
