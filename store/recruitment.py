@@ -151,9 +151,10 @@ SELECT {REFERRAL_COLUMNS}
 FROM referrals r JOIN organisations o ON o.id = r.agency_id
 WHERE r.campaign_id = $1 AND {{where}}
 ORDER BY r.created_at, r.id LIMIT {{limit}} OFFSET {{offset}}"""
+# The same filters over the counters the referrals' triggers keep (migration 0014): an exact
+# total whatever the campaign's size.
 COUNT_REFERRALS = """
-SELECT count(*) FROM (SELECT 1 FROM referrals r WHERE r.campaign_id = $1 AND {where}
-                      LIMIT {bound}) c"""
+SELECT coalesce(sum(n), 0)::bigint FROM referral_counts r WHERE r.campaign_id = $1 AND {where}"""
 GET_REFERRAL = f"""
 SELECT {REFERRAL_COLUMNS}, r.workflow_id
 FROM referrals r JOIN organisations o ON o.id = r.agency_id WHERE r.id = $1"""
@@ -539,18 +540,23 @@ class RecruitmentRepository:
         shortlisted_only: bool = False,
     ) -> Page[ReferralPublic]:
         """`reveal(referral) -> bool` says whether this reader may see the candidate's
-        identity. The total is counted up to a bound (`store.sql.count_bound`)."""
-        w = Where(campaign_id)
-        w.when(agency_id is not None, "r.agency_id = {}", agency_id)
-        w.when(statuses is not None, "r.status = ANY({})", statuses)
-        w.when(shortlisted_only, "r.shortlisted_at IS NOT NULL")
-        rows, total, lower = await fetch_page(
-            self.conn, w, LIST_REFERRALS, COUNT_REFERRALS, limit, offset
+        identity. The total is exact, from the counters."""
+
+        def where(shortlisted: str) -> Where:
+            w = Where(campaign_id)
+            w.when(agency_id is not None, "r.agency_id = {}", agency_id)
+            w.when(statuses is not None, "r.status = ANY({})", statuses)
+            return w.when(shortlisted_only, shortlisted)
+
+        w, counted = where("r.shortlisted_at IS NOT NULL"), where("r.shortlisted")
+        page = Where(*w.args)
+        rows = await self.conn.fetch(
+            LIST_REFERRALS.format(where=w.sql, limit=page.param(limit), offset=page.param(offset)),
+            *page.args,
         )
+        total = await self.conn.fetchval(COUNT_REFERRALS.format(where=counted.sql), *counted.args)
         items = [self._public(r, reveal) for r in rows]
-        return Page[ReferralPublic](
-            items=items, total=total, total_is_lower_bound=lower, limit=limit, offset=offset
-        )
+        return Page[ReferralPublic](items=items, total=total, limit=limit, offset=offset)
 
     async def get_referral(
         self, referral_id: UUID, reveal: Reveal

@@ -5,11 +5,11 @@ identity once consent is given, decision). Every act goes through its command.""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
@@ -43,7 +43,8 @@ M = TypeVar("M", bound=BaseModel)
 AGENCY_ONLY = "Page réservée aux agences emploi : elle montre les candidats qu'elles ont proposés."
 EMPLOYER_ONLY = "Page réservée à l'employeur de la campagne et à l'équipe du réseau."
 CAMPAIGNS_SHOWN = 10  # an agency's latest campaigns on « Mes candidats »
-REFERRALS_SHOWN = 50  # per campaign (those waiting for the agency's consent come first)
+REFERRALS_SHOWN = 10  # per campaign (those waiting for the agency's consent come first)
+PAGE_SIZE = 25  # one campaign's candidates, page by page
 DONE = {
     "consentement": "C'est fait : la réponse du candidat est transmise.",
     "retrait": "C'est fait : le candidat est retiré de la campagne.",
@@ -148,29 +149,40 @@ async def _my_candidates(
     errors: Errors | None = None,
     typed: dict[str, str] | None = None,
     status_code: int = 200,
+    campaign_id: UUID | None = None,
+    page_no: int = 1,
 ) -> Response:
+    """The agency's latest campaigns, each with the candidates waiting for its consent first
+    and its first ones proposed; or, given `campaign_id`, that campaign's candidates page by
+    page."""
     me = await procs.me(ctx)
     if ctx.principal.role != Role.AGENCY:
         return _forbidden(request, me, AGENCY_ONLY)
-    campaigns = (await rec.list_campaigns(ctx, None, limit=CAMPAIGNS_SHOWN, offset=0)).items
     sections = []
-    for c in campaigns:
-        # Those the agency must act on (consent) first, whatever the campaign's size.
-        asking = await rec.list_referrals(
-            ctx, c, [ReferralStep.INTERVIEW_REQUESTED], REFERRALS_SHOWN, 0
-        )
-        found = await rec.list_referrals(ctx, c, None, REFERRALS_SHOWN, 0)
-        first = {r.id for r in asking.items}
-        shown = asking.items + [r for r in found.items if r.id not in first]
-        sections.append(
-            {
-                "c": c,
-                "referrals": shown,
-                "more": found.total > len(shown),
-                "positions": {p.id: p.title for p in c.positions},
-                "closed": open_for_intake(c),
-            }
-        )
+    pages: dict[str, Any] | None = None
+    if campaign_id is not None:
+        try:
+            c = await rec.visible_campaign(ctx, campaign_id)
+        except Exception as err:
+            return _refused(request, me, err)
+        found = await rec.list_referrals(ctx, c, None, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
+        last = max(1, -(-found.total // PAGE_SIZE))
+        if page_no > last:  # past the end (a link kept from when there were more): the last
+            page_no = last
+            found = await rec.list_referrals(ctx, c, None, PAGE_SIZE, (last - 1) * PAGE_SIZE)
+        sections.append(_section(c, found.items, found.total))
+        pages = {"no": page_no, "last": last, "base": f"/candidats/campagne/{c.id}"}
+    else:
+        campaigns = (await rec.list_campaigns(ctx, None, limit=CAMPAIGNS_SHOWN, offset=0)).items
+        for c in campaigns:
+            # Those the agency must act on (consent) first, whatever the campaign's size.
+            asking = await rec.list_referrals(
+                ctx, c, [ReferralStep.INTERVIEW_REQUESTED], REFERRALS_SHOWN, 0
+            )
+            found = await rec.list_referrals(ctx, c, None, REFERRALS_SHOWN, 0)
+            first = {r.id for r in asking.items}
+            shown = asking.items + [r for r in found.items if r.id not in first]
+            sections.append(_section(c, shown, found.total, asking.total))
     answer: ReferralRegistered | None = None
     if proposed is not None:
         try:
@@ -183,6 +195,7 @@ async def _my_candidates(
         {
             "me": me,
             "sections": sections,
+            "pages": pages,
             "done": DONE.get(done or ""),
             "answer": answer,
             "failed": failed,
@@ -196,6 +209,20 @@ async def _my_candidates(
     )
 
 
+def _section(
+    c: CampaignPublic, shown: list[ReferralPublic], total: int, asking: int = 0
+) -> dict[str, Any]:
+    return {
+        "c": c,
+        "referrals": shown,
+        "total": total,
+        "asking": asking,
+        "more": total > len(shown),
+        "positions": {p.id: p.title for p in c.positions},
+        "closed": open_for_intake(c),
+    }
+
+
 @router.get("/candidats", response_class=HTMLResponse)
 async def my_candidates(
     request: Request,
@@ -204,6 +231,16 @@ async def my_candidates(
     proposee: UUID | None = None,
 ) -> Response:
     return await _my_candidates(request, ctx, done=fait, proposed=proposee)
+
+
+@router.get("/candidats/campagne/{campaign_id}", response_class=HTMLResponse)
+async def campaign_candidates(
+    request: Request,
+    campaign_id: UUID,
+    ctx: PageContext,
+    page_no: Annotated[int, Query(alias="page")] = 1,
+) -> Response:
+    return await _my_candidates(request, ctx, campaign_id=campaign_id, page_no=max(1, page_no))
 
 
 @router.post("/candidats/{referral_id}/consentement", response_class=HTMLResponse)

@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
 from domain.common import Page
 from domain.formats import PARIS, euros
 
-LOCALE = "fr_FR"
+LOCALE = Locale.parse("fr_FR")  # parsed once (Babel parses a name on every call)
+
+
+@lru_cache(maxsize=4096)
+def _date(value: date, pattern: str) -> str:
+    """A date in a pattern: a page of 200 rows formats the same few days again and again."""
+    return format_date(value, pattern, locale=LOCALE)
 
 
 def number(value: float | int | None, decimals: int | None = None) -> str:
@@ -42,7 +50,7 @@ def day(value: date | datetime | None) -> str:
         return "—"
     if isinstance(value, datetime):
         value = value.astimezone(PARIS).date()
-    return format_date(value, "d MMMM y", locale=LOCALE)
+    return _date(value, "d MMMM y")
 
 
 def short_day(value: date | datetime | None) -> str:
@@ -51,7 +59,7 @@ def short_day(value: date | datetime | None) -> str:
         return "—"
     if isinstance(value, datetime):
         value = value.astimezone(PARIS).date()
-    return format_date(value, "dd/MM/y", locale=LOCALE)
+    return _date(value, "dd/MM/y")
 
 
 def moment(value: datetime | None) -> str:
@@ -68,7 +76,7 @@ def month(period: str | date | None) -> str:
     if isinstance(period, str):
         year, mon = (int(x) for x in period.split("-")[:2])
         period = date(year, mon, 1)
-    return format_date(period, "MMMM y", locale=LOCALE)
+    return _date(period, "MMMM y")
 
 
 def total(page: Page[Any]) -> str:

@@ -258,3 +258,48 @@ async def test_not_interested_withdrawal_and_the_forms_keep_what_was_typed(
     assert r.status_code == 303
     text = _t(await agency.get(r.headers["location"]))
     assert "le candidat est retiré" in text and "a trouvé un emploi ailleurs" in text
+
+
+async def test_a_campaign_with_many_candidates_is_read_page_by_page(
+    client, actors, other_agency, campaign, monkeypatch
+):
+    """« Mes candidats » shows a campaign's first candidates and a link to all of them; that
+    page goes from page to page, its count exact, and only the agency's own candidates."""
+    monkeypatch.setattr("api.pages.candidates.REFERRALS_SHOWN", 2)
+    monkeypatch.setattr("api.pages.candidates.PAGE_SIZE", 2)
+    agency = _as(client, actors["agency"])
+    cid = campaign["id"]
+    names = ["Inès", "Yanis", "Léa", "Sami", "Nora"]
+    for i, first in enumerate(names):
+        r = await _propose(agency, cid, first_name=first, email=f"c{i}@example.fr", phone="")
+        assert r.status_code == 303, r.text
+    mine = _t(await agency.get("/candidats"))
+    assert "Voir les 5 candidats proposés sur cette campagne" in mine
+    assert sum(f"{n} Martin" in mine for n in names) == 2  # the first two only
+    link = re.search(r'href="(/candidats/campagne/[^"]+)"', mine).group(1)
+    assert link == f"/candidats/campagne/{cid}"
+
+    seen: list[str] = []
+    url = link
+    for no in (1, 2, 3):
+        r = await agency.get(url)
+        assert r.status_code == 200
+        text = _t(r)
+        assert f"5 candidats proposés · page {no} sur 3" in text
+        seen += [n for n in names if f"{n} Martin" in text]
+        nxt = re.search(r'href="([^"]+)" rel="next"', r.text)
+        if no < 3:
+            url = html.unescape(nxt.group(1))
+        else:
+            assert nxt is None and 'rel="prev"' in r.text
+    assert seen == names  # each once, in the order they were proposed
+    # A link kept from when there were more pages shows the last one.
+    assert "page 3 sur 3" in _t(await agency.get(f"{link}?page=99"))
+
+    # Another agency invited on the campaign sees none of these candidates there.
+    other = _t(await _as(client, other_agency).get(link))
+    assert "Aucun candidat proposé sur cette campagne." in other
+    assert not any(f"{n} Martin" in other for n in names)
+    # The employer is told the page is the agencies'.
+    r = await _as(client, actors["member"]).get(link)
+    assert r.status_code == 403 and "réservée aux agences" in _t(r)
