@@ -18,7 +18,7 @@ from domain.organisations import (
 )
 from domain.processes import TimelineEvent
 from store.pool import Conn
-from store.sql import Where, fetch_page, like_literal
+from store.sql import Where, count_bound, fetch_page, like_literal
 
 COLUMNS = (
     "id, kind, name, siret, naf, headcount, postcode, commune, territory, email, phone, "
@@ -31,10 +31,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 RETURNING {COLUMNS}"""
 GET = f"SELECT {COLUMNS} FROM organisations WHERE id = $1"
 GET_BY_SIRET = f"SELECT {COLUMNS} FROM organisations WHERE siret = $1"
-# A list's filters, each given only when set (store.sql.Where); `q` matches name, commune or
-# SIRET.
-SEARCH = """(lower(name) LIKE '%' || lower({0}) || '%'
-       OR lower(coalesce(commune, '')) LIKE '%' || lower({0}) || '%' OR siret LIKE {0} || '%')"""
+# A list's filters, each given only when set (store.sql.Where). `q`: each word typed starts a
+# word of the name or the commune, accents and case aside (migration 0015's GIN index); digits
+# alone are also a SIRET's first digits.
+SEARCH = "organisation_words(name, commune) @@ organisation_query({0})"
+# The same test out of the index's reach (`|| ''` is not the indexed expression): for a word
+# many organisations hold, the names are walked in order and the walk stops at the page.
+SEARCH_WALKED = "(organisation_words(name, commune) || ''::tsvector) @@ organisation_query({0})"
 FILTERS = {
     "kind": "kind = {}",
     "territory": "lower(territory) = lower({})",
@@ -43,6 +46,11 @@ FILTERS = {
 }
 LIST = f"""SELECT {COLUMNS} FROM organisations WHERE {{where}}
 ORDER BY name, id LIMIT {{limit}} OFFSET {{offset}}"""
+# A search's few matches found through the index, then sorted: ordered by `name || ''`, which
+# no index gives, so the planner never walks the names testing each against a word that few
+# or none hold (52 ms at 20,000 organisations for a word none has, 0.1 ms this way).
+LIST_FOUND = f"""SELECT {COLUMNS} FROM organisations WHERE {{where}}
+ORDER BY name || '', id LIMIT {{limit}} OFFSET {{offset}}"""
 COUNT = "SELECT count(*) FROM (SELECT 1 FROM organisations WHERE {where} LIMIT {bound}) c"
 # An organisation's history: what was done to its record (created, changed, its membership).
 HISTORY = """
@@ -125,12 +133,37 @@ class OrganisationRepository:
     async def list(
         self, f: OrganisationFilter, *, only_id: UUID | None = None
     ) -> Page[OrganisationPublic]:
-        q = like_literal(f.q) if f.q else None  # wildcards typed are searched for as such
-        w = Where().when(q is not None, SEARCH, q)
-        for name, fragment in FILTERS.items():
-            w.when(getattr(f, name) is not None, fragment, getattr(f, name))
-        w.when(only_id is not None, "id = {}", only_id)
-        rows, total, lower = await fetch_page(self.conn, w, LIST, COUNT, f.limit, f.offset)
+        def where(search: str) -> Where:
+            w = Where()
+            digits = f.q.replace(" ", "") if f.q else ""
+            if digits.isdigit():
+                w.add(f"({search} OR siret LIKE {{1}} || '%')", f.q, like_literal(digits))
+            elif f.q:
+                w.add(search, f.q)
+            for name, fragment in FILTERS.items():
+                w.when(getattr(f, name) is not None, fragment, getattr(f, name))
+            return w.when(only_id is not None, "id = {}", only_id)
+
+        if not f.q:
+            rows, total, lower = await fetch_page(
+                self.conn, where(""), LIST, COUNT, f.limit, f.offset
+            )
+        else:
+            # Counted first, through the index: few matches are sorted, many are met walking
+            # the names in order.
+            w, bound = where(SEARCH), count_bound(f.limit, f.offset)
+            counted = Where(*w.args)
+            total = await self.conn.fetchval(
+                COUNT.format(where=w.sql, bound=counted.param(bound + 1)), *counted.args
+            )
+            total, lower = min(total, bound), total > bound
+            if lower:
+                w = where(SEARCH_WALKED)
+            page = Where(*w.args)
+            sql = (LIST if lower else LIST_FOUND).format(
+                where=w.sql, limit=page.param(f.limit), offset=page.param(f.offset)
+            )
+            rows = await self.conn.fetch(sql, *page.args)
         return Page[OrganisationPublic](
             items=[OrganisationPublic.model_validate(dict(r)) for r in rows],
             total=total,

@@ -126,6 +126,54 @@ async def test_search_by_name_kind_territory_with_pagination(client, actors):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "limit"
 
 
+async def test_the_search_matches_words_as_typed_accents_and_case_aside(
+    client, actors, monkeypatch
+):
+    """Each word typed starts a word of the name or the commune (an index finds them, at any
+    size of directory); digits alone also find a SIRET by its first digits."""
+    staff = actors["staff"]
+    numbers = {}
+    for name, commune in [
+        ("Épicerie Fine de l'Estaque", "Marseille"),
+        ("Boulangerie Saint-Étienne", "Aubagne"),
+        ("Garage du Port", "La Ciotat"),
+        ("Garage Martin", "Cassis"),
+        ("Garage des Pins", "Gémenos"),
+    ]:
+        numbers[name] = siret()
+        body = {**NEW, "siret": numbers[name], "name": name, "commune": commune}
+        r = await client.post("/api/organisations", json=body, headers=staff.headers)
+        assert r.status_code == 201, r.text
+
+    async def names(q: str) -> set[str]:
+        r = await client.get("/api/organisations", params={"q": q}, headers=staff.headers)
+        assert r.status_code == 200, r.text
+        return {o["name"] for o in r.json()["items"]}
+
+    assert await names("epicerie") == {"Épicerie Fine de l'Estaque"}
+    assert await names("ÉPICERIE  estaq") == {"Épicerie Fine de l'Estaque"}  # every word
+    assert await names("epicerie aubagne") == set()
+    assert await names("saint-etienne") == {"Boulangerie Saint-Étienne"}
+    assert await names("ciotat") == {"Garage du Port"}  # its commune
+    assert await names("langerie") == set()  # a word's start, not any part of it
+    assert await names("' & !") == set()  # no word typed: nothing, and no error
+    number = numbers["Garage du Port"]
+    assert await names(f"{number[:3]} {number[3:9]}") >= {"Garage du Port"}
+    assert await names(number) == {"Garage du Port"}
+
+    # A word many hold (past the count's bound): the same names, page after page, in order.
+    monkeypatch.setattr("store.sql.COUNT_BOUND", 1)
+    seen = []
+    for offset in range(3):
+        r = await client.get(
+            "/api/organisations",
+            params={"q": "garage", "limit": 1, "offset": offset},
+            headers=staff.headers,
+        )
+        seen += [o["name"] for o in r.json()["items"]]
+    assert seen == sorted(["Garage des Pins", "Garage du Port", "Garage Martin"])  # by name
+
+
 async def test_update_changes_only_what_is_sent(client, actors):
     staff = actors["staff"]
     org = (

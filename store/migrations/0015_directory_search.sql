@@ -1,0 +1,24 @@
+-- The directory's search by words: each word typed matches the start of a word of a name or
+-- a commune, accents and case aside (« epicerie mars » finds « Épicerie de Marseille »),
+-- through a GIN index instead of reading every organisation. Built from what Postgres has
+-- without extensions (no pg_trgm or unaccent in the embedded server).
+CREATE FUNCTION fold_accents(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT translate(lower(t), 'àâäáãåçéèêëíìîïñóòôöõúùûüýÿ', 'aaaaaaceeeeiiiinooooouuuuyy')
+$$;
+
+CREATE FUNCTION organisation_words(name text, commune text) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT to_tsvector('simple', fold_accents(coalesce(name, '') || ' ' || coalesce(commune, '')))
+$$;
+
+-- What a person typed as a query: its words, each a prefix, all of them required; NULL (no
+-- match) when it holds no word.
+CREATE FUNCTION organisation_query(q text) RETURNS tsquery
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT to_tsquery('simple', string_agg(w || ':*', ' & '))
+    FROM regexp_split_to_table(fold_accents(q), '[^[:alnum:]]+') w WHERE w <> ''
+$$;
+
+CREATE INDEX organisations_words ON organisations USING gin (organisation_words(name, commune));
+-- A SIRET's first digits (the directory's search by number).
+CREATE INDEX organisations_siret_prefix ON organisations (siret bpchar_pattern_ops);
