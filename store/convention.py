@@ -4,6 +4,7 @@ visits and action projects, and the activity facts the KPIs are counted from."""
 from __future__ import annotations
 
 import builtins
+from collections import defaultdict
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -95,7 +96,9 @@ SET_EVALUATION = """
 UPDATE convention_phases SET evaluation = $3, updated_at = now()
 WHERE convention_id = $1 AND number = $2"""
 
-GET_CONVENTION = "SELECT * FROM conventions WHERE id = $1"
+# A page of conventions is read in five statements, whatever its length: the conventions
+# ($1, an array of ids), then their parties, phases, signatures and latest snapshots.
+GET_CONVENTIONS = "SELECT * FROM conventions WHERE id = ANY($1)"
 LIST_CONVENTIONS = """
 SELECT c.id FROM conventions c
 WHERE ($1::uuid IS NULL OR EXISTS (
@@ -108,19 +111,21 @@ WHERE ($1::uuid IS NULL OR EXISTS (
         SELECT 1 FROM convention_parties p WHERE p.convention_id = c.id AND p.organisation_id = $1))
   AND ($2::text IS NULL OR c.status = $2)"""
 PARTIES = """
-SELECT p.organisation_id, o.name AS organisation_name, p.role, p.signatory_id,
+SELECT p.convention_id, p.organisation_id, o.name AS organisation_name, p.role, p.signatory_id,
        u.name AS signatory_name, u.role AS signatory_role, o.email
 FROM convention_parties p
 JOIN organisations o ON o.id = p.organisation_id JOIN users u ON u.id = p.signatory_id
-WHERE p.convention_id = $1 ORDER BY p.role, o.name"""
-PHASES = "SELECT * FROM convention_phases WHERE convention_id = $1 ORDER BY number"
+WHERE p.convention_id = ANY($1) ORDER BY p.role, o.name"""
+PHASES = "SELECT * FROM convention_phases WHERE convention_id = ANY($1) ORDER BY number"
 SIGNATURES = """
-SELECT phase_number, organisation_id, signatory_id, signed_at FROM convention_signatures
-WHERE convention_id = $1 ORDER BY signed_at"""
-LATEST_SNAPSHOT = """
-SELECT s.phase_number, s.as_of, s.taken_at, s.actuals FROM kpi_snapshots s
+SELECT convention_id, phase_number, organisation_id, signatory_id, signed_at
+FROM convention_signatures WHERE convention_id = ANY($1) ORDER BY signed_at"""
+LATEST_SNAPSHOTS = """
+SELECT DISTINCT ON (s.convention_id) s.convention_id, s.phase_number, s.as_of, s.taken_at,
+       s.actuals
+FROM kpi_snapshots s
 JOIN conventions c ON c.id = s.convention_id AND c.phase_number = s.phase_number
-WHERE s.convention_id = $1 ORDER BY s.as_of DESC LIMIT 1"""
+WHERE s.convention_id = ANY($1) ORDER BY s.convention_id, s.as_of DESC"""
 SNAPSHOTS = """
 SELECT phase_number, as_of, taken_at, actuals FROM kpi_snapshots
 WHERE convention_id = $1 AND phase_number = $2 ORDER BY as_of"""
@@ -397,13 +402,24 @@ class ConventionRepository:
     # --- read by the API ---------------------------------------------------------------------
 
     async def get(self, convention_id: UUID) -> ConventionPublic | None:
-        row = await self.conn.fetchrow(GET_CONVENTION, convention_id)
-        if row is None:
-            return None
-        parties = [Party.model_validate(dict(r)) for r in await self.conn.fetch(PARTIES, row["id"])]
-        signatures = await self.conn.fetch(SIGNATURES, row["id"])
-        phases = []
-        for ph in await self.conn.fetch(PHASES, row["id"]):
+        found = await self._load([convention_id])
+        return found[0] if found else None
+
+    async def _load(self, ids: builtins.list[UUID]) -> builtins.list[ConventionPublic]:
+        """The conventions of `ids`, in that order (those that exist)."""
+        rows = {r["id"]: r for r in await self.conn.fetch(GET_CONVENTIONS, ids)}
+        if not rows:
+            return []
+        parties: dict[UUID, builtins.list[Party]] = defaultdict(builtins.list)
+        for r in await self.conn.fetch(PARTIES, ids):
+            parties[r["convention_id"]].append(Party.model_validate(dict(r)))
+        signatures: dict[tuple[UUID, int], builtins.list[Signature]] = defaultdict(builtins.list)
+        for r in await self.conn.fetch(SIGNATURES, ids):
+            signatures[r["convention_id"], r["phase_number"]].append(
+                Signature.model_validate(dict(r))
+            )
+        phases: dict[UUID, builtins.list[PhasePublic]] = defaultdict(builtins.list)
+        for ph in await self.conn.fetch(PHASES, ids):
             spec = PhaseSpec(
                 number=ph["number"],
                 starts_on=ph["starts_on"],
@@ -412,7 +428,7 @@ class ConventionRepository:
                 targets=ph["targets"],
                 priorities=ph["priorities"],
             )
-            phases.append(
+            phases[ph["convention_id"]].append(
                 PhasePublic(
                     number=ph["number"],
                     starts_on=ph["starts_on"],
@@ -423,27 +439,27 @@ class ConventionRepository:
                     priorities=spec.priorities,
                     status=ph["status"],
                     detail=ph["detail"],
-                    signatures=[
-                        Signature.model_validate(dict(s))
-                        for s in signatures
-                        if s["phase_number"] == ph["number"]
-                    ],
+                    signatures=signatures[ph["convention_id"], ph["number"]],
                     evaluation=ph["evaluation"],
                 )
             )
-        latest = await self.conn.fetchrow(LATEST_SNAPSHOT, row["id"])
-        return ConventionPublic(
-            id=row["id"],
-            workflow_id=row["workflow_id"],
-            title=row["title"],
-            territory=row["territory"],
-            status=row["status"],
-            phase_number=row["phase_number"],
-            parties=parties,
-            phases=phases,
-            latest_snapshot=_snapshot(latest) if latest else None,
-            created_at=row["created_at"],
-        )
+        latest = {r["convention_id"]: r for r in await self.conn.fetch(LATEST_SNAPSHOTS, ids)}
+        return [
+            ConventionPublic(
+                id=row["id"],
+                workflow_id=row["workflow_id"],
+                title=row["title"],
+                territory=row["territory"],
+                status=row["status"],
+                phase_number=row["phase_number"],
+                parties=parties[i],
+                phases=phases[i],
+                latest_snapshot=_snapshot(latest[i]) if i in latest else None,
+                created_at=row["created_at"],
+            )
+            for i in ids
+            if (row := rows.get(i)) is not None
+        ]
 
     async def list(
         self,
@@ -454,7 +470,7 @@ class ConventionRepository:
     ) -> Page[ConventionPublic]:
         ids = await self.conn.fetch(LIST_CONVENTIONS, party_id, status, limit, offset)
         total = await self.conn.fetchval(COUNT_CONVENTIONS, party_id, status)
-        items = [c for r in ids if (c := await self.get(r["id"])) is not None]
+        items = await self._load([r["id"] for r in ids])
         return Page[ConventionPublic](items=items, total=total, limit=limit, offset=offset)
 
     async def snapshots(self, convention_id: UUID, phase_number: int) -> builtins.list[KpiSnapshot]:

@@ -123,6 +123,27 @@ async def test_bad_conventions_are_refused_with_a_reason(client, actors, db):
     assert await db.fetchval("SELECT count(*) FROM processes") == 0  # no workflow started
 
 
+async def test_a_list_of_conventions_reads_each_as_its_own_page_does(client, actors):
+    """The list reads a page of conventions at once (five statements): each item is what the
+    convention's own page reads, newest first."""
+    made = [
+        await _create(client, actors, request_id=f"cap-{n}", title=f"Cap {n}", territory=t)
+        for n, t in [(1, "Marseille Nord"), (2, "Aubagne"), (3, "La Ciotat")]
+    ]
+    assert (await _sign(client, made[1], actors["manager"])).status_code == 200
+    staff = actors["staff"].headers
+    listed = (await client.get("/api/conventions", headers=staff)).json()
+    assert [c["id"] for c in listed["items"]] == [c["id"] for c in reversed(made)]
+    for item in listed["items"]:
+        one = await client.get(f"/api/conventions/{item['id']}", headers=staff)
+        assert item == one.json()
+    signed = next(c for c in listed["items"] if c["id"] == made[1]["id"])
+    assert [s["signatory_id"] for s in signed["phases"][0]["signatures"]] == [
+        str(actors["manager"].user_id)
+    ]
+    assert all(not c["phases"][0]["signatures"] for c in listed["items"] if c is not signed)
+
+
 async def test_signatures_visits_snapshot_and_campaign_from_a_project(client, actors, db):
     conv = await _create(client, actors)
     again = await _create(client, actors)  # the same request: the same convention
