@@ -112,6 +112,12 @@ SELECT r.id AS request_id, r.member_id, o.name AS member_name, r.quantity,
 FROM service_requests r JOIN organisations o ON o.id = r.member_id
 WHERE r.pool_id = $1 AND r.status IN ('joined', 'quoted', 'accepted')
 ORDER BY r.created_at, r.id"""
+POOLS_MEMBERS = """
+SELECT r.pool_id, r.id AS request_id, r.member_id, o.name AS member_name, r.quantity,
+       coalesce(r.headcount, 0) AS headcount, r.status, r.quote_cents, r.accepted_cents
+FROM service_requests r JOIN organisations o ON o.id = r.member_id
+WHERE r.pool_id = ANY($1) AND r.status IN ('joined', 'quoted', 'accepted')
+ORDER BY r.pool_id, r.created_at, r.id"""
 # A list of pools: the page's ids first (`{where}` the filters given), then their figures.
 POOL_PAGE = """
 SELECT p.id FROM pools p JOIN services s ON s.id = p.service_id WHERE {where}
@@ -317,6 +323,17 @@ class PoolingRepository:
     async def pool_members(self, pool_id: str) -> list[Participant]:
         rows = await self.conn.fetch(POOL_MEMBERS, pool_id)
         return [Participant.model_validate(dict(r)) for r in rows]
+
+    async def members_of_pools(self, pool_ids: list[str]) -> dict[str, list[Participant]]:
+        """`pool_members` of several pools at once."""
+        out: dict[str, list[Participant]] = {}
+        for r in await self.conn.fetch(POOLS_MEMBERS, pool_ids):
+            out.setdefault(r["pool_id"], []).append(Participant.model_validate(dict(r)))
+        return out
+
+    async def pools_by_id(self, pool_ids: list[str]) -> dict[str, PoolPublic]:
+        rows = await self.conn.fetch(POOL_SELECT + "WHERE p.id = ANY($1)" + POOL_GROUP, pool_ids)
+        return {r["id"]: PoolPublic.model_validate(dict(r)) for r in rows}
 
     async def pool(self, pool_id: str) -> PoolPublic | None:
         row = await self.conn.fetchrow(POOL_SELECT + "WHERE p.id = $1" + POOL_GROUP, pool_id)

@@ -435,53 +435,73 @@ async def estimate(
     `needed_by`'s month (next month by default) now with `quantity`: its share, split as the
     pool would split it among those still in (what they joined with, what they accepted),
     against the same bought alone; and whether it may join now, or why not."""
+    return (await estimates(ctx, [(service, quantity)], needed_by, member_id))[0]
+
+
+async def estimates(
+    ctx: Ctx,
+    asks: list[tuple[ServicePublic, int]],
+    needed_by: date | None,
+    member_id: UUID | None,
+) -> list[ShareEstimate]:
+    """`estimate` for several services at once (the catalogue's cards), in three reads
+    whatever their number: the member, the pools, their members."""
     member = acting_for(
         ctx.principal,
         member_id,
         own="Une entreprise ne consulte que ce qu'elle paierait elle-même.",
         name_it="indiquez l'entreprise pour qui estimer (member_id)",
     )
-    if quantity > service.max_quantity:
-        raise Invalid("quantity", f"au plus {service.max_quantity} par demande")
+    for service, quantity in asks:
+        if quantity > service.max_quantity:
+            raise Invalid("quantity", f"au plus {service.max_quantity} par demande")
     now = datetime.now(UTC)
-    target = pool_for(service, needed_by or in_next_month(now.date(), 1))
+    targets = [pool_for(service, needed_by or in_next_month(now.date(), 1)) for service, _ in asks]
     repo = PoolingRepository(ctx.conn)
     org = await repo.eligible(member)
     if org is None:
         raise Invalid("member_id", "entreprise inconnue")
-    found = await repo.pool(target.pool_id)
-    members = await repo.pool_members(target.pool_id) if found else []
-    others = [p for p in members if p.member_id != member]
-    me = newcomer(request_id_for(member, "estimate"), member, quantity, org.headcount or 0)
-    rq, alone = estimate_share(service, others, me)
-    share = rq.shares[str(me.request_id)]
-    joined = [*others, me]
-    why = joining_refusal(
-        service,
-        target,
-        found.status if found else None,
-        others,
-        ineligibility(service, org),
-        already=len(others) < len(members),
-        now=now,
-    )
-    return ShareEstimate(
-        service_code=service.code,
-        pool_id=target.pool_id,
-        period=target.period,
-        opens_at=target.opens_at,
-        closes_at=target.closes_at,
-        pool_status=found.status if found else None,
-        taking_requests=why is None,
-        reason=why,
-        split_rule=service.split_rule,
-        quantity=quantity,
-        headcount=me.headcount,
-        participants=len(joined),
-        rule_met=rule_met(service.pooling, [p.demand() for p in joined]),
-        total_cents=rq.total_cents,
-        share_cents=share,
-        alone_cents=alone,
-        savings_cents=alone - share,
-        estimated_at=now,
-    )
+    ids = [t.pool_id for t in targets]
+    pools = await repo.pools_by_id(ids)
+    members = await repo.members_of_pools(ids)
+    out = []
+    for (service, quantity), target in zip(asks, targets, strict=True):
+        found = pools.get(target.pool_id)
+        in_pool = members.get(target.pool_id, [])
+        others = [p for p in in_pool if p.member_id != member]
+        me = newcomer(request_id_for(member, "estimate"), member, quantity, org.headcount or 0)
+        rq, alone = estimate_share(service, others, me)
+        share = rq.shares[str(me.request_id)]
+        joined = [*others, me]
+        why = joining_refusal(
+            service,
+            target,
+            found.status if found else None,
+            others,
+            ineligibility(service, org),
+            already=len(others) < len(in_pool),
+            now=now,
+        )
+        out.append(
+            ShareEstimate(
+                service_code=service.code,
+                pool_id=target.pool_id,
+                period=target.period,
+                opens_at=target.opens_at,
+                closes_at=target.closes_at,
+                pool_status=found.status if found else None,
+                taking_requests=why is None,
+                reason=why,
+                split_rule=service.split_rule,
+                quantity=quantity,
+                headcount=me.headcount,
+                participants=len(joined),
+                rule_met=rule_met(service.pooling, [p.demand() for p in joined]),
+                total_cents=rq.total_cents,
+                share_cents=share,
+                alone_cents=alone,
+                savings_cents=alone - share,
+                estimated_at=now,
+            )
+        )
+    return out

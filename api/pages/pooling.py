@@ -196,6 +196,16 @@ async def _estimate(ctx: Ctx, service: ServicePublic, quantity: int) -> ShareEst
     return await pl.estimate(ctx, service, min(quantity, service.max_quantity), None, None)
 
 
+async def _estimates(
+    ctx: Ctx, services: list[ServicePublic], quantities: dict[str, int]
+) -> list[ShareEstimate]:
+    """`_estimate` of every active service of the catalogue, at once."""
+    if ctx.principal.role != Role.MEMBER:
+        return []
+    asks = [(s, min(quantities[s.code], s.max_quantity)) for s in services if s.active]
+    return await pl.estimates(ctx, asks, None, None) if asks else []
+
+
 async def _current_pool(ctx: Ctx, service: ServicePublic) -> PoolPublic | None:
     """The pool next month's requests go to, once someone has requested (the network)."""
     try:
@@ -236,9 +246,11 @@ async def catalogue(
             if r.status in pl.COUNTED:  # one that withdrew or declined may ask again
                 mine.setdefault(r.pool_id, r)
     cards = []
+    quantities = {s.code: quantite if estimer == s.code else 1 for s in services}
+    estimated = {e.service_code: e for e in await _estimates(ctx, services, quantities)}
     for s in services:
-        qty = quantite if estimer == s.code else 1
-        est = await _estimate(ctx, s, qty) if s.active else None
+        qty = quantities[s.code]
+        est = estimated.get(s.code)
         current = await _current_pool(ctx, s) if p.sees_everything else None
         asked = mine.get(est.pool_id) if est else None
         # The estimate counts the member in: those in the pool are the others, or all of
