@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -57,6 +57,7 @@ BOARD = [
     ReferralStep.INTERVIEW,
     ReferralStep.HIRED,
 ]
+CLOSED_STEP = "closes"  # the closed referrals' page (every step not on the board)
 POSITION_FIELDS = ("title", "count", "contract", "place_postcode", "place_commune")
 
 
@@ -387,6 +388,62 @@ async def campaign_page(
             raise
         return await _message(request, ctx, refusal.detail, refusal.status_code)
     return await _campaign_page(request, ctx, campaign, fait)
+
+
+STEP_PAGE = 25  # cards a page of one step shows
+
+
+@router.get("/campagnes/{campaign_id}/etape", response_class=HTMLResponse)
+async def campaign_step(
+    request: Request,
+    campaign_id: UUID,
+    ctx: PageContext,
+    etape: str = "",
+    page_no: Annotated[int, Query(alias="page")] = 1,
+) -> Response:
+    """One column of the board (or the closed referrals), page by page: the network's view
+    of every referral of a campaign, however many."""
+    try:
+        campaign = await rec.visible_campaign(ctx, campaign_id)
+    except Exception as err:
+        refusal = describe(err)
+        if refusal is None:
+            raise
+        return await _message(request, ctx, refusal.detail, refusal.status_code)
+    back = f"/campagnes/{campaign.id}"
+    if not ctx.principal.sees_everything:
+        return await _message(
+            request,
+            ctx,
+            "Les candidatures par étape sont réservées à l'équipe du réseau.",
+            403,
+            back,
+        )
+    closed = etape == CLOSED_STEP
+    if not closed and etape not in {s.value for s in BOARD}:
+        return await _message(request, ctx, "Cette étape n'existe pas.", 404, back)
+    statuses = [st for st in ReferralStep if st not in BOARD] if closed else [ReferralStep(etape)]
+    found = await rec.list_referrals(
+        ctx, campaign, statuses, STEP_PAGE, (max(1, page_no) - 1) * STEP_PAGE
+    )
+    last = max(1, -(-found.total // STEP_PAGE))
+    if page_no > last:  # a link kept from when there were more: the last page
+        page_no = last
+        found = await rec.list_referrals(ctx, campaign, statuses, STEP_PAGE, (last - 1) * STEP_PAGE)
+    titles = {pos.id: pos.title for pos in campaign.positions}
+    return page(
+        request,
+        "campaign_step.html",
+        {
+            "me": await procs.me(ctx),
+            "c": campaign,
+            "step": etape,
+            "closed": closed,
+            "cards": [_card(r, titles) for r in found.items],
+            "total": found.total,
+            "pages": {"no": max(1, page_no), "last": last, "base": f"{back}/etape?etape={etape}"},
+        },
+    )
 
 
 @router.post("/campagnes/{campaign_id}/annulation", response_class=HTMLResponse)

@@ -237,3 +237,61 @@ async def test_board_screening_erasure_report_and_cancel(client, actors, db):
     assert "Campagne annulée" in done and "annulée" in done and "Annuler la campagne" not in done
     status = await db.fetchval("SELECT status FROM campaigns WHERE id = $1", uuid.UUID(cid))
     assert status == "cancelled"
+
+
+async def test_a_board_column_and_the_closed_referrals_are_read_page_by_page(
+    client, actors, monkeypatch
+):
+    """A column shows its first cards and links to all of them, page by page (network only);
+    so do the closed referrals."""
+    monkeypatch.setattr("api.pages.campaigns.CARDS", 1)
+    monkeypatch.setattr("api.pages.campaigns.STEP_PAGE", 2)
+    staff = _signed_in(client, actors["staff"])
+    where = await _launch(staff, actors)
+    cid = where.split("?")[0].rsplit("/", 1)[1]
+    names = ["Inès", "Yanis", "Léa"]
+    rids = []
+    for i, first in enumerate(names):
+        r = await client.post(
+            f"/api/campaigns/{cid}/referrals",
+            json=candidate(first_name=first, email=f"c{i}@example.fr", phone=None),
+            headers=actors["agency"].headers,
+        )
+        assert r.status_code == 201, r.text
+        rids.append(r.json()["referral_id"])
+    board = await staff.get(f"/campagnes/{cid}")
+    link = re.search(r'href="(/campagnes/[^"]+/etape\?etape=screening)"', board.text)
+    assert link and "Voir les 3<span" in board.text
+    seen: list[str] = []
+    url = html.unescape(link.group(1))
+    for no in (1, 2):
+        r = await staff.get(url)
+        assert r.status_code == 200, _t(r)[:2000]
+        text = _t(r)
+        assert f"3 candidatures · page {no} sur 2" in text
+        seen += [n for n in names if f"{n} Martin" in text]
+        nxt = re.search(r'href="([^"]+)" rel="next"', r.text)
+        if nxt:
+            url = html.unescape(nxt.group(1))
+    assert seen == names  # each once, the oldest first
+
+    # Two screened out: the closed list links to all of them too.
+    for rid in rids[:2]:
+        r = await client.post(
+            f"/api/referrals/{rid}/screening",
+            json={"request_id": f"s-{rid}", "retained": False, "reason": "Hors secteur"},
+            headers=actors["staff"].headers,
+        )
+        assert r.status_code == 200, r.text
+    board = await staff.get(f"/campagnes/{cid}")
+    closed = re.search(r'href="(/campagnes/[^"]+/etape\?etape=closes)"', board.text)
+    assert closed and "voir toutes les candidatures closes" in _t(board)
+    text = _t(await staff.get(html.unescape(closed.group(1))))
+    assert "Candidatures closes" in text and "2 candidatures · page 1 sur 1" in text
+    assert "Inès Martin" in text and "Yanis Martin" in text and "Hors secteur" in text
+
+    # The employer reads its campaign, not the network's columns; a made-up step is not found.
+    r = await _signed_in(client, actors["member"]).get(html.unescape(link.group(1)))
+    assert r.status_code == 403 and "réservées à l'équipe du réseau" in _t(r)
+    r = await staff.get(f"/campagnes/{cid}/etape?etape=inconnue")
+    assert r.status_code == 404 and "Cette étape n'existe pas." in _t(r)
