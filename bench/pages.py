@@ -92,6 +92,8 @@ PAGES: list[tuple[str, str]] = [
     ("employer", "/campagnes"),
     ("employer", "/selection/{big}"),
     ("agency", "/candidats"),
+    ("agency", "/candidats/campagne/{big}?page=2"),
+    ("manager", "/campagnes/{big}/etape?etape=screening&page=2"),
     ("member", "/catalogue"),
     ("member", "/services"),
     ("member", "/factures"),
