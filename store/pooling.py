@@ -87,23 +87,25 @@ LIST_REQUESTS = (
 )
 COUNT_REQUESTS = """
 SELECT count(*) FROM (SELECT 1 FROM service_requests r WHERE {where} LIMIT {bound}) c"""
+# A pool's figures: its requests counted through the index on (pool_id) that carries their
+# status and quantity (migration 0016), pool by pool, never a scan of every request.
 POOL_SELECT = """
 SELECT p.id, s.code AS service_code, s.name AS service_name, o.name AS provider_name, p.period,
        p.status, p.closes_at, s.min_participants, s.min_quantity, s.max_participants,
-       count(r.id) FILTER (WHERE r.status IN ('joined', 'quoted', 'accepted', 'committed',
-                                              'invoiced')) AS participants,
-       coalesce(sum(r.quantity) FILTER (WHERE r.status IN ('joined', 'quoted', 'accepted',
-                                              'committed', 'invoiced')), 0) AS quantity,
-       p.total_cents,
+       f.participants, f.quantity, p.total_cents,
        (SELECT coalesce(sum(amount_cents), 0) FROM invoice_lines i WHERE i.pool_id = p.id)
            AS invoiced_cents,
        p.quote_round, p.order_reference, p.reason, p.compensated, p.opened_at, p.updated_at
 FROM pools p
 JOIN services s ON s.id = p.service_id
 JOIN organisations o ON o.id = s.provider_id
-LEFT JOIN service_requests r ON r.pool_id = p.id
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE r.status IN ('joined', 'quoted', 'accepted', 'committed',
+                                                'invoiced')) AS participants,
+           coalesce(sum(r.quantity) FILTER (WHERE r.status IN ('joined', 'quoted', 'accepted',
+                                                'committed', 'invoiced')), 0) AS quantity
+    FROM service_requests r WHERE r.pool_id = p.id) f
 """
-POOL_GROUP = " GROUP BY p.id, s.id, o.name"
 # The requests still in a pool, as its workflow splits among them: in the order they joined,
 # with the quantity and headcount they joined with.
 POOL_MEMBERS = """
@@ -125,7 +127,7 @@ ORDER BY p.updated_at DESC, p.id LIMIT {limit} OFFSET {offset}"""
 COUNT_POOLS = """
 SELECT count(*) FROM (SELECT 1 FROM pools p JOIN services s ON s.id = p.service_id
                       WHERE {where} LIMIT {bound}) c"""
-POOLS_BY_ID = f"{POOL_SELECT} WHERE p.id = ANY($1) {POOL_GROUP} ORDER BY p.updated_at DESC, p.id"
+POOLS_BY_ID = f"{POOL_SELECT} WHERE p.id = ANY($1) ORDER BY p.updated_at DESC, p.id"
 
 
 class PoolingRepository:
@@ -332,11 +334,11 @@ class PoolingRepository:
         return out
 
     async def pools_by_id(self, pool_ids: list[str]) -> dict[str, PoolPublic]:
-        rows = await self.conn.fetch(POOL_SELECT + "WHERE p.id = ANY($1)" + POOL_GROUP, pool_ids)
+        rows = await self.conn.fetch(POOLS_BY_ID, pool_ids)
         return {r["id"]: PoolPublic.model_validate(dict(r)) for r in rows}
 
     async def pool(self, pool_id: str) -> PoolPublic | None:
-        row = await self.conn.fetchrow(POOL_SELECT + "WHERE p.id = $1" + POOL_GROUP, pool_id)
+        row = await self.conn.fetchrow(POOL_SELECT + "WHERE p.id = $1", pool_id)
         return PoolPublic.model_validate(dict(row)) if row else None
 
     async def pools(

@@ -43,7 +43,7 @@ M = TypeVar("M", bound=BaseModel)
 AGENCY_ONLY = "Page réservée aux agences emploi : elle montre les candidats qu'elles ont proposés."
 EMPLOYER_ONLY = "Page réservée à l'employeur de la campagne et à l'équipe du réseau."
 CAMPAIGNS_SHOWN = 10  # an agency's latest campaigns on « Mes candidats »
-REFERRALS_SHOWN = 10  # per campaign (those waiting for the agency's consent come first)
+REFERRALS_SHOWN = 5  # per campaign (those waiting for the agency's consent come first)
 PAGE_SIZE = 25  # one campaign's candidates, page by page
 DONE = {
     "consentement": "C'est fait : la réponse du candidat est transmise.",
