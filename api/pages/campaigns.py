@@ -21,7 +21,7 @@ from api.commands import recruitment as rec
 from api.commands.base import Ctx
 from api.deps import PageContext, PrintableContext
 from api.errors import describe
-from api.pages import forms
+from api.pages import forms, picker
 from api.pages.render import PAGE_SIZE, page
 from api.validation import field_errors
 from domain.auth import Role
@@ -57,6 +57,7 @@ BOARD = [
     ReferralStep.INTERVIEW,
     ReferralStep.HIRED,
 ]
+EMPLOYERS = OrganisationFilter(kind=OrganisationKind.MEMBER, status=OrganisationStatus.ACTIVE)
 CLOSED_STEP = "closes"  # the closed referrals' page (every step not on the board)
 POSITION_FIELDS = ("title", "count", "contract", "place_postcode", "place_commune")
 
@@ -118,12 +119,10 @@ async def _launch_form(
     errors: dict[str, str] | None = None,
     general: str | None = None,
     code: int = 200,
+    employer: picker.Pick | None = None,
 ) -> Response:
-    members = await orgs.directory(
-        ctx,
-        OrganisationFilter(
-            kind=OrganisationKind.MEMBER, status=OrganisationStatus.ACTIVE, limit=500
-        ),
+    employer = employer or await picker.pick(
+        ctx, EMPLOYERS, "employer_id", form["employer_id"], form.get("employer_text", "")
     )
     agencies = await orgs.directory(
         ctx, OrganisationFilter(kind=OrganisationKind.AGENCY, limit=500)
@@ -136,7 +135,7 @@ async def _launch_form(
             "form": form,
             "errors": errors or {},
             "general": general,
-            "employers": members.items,
+            "employer": employer,
             "agencies": agencies.items,
             "contracts": [(c.value, CONTRACT_LABELS[c]) for c in ContractType],
         },
@@ -145,7 +144,9 @@ async def _launch_form(
 
 
 @router.get("/campagnes/nouvelle", response_class=HTMLResponse)
-async def new_campaign_page(request: Request, ctx: PageContext) -> Response:
+async def new_campaign_page(
+    request: Request, ctx: PageContext, employeur: UUID | None = None
+) -> Response:
     if not rec.launch.allows(ctx.principal):
         return await _message(
             request, ctx, "Le lancement d'une campagne est réservé à l'équipe du réseau.", 403
@@ -155,6 +156,7 @@ async def new_campaign_page(request: Request, ctx: PageContext) -> Response:
         "rows": [dict.fromkeys(POSITION_FIELDS, "") for _ in range(ROWS)],
         "agency_ids": [],
         "decision_sla_days": "5",
+        "employer_id": str(employeur) if employeur else "",  # from the company's page
     }
     return await _launch_form(request, ctx, form)
 
@@ -169,7 +171,8 @@ def _typed(raw: Any) -> dict[str, Any]:
     return {
         "request_id": str(raw.get("request_id", "")) or forms.new_request_id(),
         "title": str(raw.get("title", "")).strip(),
-        "employer_id": str(raw.get("employer_id", "")),
+        "employer_id": picker.typed(raw, "employer_id")[0],
+        "employer_text": picker.typed(raw, "employer_id")[1],
         "rows": rows,
         "territory": str(raw.get("territory", "")).strip(),
         "agency_ids": [str(a) for a in raw.getlist("agency_ids")],
@@ -234,6 +237,13 @@ async def launch_from_page(request: Request, ctx: PageContext) -> Response:
         if len(form["rows"]) < MAX_ROWS:
             form["rows"].append(dict.fromkeys(POSITION_FIELDS, ""))
         return await _launch_form(request, ctx, form)
+    unsettled, chosen = await picker.resolve(
+        ctx, EMPLOYERS, "employer_id", form["employer_id"], form["employer_text"]
+    )
+    if unsettled is not None:  # a search that found none, or several to choose among
+        said = {"employer_id": picker.refusal(unsettled)}
+        return await _launch_form(request, ctx, form, said, None, 422, unsettled)
+    form["employer_id"] = chosen or ""
     body, rows = _campaign_body(form)
     try:
         campaign = await rec.launch(ctx, CampaignCreate.model_validate(body))

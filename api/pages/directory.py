@@ -17,6 +17,7 @@ from api.commands import onboarding as onb
 from api.commands import organisations as orgs
 from api.commands import people, visits
 from api.commands import processes as procs
+from api.commands import recruitment as rec
 from api.commands.base import Ctx
 from api.deps import PageContext
 from api.pages.forms import done, filled, model_of, refused
@@ -174,6 +175,9 @@ async def _context(ctx: Ctx, org: OrganisationPublic) -> dict[str, Any]:
         and not any(
             x.process == ProcessKind.ONBOARDING and x.status in OPEN for x in processes.items
         ),
+        "may_launch": rec.launch.allows(p)
+        and org.kind == OrganisationKind.MEMBER
+        and org.status == OrganisationStatus.ACTIVE,
         "field_labels": FIELD_LABELS,
     }
 

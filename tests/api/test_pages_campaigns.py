@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 from tests.api.conftest import browser, csrf_of
 from tests.api.test_recruitment import candidate
+from tests.factories import make_org
 
 
 def _t(r) -> str:
@@ -295,3 +296,51 @@ async def test_a_board_column_and_the_closed_referrals_are_read_page_by_page(
     assert r.status_code == 403 and "réservées à l'équipe du réseau" in _t(r)
     r = await staff.get(f"/campagnes/{cid}/etape?etape=inconnue")
     assert r.status_code == 404 and "Cette étape n'existe pas." in _t(r)
+
+
+async def test_in_a_large_directory_the_employer_is_found_by_name_or_siret(
+    client, actors, db, monkeypatch
+):
+    """Past a few hundred member companies the form asks for the employer's name or SIRET:
+    none found is said beside the field, several are listed to choose from, what was typed
+    stays; one found is the employer. From the company's page, the form comes chosen."""
+    monkeypatch.setattr("api.pages.picker.PICK_MAX", 1)
+    other = await make_org(db, name="Boulangerie des Aygalades")
+    staff = _signed_in(client, actors["staff"])
+    page = (await staff.get("/campagnes/nouvelle")).text
+    assert 'name="employer_id_texte"' in page and '<select id="c-employer"' not in page
+
+    fields = _launch_fields(actors, employer_id="", employer_id_texte="Fromagerie")
+    r = await staff.post("/campagnes/nouvelle", data=_form(page, **fields))
+    assert r.status_code == 422
+    assert "aucune organisation ne correspond à « Fromagerie »" in _t(r)
+    assert 'value="Préparateurs – entrepôt du Canet"' in _t(r)  # the rest kept
+
+    fields["employer_id_texte"] = "boulangerie"
+    r = await staff.post("/campagnes/nouvelle", data=_form(page, **fields))
+    assert r.status_code == 422 and "2 organisations correspondent" in _t(r)
+    choices = dict(re.findall(r'name="employer_id" value="([^"]+)"> ([^<(]+)', r.text))
+    assert {v.strip() for v in choices.values()} == {
+        "Boulangerie du Canet",
+        "Boulangerie des Aygalades",
+    }
+    # The person picks one of them: launched for that company.
+    picked = _form(r.text, **{**fields, "employer_id": str(other.id)})
+    r = await staff.post("/campagnes/nouvelle", data=picked)
+    assert r.status_code == 303, _t(r)[:3000]
+    cid = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    c = await client.get(f"/api/campaigns/{cid}", headers=actors["staff"].headers)
+    assert c.json()["employer_id"] == str(other.id)
+
+    # One match is the employer at once.
+    page = (await staff.get("/campagnes/nouvelle")).text
+    fields = _launch_fields(actors, employer_id="", employer_id_texte="canet", title="Vendeurs")
+    r = await staff.post("/campagnes/nouvelle", data=_form(page, **fields))
+    assert r.status_code == 303, _t(r)[:3000]
+
+    # From the company's page: the form comes with it chosen.
+    company = await staff.get(f"/annuaire/{other.id}")
+    link = re.search(r'href="(/campagnes/nouvelle\?employeur=[^"]+)"', company.text)
+    assert link and "Lancer une campagne pour cette entreprise" in company.text
+    r = await staff.get(link.group(1))
+    assert re.search(rf'value="{other.id}" checked> Boulangerie des Aygalades', r.text)
