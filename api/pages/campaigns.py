@@ -73,6 +73,17 @@ async def _message(
     )
 
 
+async def _visible(request: Request, ctx: Ctx, campaign_id: UUID) -> CampaignPublic | Response:
+    """The campaign this person may read, or the page saying why not."""
+    try:
+        return await rec.visible_campaign(ctx, campaign_id)
+    except Exception as err:
+        refusal = describe(err)
+        if refusal is None:
+            raise
+        return await _message(request, ctx, refusal.detail, refusal.status_code)
+
+
 def _errors(err: Exception) -> tuple[int, list[FieldError], str | None] | None:
     """A refusal as (status, fields at fault, sentence without a field); None: our defect."""
     if isinstance(err, ValidationError):
@@ -390,13 +401,9 @@ async def _campaign_page(
 async def campaign_page(
     request: Request, campaign_id: UUID, ctx: PageContext, fait: str | None = None
 ) -> Response:
-    try:
-        campaign = await rec.visible_campaign(ctx, campaign_id)
-    except Exception as err:
-        refusal = describe(err)
-        if refusal is None:
-            raise
-        return await _message(request, ctx, refusal.detail, refusal.status_code)
+    campaign = await _visible(request, ctx, campaign_id)
+    if isinstance(campaign, Response):
+        return campaign
     return await _campaign_page(request, ctx, campaign, fait)
 
 
@@ -413,13 +420,9 @@ async def campaign_step(
 ) -> Response:
     """One column of the board (or the closed referrals), page by page: the network's view
     of every referral of a campaign, however many."""
-    try:
-        campaign = await rec.visible_campaign(ctx, campaign_id)
-    except Exception as err:
-        refusal = describe(err)
-        if refusal is None:
-            raise
-        return await _message(request, ctx, refusal.detail, refusal.status_code)
+    campaign = await _visible(request, ctx, campaign_id)
+    if isinstance(campaign, Response):
+        return campaign
     back = f"/campagnes/{campaign.id}"
     if not ctx.principal.sees_everything:
         return await _message(
@@ -465,13 +468,9 @@ async def cancel_from_page(request: Request, campaign_id: UUID, ctx: PageContext
         "confirm": raw.get("confirm") == "oui",
         "errors": {},
     }
-    try:
-        campaign = await rec.visible_campaign(ctx, campaign_id)
-    except Exception as err:
-        refusal = describe(err)
-        if refusal is None:
-            raise
-        return await _message(request, ctx, refusal.detail, refusal.status_code)
+    campaign = await _visible(request, ctx, campaign_id)
+    if isinstance(campaign, Response):
+        return campaign
     if not typed["confirm"]:
         typed["errors"] = {"confirm": "cochez la case pour confirmer l'annulation."}
         return await _campaign_page(request, ctx, campaign, cancel=typed, code=422)
