@@ -170,9 +170,10 @@ SELECT count(*) FROM referrals WHERE campaign_id = $1 AND status = ANY($2)"""
 STAGE_COUNTS = """
 SELECT agency_id, status, duplicate, sum(n)::bigint AS n
 FROM referral_counts WHERE campaign_id = $1 GROUP BY 1, 2, 3 HAVING sum(n) <> 0"""
-# A campaign's ($1) report, counted where its referrals are: its hires one by one, each
-# agency's counts, the employer's reasons for a rejection (the network's screening notes stay
-# out of its report).
+# A campaign's ($1) report, counted where its referrals are: its hires in one aggregate (by
+# position and in all, those living in the campaign's postcodes $2, the median days to hire;
+# read from the covering index referrals_hired), each agency's counts and the employer's
+# reasons for a rejection from the counters (the network's screening notes stay out).
 REPORT_HIRES = """
 SELECT GROUPING(hired_position_id) = 1 AS total, hired_position_id, count(*) AS hired,
        count(*) FILTER (WHERE postcode LIKE ANY ($2)) AS local,
