@@ -1,14 +1,15 @@
 -- The directory's search by words: each word typed matches the start of a word of a name or
 -- a commune, accents and case aside (« epicerie mars » finds « Épicerie de Marseille »),
 -- through a GIN index instead of reading every organisation. Built from what Postgres has
--- without extensions (no pg_trgm or unaccent in the embedded server).
-CREATE FUNCTION fold_accents(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT translate(lower(t), 'àâäáãåçéèêëíìîïñóòôöõúùûüýÿ', 'aaaaaaceeeeiiiinooooouuuuyy')
-$$;
-
+-- without extensions (no pg_trgm or unaccent in the embedded server). Each function calls
+-- only built-ins: an index's function must not depend on the search path (pg_restore runs
+-- with an empty one), so the accents' table is written in both (tests/api/test_organisations
+-- searches with and for accented words).
 CREATE FUNCTION organisation_words(name text, commune text) RETURNS tsvector
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT to_tsvector('simple', fold_accents(coalesce(name, '') || ' ' || coalesce(commune, '')))
+    SELECT to_tsvector('simple', translate(lower(coalesce(name, '') || ' ' || coalesce(commune, '')),
+                                           'àâäáãåçéèêëíìîïñóòôöõúùûüýÿ',
+                                           'aaaaaaceeeeiiiinooooouuuuyy'))
 $$;
 
 -- What a person typed as a query: its words, each a prefix, all of them required; NULL (no
@@ -16,7 +17,9 @@ $$;
 CREATE FUNCTION organisation_query(q text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT to_tsquery('simple', string_agg(w || ':*', ' & '))
-    FROM regexp_split_to_table(fold_accents(q), '[^[:alnum:]]+') w WHERE w <> ''
+    FROM regexp_split_to_table(translate(lower(q), 'àâäáãåçéèêëíìîïñóòôöõúùûüýÿ',
+                                         'aaaaaaceeeeiiiinooooouuuuyy'), '[^[:alnum:]]+') w
+    WHERE w <> ''
 $$;
 
 CREATE INDEX organisations_words ON organisations USING gin (organisation_words(name, commune));
