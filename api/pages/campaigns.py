@@ -415,23 +415,19 @@ async def campaign_step(
     request: Request,
     campaign_id: UUID,
     ctx: PageContext,
-    etape: str = "",
+    etape: str = ReferralStep.SCREENING.value,
     page_no: Annotated[int, Query(alias="page")] = 1,
 ) -> Response:
     """One column of the board (or the closed referrals), page by page: the network's view
     of every referral of a campaign, however many."""
+    if not ctx.principal.sees_everything:
+        return await _message(
+            request, ctx, "Les candidatures par étape sont réservées à l'équipe du réseau.", 403
+        )
     campaign = await _visible(request, ctx, campaign_id)
     if isinstance(campaign, Response):
         return campaign
     back = f"/campagnes/{campaign.id}"
-    if not ctx.principal.sees_everything:
-        return await _message(
-            request,
-            ctx,
-            "Les candidatures par étape sont réservées à l'équipe du réseau.",
-            403,
-            back,
-        )
     closed = etape == CLOSED_STEP
     if not closed and etape not in {s.value for s in BOARD}:
         return await _message(request, ctx, "Cette étape n'existe pas.", 404, back)

@@ -175,6 +175,7 @@ ROUTES: dict[str, Route] = {
     "POST /mes-taches/{task_id}": Route("task", {"request_id": REQ}, form=True, cookie=True),
     "GET /mes-taches/{task_id}": Route("task", cookie=True),
     "GET /candidats/proposer/{campaign_id}": Route("invited_campaign", cookie=True),
+    "GET /candidats/campagne/{campaign_id}": Route("invited_campaign", cookie=True),
     "POST /candidats/proposer/{campaign_id}": Route(
         "invited_campaign", {**candidate(REQ), "skills": "CACES 1"}, form=True, cookie=True
     ),
@@ -207,6 +208,8 @@ ROUTES: dict[str, Route] = {
     "GET /conventions/{convention_id}/evaluation.csv": Route("convention"),
     # Campaigns' pages, by cookie; the printable report and its CSV.
     "GET /campagnes/{campaign_id}": Route("campaign", cookie=True),
+    # The network's page: the campaign's employer is refused it as anyone outside the network.
+    "GET /campagnes/{campaign_id}/etape": Route("campaign", cookie=True, owner_reads=False),
     "POST /campagnes/{campaign_id}/annulation": Route(
         "campaign",
         {"request_id": REQ, "reason": "poste supprimé", "confirm": "oui"},
@@ -308,6 +311,8 @@ PAGE_ALLOWED: dict[str, set[str]] = {
     "POST /conventions/{convention_id}/indicateurs": {"admin", "staff", "manager"},
     "POST /utilisateurs/{user_id}/desactivation": {"admin", "staff"},
     "GET /candidats/proposer/{campaign_id}": {"agency"},
+    "GET /candidats/campagne/{campaign_id}": {"agency"},
+    "GET /campagnes/{campaign_id}/etape": {"admin", "staff", "manager"},
     "POST /candidats/proposer/{campaign_id}": {"agency"},
     "POST /candidats/{referral_id}/consentement": {"agency"},
     "POST /candidats/{referral_id}/retrait": {"agency"},

@@ -137,15 +137,15 @@ def test_domain_is_pure():
 
 
 def test_only_the_app_imports_routes_and_pages():
-    # The pages' shared helpers (templates, formats, history sentences), not pages (forms: the
-    # forms' shared helpers); and the
-    # bookings' week grid, read by its page.
+    # The pages' shared helpers (templates, formats, history sentences), not pages (forms,
+    # picker: the forms' shared helpers); and the bookings' week grid, read by its page.
     shared = {
         "api.pages.render",
         "api.pages.formats",
         "api.pages.history",
         "api.pages.booking_week",
         "api.pages.forms",
+        "api.pages.picker",
     }
     for module, imported in graph().items():
         for m in imported - shared:
