@@ -575,6 +575,9 @@ async def test_in_a_large_directory_the_invited_persons_organisation_is_found_by
     assert "aucune organisation ne correspond à « Fromagerie »" in _t(r)
     assert 'value="Inès Garnier"' in _t(r) and 'value="ines.garnier@example.fr"' in r.text
     assert re.search(r'<option value="member" selected>', r.text)
+    # A search nothing can match (a forged control character) is said the same way.
+    r = await staff.post("/utilisateurs", data={**body, "organisation_id_texte": "Four\x00"})
+    assert r.status_code == 422 and "aucune organisation ne correspond" in _t(r)
 
     r = await staff.post("/utilisateurs", data={**body, "organisation_id_texte": "boulangerie"})
     assert r.status_code == 422 and "2 organisations correspondent" in _t(r)
