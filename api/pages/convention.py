@@ -17,12 +17,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.commands import convention as conv
-from api.commands import organisations as orgs
 from api.commands import processes as procs
 from api.commands import tasks as inbox
 from api.commands.base import Command, Ctx
 from api.deps import PageContext, PrintableContext
 from api.errors import describe
+from api.pages import picker
 from api.pages.formats import cents_from_euros
 from api.pages.forms import new_request_id
 from api.pages.render import PAGE_SIZE, page
@@ -42,13 +42,14 @@ from domain.convention import (
 )
 from domain.csv_export import MEDIA_TYPE as CSV_MEDIA_TYPE
 from domain.errors import FieldError, Unavailable
-from domain.labels import CONVENTION_STEP_LABELS, KIND_SINGULAR, KPI_PAGE_LABELS
+from domain.labels import CONVENTION_STEP_LABELS, KPI_PAGE_LABELS
 from domain.organisations import OrganisationFilter
 
 router = APIRouter(include_in_schema=False)
 
 LIVE_SECONDS = 4  # the workflow's answer is waited for so long, then the page goes without
 PARTY_ROWS = 5  # rows of parties the new convention's form offers
+PARTIES = OrganisationFilter()  # the organisations a party row picks from
 CREATED = "Convention créée, les signataires ont leur tâche"
 INVESTMENT = KpiKey.INVESTMENT_CENTS.value  # a KPI typed and read in euros
 LABELS = {
@@ -180,6 +181,7 @@ def draft_of(form: dict[str, Any]) -> dict[str, Any]:
     parties = [
         {
             "org": text.get(f"party_{i}_org", ""),
+            "org_text": text.get(f"party_{i}_org_texte", ""),
             "role": text.get(f"party_{i}_role", ""),
             "signatory": text.get(f"party_{i}_signatory", ""),
         }
@@ -251,8 +253,13 @@ async def _new_form(
     draft: dict[str, Any],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    unsettled: dict[int, picker.Pick] | None = None,
 ) -> HTMLResponse:
-    organisations = (await orgs.directory(ctx, OrganisationFilter(limit=500))).items
+    # Each row's organisation: a list, or a search (its matches when it did not settle).
+    fields = [(f"party_{i}_org", p["org"], p["org_text"]) for i, p in enumerate(draft["parties"])]
+    pickers = await picker.picks(ctx, PARTIES, fields)
+    for i, found in (unsettled or {}).items():
+        pickers[i] = found
     chosen = [UUID(p["org"]) for p in draft["parties"] if _is_uuid(p["org"])]
     people = await conv.signatory_choices(ctx, chosen) if chosen else []
     by_org: dict[str, list[Any]] = {}
@@ -265,8 +272,7 @@ async def _new_form(
             "me": await procs.me(ctx),
             "d": draft,
             "errors": errors or {},
-            "organisations": organisations,
-            "org_kinds": KIND_SINGULAR,
+            "pickers": pickers,
             "signatories": by_org,
             "party_roles_list": [(r.value, PARTY_ROLE_LABELS[r.value]) for r in PartyRole],
             "kpi_keys": [k.value for k in KpiKey],
@@ -302,6 +308,17 @@ async def create_convention(request: Request, ctx: PageContext) -> Response:
         )
     form = dict(await request.form())
     draft = draft_of(form)
+    # Each party's organisation found by its name where one was typed, at either step.
+    unsettled: dict[int, picker.Pick] = {}
+    for i, party in enumerate(draft["parties"]):
+        name = f"party_{i}_org"
+        left, org = await picker.resolve(ctx, PARTIES, name, party["org"], party["org_text"])
+        if left is not None:
+            unsettled[i] = left
+        party["org"] = org or ""
+    if unsettled:
+        said = {f"party_{i}_org": picker.refusal(p) for i, p in unsettled.items()}
+        return await _new_form(request, ctx, draft, said, 422, unsettled)
     if form.get("etape") != "creer":  # « suivant »: each party's people to choose from
         return await _new_form(request, ctx, draft)
     try:

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from api.commands import organisations as orgs
 from api.commands import people
 from api.commands import processes as procs
 from api.commands.base import OPERATORS, Ctx, refuse_role
 from api.deps import LoginRequired, PageContext, VisitorContext, session_principal
 from api.errors import describe
+from api.pages import picker
 from api.pages.render import page
 from api.security import clear_session_cookie, session_cookie, set_session_cookie
 from api.validation import field_errors
@@ -49,6 +49,7 @@ LINK_SENT = (
     "envoyé. Il est valable 15 minutes et ne sert qu'une fois."
 )
 Text = Annotated[str, Form(max_length=500)]
+INVITED = OrganisationFilter()  # the organisations an operator invites people into
 
 
 def _model(cls: type[M], data: dict[str, Any]) -> M:
@@ -310,12 +311,16 @@ async def _users(
     error: str | None = None,
     form: dict[str, str] | None = None,
     status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    organisation: picker.Pick | None = None,
 ) -> HTMLResponse:
     p = ctx.principal
     operator = p.role in OPERATORS
-    organisations = (
-        (await orgs.directory(ctx, OrganisationFilter(limit=500))).items if operator else []
-    )
+    form = form or {}
+    if operator and organisation is None:  # the invited person's organisation
+        organisation = await picker.pick(
+            ctx, INVITED, "organisation_id", *picker.typed(form, "organisation_id")
+        )
     return page(
         request,
         "users.html",
@@ -323,12 +328,13 @@ async def _users(
             "me": await procs.me(ctx),
             "users": await people.list_users(ctx),
             "operator": operator,
-            "organisations": organisations,
+            "organisation": organisation,
             "network_kinds": {k.value for k in NETWORK_KINDS},
             "all_roles": list(Role),
             "done": done,
             "error": error,
-            "form": form or {},
+            "errors": errors or {},
+            "form": form,
         },
         status_code,
     )
@@ -346,11 +352,23 @@ async def invite(
     email: Text = "",
     name: Text = "",
     organisation_id: Text = "",
+    organisation_id_texte: Text = "",
     role: Text = "",
 ) -> Response:
     form = {"email": email, "name": name, "organisation_id": organisation_id, "role": role}
+    if ctx.principal.role in OPERATORS:  # the organisation, found by its name if typed
+        form["organisation_id_texte"] = organisation_id_texte
+        unsettled, chosen = await picker.resolve(
+            ctx, INVITED, "organisation_id", *picker.typed(form, "organisation_id")
+        )
+        if unsettled is not None:
+            said = {"organisation_id": picker.refusal(unsettled)}
+            return await _users(
+                request, ctx, form=form, status_code=422, errors=said, organisation=unsettled
+            )
+        form["organisation_id"] = chosen or ""
     try:
-        data = {k: v for k, v in form.items() if v.strip()}
+        data = {k: v for k, v in form.items() if v.strip() and k in InvitationCreate.model_fields}
         invited = await people.invite(ctx, _model(InvitationCreate, data))
     except Exception as err:
         message, code, headers = _message(err)

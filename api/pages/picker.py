@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from pydantic import ValidationError
+
 from api.commands import organisations as orgs
 from api.commands.base import Ctx
 from domain.errors import DomainError
@@ -41,32 +43,50 @@ def typed(raw: Any, name: str) -> tuple[str, str]:
 async def pick(ctx: Ctx, f: OrganisationFilter, name: str, value: str = "", text: str = "") -> Pick:
     """The field `name` for the organisations of `f`: their list while there are at most
     `PICK_MAX`, else a search field (with the organisation already chosen offered again)."""
+    return (await picks(ctx, f, [(name, value, text)]))[0]
+
+
+async def picks(ctx: Ctx, f: OrganisationFilter, fields: list[tuple[str, str, str]]) -> list[Pick]:
+    """`pick` for several fields choosing among the same organisations (name, id chosen,
+    search typed), the directory read once."""
     found = await orgs.directory(ctx, f.model_copy(update={"limit": PICK_MAX, "offset": 0}))
     if found.total <= PICK_MAX and not found.total_is_lower_bound:
-        return Pick(name, found.items, value)
-    chosen = []
-    if value:
-        try:
-            chosen = [await orgs.visible_organisation(ctx, UUID(value))]
-        except (ValueError, DomainError):  # an id that names nothing is simply not offered
-            chosen = []
-    return Pick(name, None, value, text, chosen)
+        return [Pick(name, found.items, value) for name, value, _ in fields]
+    out = []
+    for name, value, text in fields:
+        chosen = []
+        if value:
+            try:
+                chosen = [await orgs.visible_organisation(ctx, UUID(value))]
+            except (ValueError, DomainError):  # an id that names nothing is simply not offered
+                chosen = []
+        out.append(Pick(name, None, value, text, chosen))
+    return out
 
 
 async def resolve(
     ctx: Ctx, f: OrganisationFilter, name: str, value: str, text: str
 ) -> tuple[Pick | None, str | None]:
-    """The id to give the command for the field `name`: `value` when one was chosen (the
-    command checks it), else the one organisation of `f` the search `text` finds. Returns
-    (None, id or None) when settled; else (the field to show again, None) with the matches
-    to choose among, or none and an error for the form to say."""
-    if value or not text:
+    """The id to give the command for the field `name`: `value` when one was chosen and no
+    search typed (the command checks it), or chosen among the matches of the search still
+    typed; else the one organisation of `f` the search `text` finds — what is typed beside
+    an organisation chosen earlier is another one looked for. Returns (None, id or None)
+    when settled; else (the field to show again, None) with the matches to choose among, or
+    none and an error for the form to say."""
+    if not text:
         return None, value or None
-    found = await orgs.directory(
-        ctx, f.model_copy(update={"q": text, "limit": MATCHES, "offset": 0})
-    )
-    if len(found.items) == 1 and found.total == 1:
-        return None, str(found.items[0].id)
+    try:
+        search = OrganisationFilter.model_validate(
+            {**f.model_dump(), "q": text, "limit": MATCHES, "offset": 0}
+        )
+    except ValidationError:  # a search nothing can match (too long, control characters)
+        return Pick(name, None, "", text, []), None
+    found = await orgs.directory(ctx, search)
+    ids = [str(o.id) for o in found.items]
+    if value and value in ids:
+        return None, value
+    if len(ids) == 1 and found.total == 1:
+        return None, ids[0]
     return Pick(name, None, "", text, found.items), None
 
 

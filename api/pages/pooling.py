@@ -13,13 +13,12 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from api.commands import organisations as orgs
 from api.commands import pooling as pl
 from api.commands import processes as procs
 from api.commands.base import OPERATORS, Ctx
 from api.deps import PageContext, PrintableContext
 from api.errors import describe
-from api.pages import forms
+from api.pages import forms, picker
 from api.pages.formats import cents_from_euros
 from api.pages.render import page
 from domain.auth import Role
@@ -67,6 +66,8 @@ FORM_FIELDS = {
     "cost": "fixed_euros",
 }
 ORDER_STATUSES = (PoolStatus.ORDERED, PoolStatus.CONFIRMED)
+PROVIDERS = OrganisationFilter(kind=OrganisationKind.PROVIDER)  # a new service's provider
+MEMBERS = OrganisationFilter(kind=OrganisationKind.MEMBER)  # whom the network requests for
 # What every template of this area reads: the labels of its enums, units said in words.
 LABELS: dict[str, Any] = {
     "pool_statuses": POOL_STATUS_LABELS,
@@ -287,9 +288,9 @@ async def catalogue(
     )
 
 
-async def _providers(ctx: Ctx) -> list[Any]:
-    found = await orgs.directory(ctx, OrganisationFilter(kind=OrganisationKind.PROVIDER, limit=500))
-    return found.items
+async def _providers(ctx: Ctx, form: dict[str, str]) -> picker.Pick:
+    """The new service's provider field (a list, or a search in a large directory)."""
+    return await picker.pick(ctx, PROVIDERS, "provider_id", *picker.typed(form, "provider_id"))
 
 
 async def _service_form(
@@ -299,13 +300,14 @@ async def _service_form(
     error: str | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    provider: picker.Pick | None = None,
 ) -> HTMLResponse:
     return _page(
         request,
         "catalogue_new.html",
         {
             "me": await procs.me(ctx),
-            "providers": await _providers(ctx),
+            "provider": provider or await _providers(ctx, form),
             "form": form,
             "error": error,
             "errors": errors or {},
@@ -347,6 +349,13 @@ def _list(text: str) -> list[str]:
 async def create_service(request: Request, ctx: PageContext) -> Response:
     raw = await request.form()
     form = {k: str(v).strip() for k, v in raw.items() if k != "csrf" and isinstance(v, str)}
+    unsettled, chosen = await picker.resolve(
+        ctx, PROVIDERS, "provider_id", *picker.typed(form, "provider_id")
+    )
+    if unsettled is not None:  # a search that found none, or several to choose among
+        said = {"provider_id": picker.refusal(unsettled)}
+        return await _service_form(request, ctx, form, None, said, 422, unsettled)
+    form["provider_id"] = chosen or ""
     try:
         data: dict[str, Any] = {
             "code": form.get("code", ""),
@@ -388,11 +397,11 @@ async def withdraw_service(request: Request, code: str, ctx: PageContext) -> Res
     return forms.done("/catalogue", f"« {service.name} » est retiré du catalogue")
 
 
-async def _members(ctx: Ctx) -> list[Any]:
+async def _members(ctx: Ctx, form: dict[str, str]) -> picker.Pick | None:
+    """The member company the network requests for (None: a member requests for itself)."""
     if not _network(ctx):
-        return []
-    found = await orgs.directory(ctx, OrganisationFilter(kind=OrganisationKind.MEMBER, limit=500))
-    return found.items
+        return None
+    return await picker.pick(ctx, MEMBERS, "member_id", *picker.typed(form, "member_id"))
 
 
 async def _request_form(
@@ -403,6 +412,7 @@ async def _request_form(
     error: str | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    member: picker.Pick | None = None,
 ) -> HTMLResponse:
     try:
         quantity = max(1, int(form.get("quantity") or 1))
@@ -418,7 +428,7 @@ async def _request_form(
             "terms": terms_sentence(service),
             "window": window_sentence(service),
             "estimate": await _estimate(ctx, service, quantity) if service.active else None,
-            "members": await _members(ctx),
+            "member": member or await _members(ctx, form),
             "form": form,
             "error": error,
             "errors": errors or {},
@@ -457,6 +467,14 @@ async def request_service(request: Request, code: str, ctx: PageContext) -> Resp
         service = await pl.catalogue_service(ctx, code)
     except Exception as err:
         return await _message(request, ctx, err, "/catalogue")
+    if _network(ctx):  # the member company requested for, found by its name if typed
+        unsettled, chosen = await picker.resolve(
+            ctx, MEMBERS, "member_id", *picker.typed(form, "member_id")
+        )
+        if unsettled is not None:
+            said = {"member_id": picker.refusal(unsettled)}
+            return await _request_form(request, ctx, service, form, None, said, 422, unsettled)
+        form["member_id"] = chosen or ""
     try:
         data = {k: v for k, v in form.items() if v and k in ServiceRequestCreate.model_fields}
         made = await pl.request_service(ctx, service, forms.model_of(ServiceRequestCreate, data))

@@ -20,6 +20,7 @@ from api.commands import processes as procs
 from api.commands import visits
 from api.commands.base import Ctx
 from api.deps import PageContext
+from api.pages import picker
 from api.pages.forms import done, model_of, new_request_id, refused
 from api.pages.render import PAGE_SIZE, page
 from domain.convention import ActionProjectUpdate, ProjectKind, ProjectStatus, VisitCreate
@@ -45,6 +46,7 @@ THEMES = (
     "Export",
 )
 FIRST_ROWS, MAX_ROWS = 1, 10
+COMPANIES = OrganisationFilter(kind=OrganisationKind.MEMBER)  # a visit in the directory
 
 
 def _labels() -> dict[str, Any]:
@@ -138,6 +140,7 @@ def _form_values(form: dict[str, Any], rows: int) -> dict[str, Any]:
             k: text(k)
             for k in ("company_id", "siret", "name", "postcode", "territory", "visited_on")
         },
+        "company_text": text("company_id_texte"),
         "needs": text("needs"),
         "other_theme": text("other_theme"),
         "themes": [t for t in form.get("themes", []) if t in THEMES],
@@ -203,15 +206,13 @@ async def _entry(
     errors: dict[str, str] | None = None,
     message: str | None = None,
     code: int = 200,
+    company: picker.Pick | None = None,
 ) -> Response:
-    p = ctx.principal
-    companies = (
-        (
-            await orgs.directory(ctx, OrganisationFilter(kind=OrganisationKind.MEMBER, limit=500))
-        ).items
-        if p.sees_everything
-        else []
-    )
+    # The network's staff may pick the company in the directory (a list, or a search).
+    if company is None and ctx.principal.sees_everything:
+        company = await picker.pick(
+            ctx, COMPANIES, "company_id", values["company_id"], values["company_text"]
+        )
     return page(
         request,
         "visit_new.html",
@@ -220,7 +221,7 @@ async def _entry(
             "v": values,
             "errors": errors or {},
             "message": message,
-            "companies": companies,
+            "company": company,
             "themes": THEMES,
             "today": datetime.now(PARIS).date().isoformat(),
             "kinds": list(ProjectKind),
@@ -256,10 +257,24 @@ async def record_visit(request: Request, ctx: PageContext) -> Response:
     if "ajouter" in form:  # one more project row, nothing recorded yet
         return await _entry(request, ctx, _form_values(raw, min(rows + 1, MAX_ROWS)))
     values = _form_values(raw, rows)
+    if values["company_mode"] == "annuaire":  # found by its name if typed
+        unsettled, chosen = await picker.resolve(
+            ctx, COMPANIES, "company_id", values["company_id"], values["company_text"]
+        )
+        if unsettled is not None:
+            said = {"company_id": picker.refusal(unsettled)}
+            return await _entry(request, ctx, values, said, None, 422, unsettled)
+        values["company_id"] = chosen or ""
     data, sent = _visit_data(values)
     try:
         if values["company_mode"] == "annuaire" and not values["company_id"]:
-            raise Invalid("company_id", "choisissez l'entreprise dans la liste")
+            searched = "company_id_texte" in form  # the directory's search field, not a list
+            raise Invalid(
+                "company_id",
+                "indiquez le nom, la commune ou le SIRET de l'entreprise"
+                if searched
+                else "choisissez l'entreprise dans la liste",
+            )
         visit = await visits.record_visit(ctx, model_of(VisitCreate, data))
     except Exception as err:
         fields, message, code = refused(err)

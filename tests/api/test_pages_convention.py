@@ -11,9 +11,11 @@ import html
 import re
 from datetime import UTC, datetime, timedelta
 
+from domain.auth import Role
+from domain.organisations import OrganisationKind
 from tests.api.conftest import csrf_of
 from tests.api.test_people import _signed_in_as
-from tests.factories import make_org
+from tests.factories import make_org, make_user
 
 
 def _t(r) -> str:
@@ -289,3 +291,91 @@ async def test_an_active_phase_is_amended_and_its_figures_counted(client, actors
     assert "Pacte actif" in seen and "Enregistrer la dépense" not in seen
     r = await partner.post(f"{path}/depenses", data={"csrf": csrf_of(seen), "amount": "1"})
     assert r.status_code == 403
+
+
+async def test_in_a_large_directory_each_party_is_found_by_name(client, actors, db, monkeypatch):
+    """Past a few hundred organisations each party row asks for its organisation's name,
+    commune or SIRET, at either step: none found is said beside that row, several are
+    listed to choose from, what was typed stays; one found is the party, its people
+    offered to sign. A name typed beside a party chosen earlier looks for another one."""
+    monkeypatch.setattr("api.pages.picker.PICK_MAX", 1)
+    vaucluse = await make_org(db, OrganisationKind.CHAMBER, name="CMA Vaucluse")
+    lea, _ = await make_user(db, vaucluse.id, Role.PARTNER, name="Léa Martin")
+    manager = await _signed_in_as(client, actors["manager"].session)
+    page = (await manager.get("/conventions/nouvelle")).text
+    assert 'name="party_0_org_texte"' in page and 'name="party_4_org_texte"' in page
+    assert '<select id="party-0-org"' not in page
+    network = str(actors["manager"].organisation_id)
+    partner = str(actors["partner"].organisation_id)
+
+    typed = {
+        **_form(actors, party_0_org="", party_1_org=""),
+        "party_0_org_texte": "Fromagerie",
+        "party_1_org_texte": "réseau",
+        "csrf": csrf_of(page),
+        "etape": "suivant",
+    }
+    r = await manager.post("/conventions/nouvelle", data=typed)
+    assert r.status_code == 422
+    text = _t(r)
+    assert "aucune organisation ne correspond à « Fromagerie »" in text
+    assert 'value="Pacte Nord Entreprendre"' in text and "Transmission" in text
+    assert f'value="{network}" checked> Réseau Nord' in text  # the other row found
+
+    typed["party_0_org_texte"] = "cma"
+    r = await manager.post("/conventions/nouvelle", data=typed)
+    assert r.status_code == 422 and "2 organisations correspondent" in _t(r)
+    choices = re.findall(r'name="party_0_org" value="([^"]+)"> ([^<(]+)', _t(r))
+    assert {name.strip() for _, name in choices} == {"CMA 13", "CMA Vaucluse"}
+
+    # The person picks one: its people are offered to sign.
+    typed["party_0_org"] = partner
+    step2 = await manager.post("/conventions/nouvelle", data=typed)
+    assert step2.status_code == 200, _t(step2)[:3000]
+    assert "Utilisateur partner (partenaire)" in _t(step2) and "Créer la convention" in step2.text
+    assert f'value="{partner}" checked> CMA 13' in _t(step2)
+    # Another name typed beside it: that one instead.
+    typed["party_0_org_texte"] = "vaucluse"
+    step2 = await manager.post("/conventions/nouvelle", data=typed)
+    assert step2.status_code == 200, _t(step2)[:3000]
+    assert "Léa Martin (partenaire)" in _t(step2) and "Utilisateur partner" not in _t(step2)
+
+    rid = re.search(r'name="request_id" value="([^"]+)"', step2.text).group(1)
+    made = {
+        **typed,
+        "party_0_org": str(vaucluse.id),
+        "request_id": rid,
+        "etape": "creer",
+        "party_0_signatory": str(lea),
+        "party_1_signatory": str(actors["manager"].user_id),
+    }
+    r = await manager.post("/conventions/nouvelle", data=made)
+    assert r.status_code == 303, _t(r)[:3000]
+    cid = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    c = await client.get(f"/api/conventions/{cid}", headers=actors["manager"].headers)
+    assert {p["organisation_id"] for p in c.json()["parties"]} == {str(vaucluse.id), network}
+
+    # One match each: the parties at once, created in the two steps.
+    page = (await manager.get("/conventions/nouvelle")).text
+    typed = {
+        **_form(actors, party_0_org="", party_1_org="", title="Pacte Sud"),
+        "party_0_org_texte": "cma 13",
+        "party_1_org_texte": "réseau nord",
+        "csrf": csrf_of(page),
+        "etape": "suivant",
+    }
+    step2 = await manager.post("/conventions/nouvelle", data=typed)
+    assert step2.status_code == 200, _t(step2)[:3000]
+    rid = re.search(r'name="request_id" value="([^"]+)"', step2.text).group(1)
+    made = {
+        **typed,
+        "request_id": rid,
+        "etape": "creer",
+        "party_0_signatory": str(actors["partner"].user_id),
+        "party_1_signatory": str(actors["manager"].user_id),
+    }
+    r = await manager.post("/conventions/nouvelle", data=made)
+    assert r.status_code == 303, _t(r)[:3000]
+    cid = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    c = await client.get(f"/api/conventions/{cid}", headers=actors["manager"].headers)
+    assert {p["organisation_id"] for p in c.json()["parties"]} == {partner, network}

@@ -366,3 +366,94 @@ async def test_staff_answer_an_order_for_the_provider_and_a_refusal_bills_nothin
     assert r.status_code == 404
     mine = _t(await karim.get(f"/services/{made[0]}"))
     assert "annulée, rien facturé" in mine and "Plus de disponibilité" in mine
+
+
+async def test_in_a_large_directory_the_provider_and_the_member_are_found_by_name(
+    client, actors, provider, db, monkeypatch
+):
+    """Past a few hundred organisations the new service's provider and the member a request
+    is made for are asked by name, commune or SIRET: none found is said beside the field,
+    several are listed to choose from, what was typed stays; one found is the one."""
+    monkeypatch.setattr("api.pages.picker.PICK_MAX", 1)
+    await make_org(db, OrganisationKind.PROVIDER, name="Formations du Vieux-Port")
+    other = await make_org(db, OrganisationKind.PROVIDER, name="Cabinet Comptable des Aygalades")
+    staff = await _as(client, actors["staff"])
+    page = (await staff.get("/catalogue/nouveau")).text
+    assert 'name="provider_id_texte"' in page and '<select id="svc-provider"' not in page
+
+    form = _service_form(provider, provider_id="", provider_id_texte="Plomberie")
+    r = await staff.post("/catalogue/nouveau", data={**form, "csrf": csrf_of(page)})
+    assert r.status_code == 422
+    assert "aucune organisation ne correspond à « Plomberie »" in _t(r)
+    assert 'value="Comptable partagé du port"' in _t(r) and 'value="Plomberie"' in r.text
+
+    form["provider_id_texte"] = "cabinet comptable"
+    r = await staff.post("/catalogue/nouveau", data={**form, "csrf": csrf_of(page)})
+    assert r.status_code == 422 and "2 organisations correspondent" in _t(r)
+    choices = re.findall(r'name="provider_id" value="([^"]+)"> ([^<(]+)', r.text)
+    assert {name.strip() for _, name in choices} == {
+        "Cabinet Comptable du Port",
+        "Cabinet Comptable des Aygalades",
+    }
+    # The person picks one of them: the service is that provider's.
+    r = await staff.post(
+        "/catalogue/nouveau",
+        data={**form, "provider_id": str(other.id), "csrf": csrf_of(r.text)},
+    )
+    assert r.status_code == 303, _t(r)[:3000]
+    s = await client.get(f"/api/services/{form['code']}", headers=actors["staff"].headers)
+    assert s.json()["provider_id"] == str(other.id)
+
+    # One match is the provider at once.
+    code = f"compta-{uuid.uuid4().hex[:6]}"
+    form = _service_form(provider, code=code, provider_id="", provider_id_texte="comptable du")
+    r = await staff.post("/catalogue/nouveau", data={**form, "csrf": csrf_of(page)})
+    assert r.status_code == 303, _t(r)[:3000]
+    s = await client.get(f"/api/services/{code}", headers=actors["staff"].headers)
+    assert s.json()["provider_id"] == str(provider.organisation_id)
+
+    # Staff request for a member company, found the same way.
+    second = await make_org(db, name="Boulangerie des Aygalades")
+    page = (await staff.get(f"/catalogue/{code}/demande")).text
+    assert 'name="member_id_texte"' in page and '<select id="req-member"' not in page
+    need = in_next_month(datetime.now(UTC).date(), 5).isoformat()
+    body = {"quantity": "2", "needed_by": need, "note": "Bilan", "request_id": "web-c1"}
+    r = await staff.post(
+        f"/catalogue/{code}/demande",
+        data={**body, "member_id_texte": "Fromagerie", "csrf": csrf_of(page)},
+    )
+    assert r.status_code == 422
+    assert "aucune organisation ne correspond à « Fromagerie »" in _t(r)
+    assert 'value="2"' in r.text and "Bilan" in _t(r)
+    r = await staff.post(
+        f"/catalogue/{code}/demande",
+        data={**body, "member_id_texte": "boulangerie", "csrf": csrf_of(page)},
+    )
+    assert r.status_code == 422 and "2 organisations correspondent" in _t(r)
+    choices = re.findall(r'name="member_id" value="([^"]+)"> ([^<(]+)', r.text)
+    assert {name.strip() for _, name in choices} == {
+        "Boulangerie du Canet",
+        "Boulangerie des Aygalades",
+    }
+    r = await staff.post(
+        f"/catalogue/{code}/demande",
+        data={
+            **body,
+            "member_id_texte": "boulangerie",
+            "member_id": str(second.id),
+            "csrf": csrf_of(r.text),
+        },
+    )
+    assert r.status_code == 303, _t(r)[:3000]
+    made = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    got = await client.get(f"/api/service-requests/{made}", headers=actors["staff"].headers)
+    assert got.json()["member_id"] == str(second.id)
+    # One match: requested for it at once.
+    r = await staff.post(
+        f"/catalogue/{code}/demande",
+        data={**body, "request_id": "web-c2", "member_id_texte": "canet", "csrf": csrf_of(page)},
+    )
+    assert r.status_code == 303, _t(r)[:3000]
+    made = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    got = await client.get(f"/api/service-requests/{made}", headers=actors["staff"].headers)
+    assert got.json()["member_id"] == str(actors["member"].organisation_id)

@@ -268,3 +268,82 @@ async def test_who_sees_visits(client, actors):
     assert r.status_code == 200 and "Enregistrer une visite" not in _t(r)
     r = await member.get("/visites/nouvelle")
     assert r.status_code == 403 and "Seuls les conseillers" in _t(r)
+
+
+async def test_in_a_large_directory_staff_find_the_visited_company_by_name(
+    client, actors, db, monkeypatch
+):
+    """Past a few hundred member companies the visit asks for the company's name, commune
+    or SIRET: none found is said beside the field, several are listed to choose from, what
+    was typed stays; one found is the company. A company not in the directory is still
+    typed in by its SIRET."""
+    monkeypatch.setattr("api.pages.picker.PICK_MAX", 1)
+    other = await make_org(db, name="Boulangerie des Aygalades")
+    staff = signed_in(client, actors["staff"])
+    page = (await staff.get("/visites/nouvelle")).text
+    assert 'name="company_id_texte"' in page and '<select id="visit-company"' not in page
+    assert "Une entreprise de l'annuaire" in _t(await staff.get("/visites/nouvelle"))
+    form = {
+        "company_mode": "annuaire",
+        "company_id_texte": "Fromagerie",
+        "visited_on": "2026-01-07",
+        "needs": "Un apprenti pour la fournée du matin.",
+        "project-0-kind": "recruitment",
+        "project-0-title": "Recruter un apprenti",
+    }
+    r = await _post(staff, "/visites/nouvelle", "/visites/nouvelle", form)
+    assert r.status_code == 422
+    assert "aucune organisation ne correspond à « Fromagerie »" in _t(r)
+    assert "Un apprenti pour la fournée du matin." in _t(r)
+    assert 'value="Recruter un apprenti"' in _t(r) and 'value="annuaire" checked' in r.text
+
+    r = await _post(
+        staff, "/visites/nouvelle", "/visites/nouvelle", {**form, "company_id_texte": ""}
+    )
+    assert r.status_code == 422 and "indiquez le nom, la commune ou le SIRET" in _t(r)
+
+    form["company_id_texte"] = "boulangerie"
+    r = await _post(staff, "/visites/nouvelle", "/visites/nouvelle", form)
+    assert r.status_code == 422 and "2 organisations correspondent" in _t(r)
+    choices = re.findall(r'name="company_id" value="([^"]+)"> ([^<(]+)', _t(r))
+    assert {name.strip() for _, name in choices} == {
+        "Boulangerie du Canet",
+        "Boulangerie des Aygalades",
+    }
+    # The person picks one: the visit is that company's.
+    fields = dict(re.findall(r'name="(request_id|rows)" value="([^"]*)"', r.text))
+    picked = {**form, **fields, "company_id": str(other.id), "csrf": csrf_of(r.text)}
+    r = await staff.post("/visites/nouvelle", data=picked)
+    assert r.status_code == 303, _t(r)[:3000]
+    visit_id = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    company = await db.fetchval("SELECT company_id FROM company_visits WHERE id = $1", visit_id)
+    assert company == other.id
+
+    # One match is the company at once.
+    r = await _post(
+        staff, "/visites/nouvelle", "/visites/nouvelle", {**form, "company_id_texte": "canet"}
+    )
+    assert r.status_code == 303, _t(r)[:3000]
+    assert "Visite chez Boulangerie du Canet enregistrée." in _t(
+        await staff.get(r.headers["location"])
+    )
+
+    # Another company, not in the directory, by its SIRET.
+    r = await _post(
+        staff,
+        "/visites/nouvelle",
+        "/visites/nouvelle",
+        {
+            **form,
+            "company_mode": "nouvelle",
+            "company_id_texte": "",
+            "siret": siret(),
+            "name": "Fromagerie du Merlan",
+            "postcode": "13014",
+            "territory": "Marseille Nord",
+        },
+    )
+    assert r.status_code == 303, _t(r)[:3000]
+    assert "Visite chez Fromagerie du Merlan enregistrée." in _t(
+        await staff.get(r.headers["location"])
+    )

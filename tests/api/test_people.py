@@ -550,3 +550,61 @@ async def test_my_mail_preference_and_name(client, actors, db):
     assert r.status_code == 303
     row = await db.fetchrow("SELECT notify, name FROM users WHERE id = $1", me.user_id)
     assert (row["notify"], row["name"]) == ("daily", "Julie Morel")
+
+
+async def test_in_a_large_directory_the_invited_persons_organisation_is_found_by_name(
+    client, actors, db, monkeypatch
+):
+    """Past a few hundred organisations the invitation asks for the organisation's name,
+    commune or SIRET: none found is said beside the field, several are listed to choose
+    from (with their kind), what was typed stays; one found is the one."""
+    monkeypatch.setattr("api.pages.picker.PICK_MAX", 1)
+    other = await make_org(db, name="Boulangerie des Aygalades")
+    staff = await _signed_in_as(client, actors["staff"].session)
+    page = (await staff.get("/utilisateurs")).text
+    assert 'name="organisation_id_texte"' in page and '<select id="invite-org"' not in page
+    body = {
+        "name": "Inès Garnier",
+        "email": "ines.garnier@example.fr",
+        "organisation_id_texte": "Fromagerie",
+        "role": "member",
+        "csrf": csrf_of(page),
+    }
+    r = await staff.post("/utilisateurs", data=body)
+    assert r.status_code == 422
+    assert "aucune organisation ne correspond à « Fromagerie »" in _t(r)
+    assert 'value="Inès Garnier"' in _t(r) and 'value="ines.garnier@example.fr"' in r.text
+    assert re.search(r'<option value="member" selected>', r.text)
+    # A search nothing can match (a forged control character) is said the same way.
+    r = await staff.post("/utilisateurs", data={**body, "organisation_id_texte": "Four\x00"})
+    assert r.status_code == 422 and "aucune organisation ne correspond" in _t(r)
+
+    r = await staff.post("/utilisateurs", data={**body, "organisation_id_texte": "boulangerie"})
+    assert r.status_code == 422 and "2 organisations correspondent" in _t(r)
+    choices = re.findall(r'name="organisation_id" value="([^"]+)"> ([^<(]+)', _t(r))
+    assert {name.strip() for _, name in choices} == {
+        "Boulangerie du Canet",
+        "Boulangerie des Aygalades",
+    }
+    assert "entreprise membre, SIRET" in _t(r)
+    # The person picks one: invited into that organisation.
+    picked = {**body, "organisation_id_texte": "boulangerie", "organisation_id": str(other.id)}
+    r = await staff.post("/utilisateurs", data={**picked, "csrf": csrf_of(r.text)})
+    assert r.status_code == 303, _t(r)[:3000]
+    row = await db.fetchrow("SELECT organisation_id, role FROM users WHERE name = 'Inès Garnier'")
+    assert (row["organisation_id"], row["role"]) == (other.id, "member")
+
+    # One match is the organisation at once.
+    r = await staff.post(
+        "/utilisateurs",
+        data={
+            **body,
+            "name": "Hugo Ferrand",
+            "email": "hugo@example.fr",
+            "organisation_id_texte": "agence",
+            "role": "agency",
+        },
+    )
+    assert r.status_code == 303, _t(r)[:3000]
+    row = await db.fetchrow("SELECT organisation_id FROM users WHERE email = 'hugo@example.fr'")
+    assert row["organisation_id"] == actors["agency"].organisation_id
