@@ -49,12 +49,9 @@ class PoolingActivities:
         async with self.pool.acquire() as c, c.transaction():
             await PoolingRepository(c).sync(s.pool)
             processes = ProcessRepository(c)
-            for closing in s.tasks_close:
-                await processes.close_task(closing)
-            for opening in s.tasks_open:
-                await processes.open_task(opening, base_url=self.settings.base_url)
-            for m in s.mails:
-                await processes.enqueue(m)
+            await processes.close_task_batch(s.tasks_close)
+            await processes.open_task_batch(s.tasks_open, base_url=self.settings.base_url)
+            await processes.enqueue_batch(s.mails)
 
     @activity.defn
     async def place_order(self, o: OrderPlacement) -> None:
