@@ -74,6 +74,10 @@ JOINS_UNTIL_ORDER = "joins-until-order"
 # and the acceptance that completes the pool once the order is placed: the API answers from
 # the update's result instead of being polled.
 ANSWERS_WHEN_DONE = "answers-when-done"
+# Pools started from here on write the rows of members' acts that arrive together in one
+# local activity (one transaction), instead of one each, in turn: ten acceptances sent at once
+# are stored in one or two writes, not ten one after the other.
+BATCHED_ACTS = "batched-acts"
 # An answer never waits longer than this for what follows it (then it answers as it stands).
 ANSWER_WAIT = timedelta(minutes=1)
 LEFT_WORDS = {
@@ -131,6 +135,13 @@ class ServicePoolWorkflow:
         self._joined = 0  # how many joined since the last split
         self._left: list[RequestStatus] = []  # how those who left since then left
         self._answers = False  # set by run() (ANSWERS_WHEN_DONE)
+        self._batched = False  # set by run() (BATCHED_ACTS)
+        # Members' acts waiting to be written (BATCHED_ACTS): the requests they changed, the
+        # tasks they close, the batch they will be written in, and its writer.
+        self._acts_changed: dict[UUID, Participant] = {}
+        self._acts_closing: list[TaskClose] = []
+        self._acts_batch: asyncio.Future[None] | None = None
+        self._acts_writer: asyncio.Task[None] | None = None
         self._busy = 0  # handlers changing the pool now (not those waiting for an outcome)
         self._synced_round = 0  # the last quote round stored
         self._order_stored = False
@@ -147,6 +158,7 @@ class ServicePoolWorkflow:
     async def run(self, input: PoolInput) -> PoolState:
         self._late_joins = workflow.patched(JOINS_UNTIL_ORDER)
         self._answers = self._late_joins and workflow.patched(ANSWERS_WHEN_DONE)
+        self._batched = self._answers and workflow.patched(BATCHED_ACTS)
         await run_activity(PoolingActivities.create_pool, input, local=True)
         self._created = True
         await self._recorder.record(ProcessStatus.WAITING, "gathering", waiting_on="member")
@@ -613,6 +625,34 @@ class ServicePoolWorkflow:
                 local=True,
             )
 
+    async def _sync_act(self, p: Participant, task: TaskClose | None) -> None:
+        """Write a member's act with the others that came with it (BATCHED_ACTS): the acts
+        handled in one workflow task go in one sync, those that come while it is written in
+        the next. Returns once a sync holding this act is written; raises what it raised."""
+        self._acts_changed[p.request_id] = p
+        if task is not None:
+            self._acts_closing.append(task)
+        if self._acts_batch is None:
+            self._acts_batch = asyncio.get_running_loop().create_future()
+        written = self._acts_batch
+        if self._acts_writer is None or self._acts_writer.done():
+            self._acts_writer = asyncio.create_task(self._write_acts())
+        await asyncio.shield(written)  # one act cancelled never cancels the others'
+
+    async def _write_acts(self) -> None:
+        # A task of its own: it first runs once every handler of this workflow task has
+        # queued its act, and after each write takes whatever came meanwhile.
+        while self._acts_batch is not None:
+            written, self._acts_batch = self._acts_batch, None
+            changed, closing = list(self._acts_changed.values()), self._acts_closing
+            self._acts_changed, self._acts_closing = {}, []
+            try:
+                await self._sync(changed=changed, tasks_close=closing)
+            except Exception as err:  # each act of the batch fails as it would have alone
+                written.set_exception(err)
+            else:
+                written.set_result(None)
+
     def _task(self, p: Participant, action: TaskAction, title: str, due: datetime) -> TaskOpen:
         return TaskOpen(
             key=self._recorder.key(f"{action}:{p.request_id}:{self._state.quote_round}"),
@@ -839,7 +879,10 @@ class ServicePoolWorkflow:
             return p  # the same action again: answered with the state it led to
         self._busy += 1
         try:
-            await self._sync(changed=[p], tasks_close=[task] if task else [])
+            if self._batched:
+                await self._sync_act(p, task)
+            else:
+                await self._sync(changed=[p], tasks_close=[task] if task else [])
         finally:
             self._busy -= 1
         answer = p.model_copy()  # the request as this act left it
