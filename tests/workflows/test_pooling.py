@@ -240,6 +240,9 @@ async def test_acts_sent_at_once_are_each_answered_and_stored(world, db):
     assert [p.rating for p in rated] == [2, 3, 4, 5]
     final = await world.handle().result()
     assert final.status == PoolStatus.COMPLETED
+    # Where the pool stands is written with each step's rows (one-write-per-step).
+    process = await db.fetchrow("SELECT status, step FROM processes")
+    assert (process["status"], process["step"]) == ("completed", "completed")
     rows = await db.fetch("SELECT member_id, status, rating, accepted_cents FROM service_requests")
     assert {(r["member_id"], r["status"], r["rating"], r["accepted_cents"]) for r in rows} == {
         (world.members[i].id, "invoiced", i + 2, quotes[world.members[i].id]) for i in range(4)
