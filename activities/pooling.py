@@ -45,16 +45,15 @@ class PoolingActivities:
 
     @activity.defn
     async def sync_pool(self, s: PoolSync) -> None:
-        """The pool's and its members' rows, tasks and mail, in one transaction."""
+        """The pool's and its members' rows, tasks, mail and status, in one transaction."""
         async with self.pool.acquire() as c, c.transaction():
             await PoolingRepository(c).sync(s.pool)
             processes = ProcessRepository(c)
-            for closing in s.tasks_close:
-                await processes.close_task(closing)
-            for opening in s.tasks_open:
-                await processes.open_task(opening, base_url=self.settings.base_url)
-            for m in s.mails:
-                await processes.enqueue(m)
+            await processes.close_task_batch(s.tasks_close)
+            await processes.open_task_batch(s.tasks_open, base_url=self.settings.base_url)
+            await processes.enqueue_batch(s.mails)
+            if s.status is not None:
+                await processes.project(s.status)
 
     @activity.defn
     async def place_order(self, o: OrderPlacement) -> None:

@@ -16,7 +16,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from domain.common import REQUEST_ID_PATTERN, BoundedDate, FreeText
-from domain.processes import OutboxMessage, TaskClose, TaskOpen
+from domain.processes import OutboxMessage, StatusProjection, TaskClose, TaskOpen
 
 K = TypeVar("K", bound=Hashable)
 
@@ -483,6 +483,8 @@ class PoolSync(BaseModel):
     tasks_open: list[TaskOpen] = Field(default_factory=list)
     tasks_close: list[TaskClose] = Field(default_factory=list)
     mails: list[OutboxMessage] = Field(default_factory=list)
+    # Where the pool now stands, in the same transaction (pools with one-write-per-step).
+    status: StatusProjection | None = None
 
 
 class OrderPlacement(BaseModel):

@@ -69,7 +69,9 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default="", description="postgresql://… ; empty in dev mode")
     db_pool_min: int = 1
-    db_pool_max: int = 10
+    # An API request holds one connection until it answers, an act while its workflow
+    # answers too: 10 let ten acts waiting on their pools queue every other request.
+    db_pool_max: int = 20
 
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"

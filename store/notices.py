@@ -15,13 +15,15 @@ from domain.processes import TaskOpen
 from store.pool import Conn
 
 # Everyone of the task's organisation and role who wants to know at once, greeted by name.
+# The tasks just opened come as arrays (one statement for them all).
 NOTIFY_TASK = """
 INSERT INTO outbox (id, dedup_key, recipient, subject, body, workflow_id)
-SELECT gen_random_uuid(), 'task:' || $1::text || ':user:' || u.id::text, u.email, $4,
-       'Bonjour ' || u.name || E',\n\n' || $5, $6
-FROM users u
-WHERE u.organisation_id = $2 AND u.role = $3 AND u.status = 'active'
-  AND u.notify = 'immediate' AND u.email IS NOT NULL
+SELECT gen_random_uuid(), 'task:' || t.id || ':user:' || u.id::text, u.email, t.subject,
+       'Bonjour ' || u.name || E',\n\n' || t.body, t.workflow_id
+FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[])
+     AS t (id, organisation_id, role, subject, body, workflow_id)
+JOIN users u ON u.organisation_id = t.organisation_id AND u.role = t.role
+WHERE u.status = 'active' AND u.notify = 'immediate' AND u.email IS NOT NULL
 ON CONFLICT (dedup_key) DO NOTHING"""
 OVERDUE_FOR_DIGEST = """
 SELECT u.id AS user_id, u.name, u.email, t.title, t.due_at
@@ -46,15 +48,21 @@ class NoticeRepository:
         self.conn = conn
 
     async def task_opened(self, task_id: UUID, t: TaskOpen, base_url: str) -> None:
-        subject, body = task_mail(t.title, t.due_at, task_link(base_url, task_id))
+        await self.tasks_opened([(task_id, t)], base_url)
+
+    async def tasks_opened(self, opened: list[tuple[UUID, TaskOpen]], base_url: str) -> None:
+        """The mails of tasks just opened, in one statement."""
+        if not opened:
+            return
+        mails = [task_mail(t.title, t.due_at, task_link(base_url, i)) for i, t in opened]
         await self.conn.execute(
             NOTIFY_TASK,
-            str(task_id),
-            t.assignee_organisation_id,
-            t.assignee_role,
-            subject,
-            body,
-            t.workflow_id,
+            [str(i) for i, _ in opened],
+            [t.assignee_organisation_id for _, t in opened],
+            [t.assignee_role.value for _, t in opened],
+            [subject for subject, _ in mails],
+            [body for _, body in mails],
+            [t.workflow_id for _, t in opened],
         )
 
     async def daily_digests(self, day: date, base_url: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from typing import TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict
@@ -79,14 +80,21 @@ WHERE organisation_id = $1 GROUP BY process, status HAVING sum(n) > 0 ORDER BY p
 INVOLVED = """
 SELECT EXISTS (SELECT 1 FROM tasks WHERE workflow_id = $1 AND assignee_organisation_id = $2)"""
 
+# Tasks come as arrays: those of one step open (or close) in one statement, so that its
+# triggers run once and lock the counters they share with other workflows in key order
+# (one statement per task locked them in the step's order, and two pools opening tasks for
+# the same members deadlocked).
 OPEN_TASK = """
 INSERT INTO tasks (id, key, workflow_id, process, action, title, assignee_organisation_id,
                    assignee_role, due_at, subject_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::uuid[], $8::text[], $9::timestamptz[], $10::text[])
 ON CONFLICT (key) DO NOTHING
-RETURNING id"""
+RETURNING id, key"""
 CLOSE_TASK = """
-UPDATE tasks SET closed_at = now(), outcome = $2 WHERE key = $1 AND closed_at IS NULL"""
+UPDATE tasks t SET closed_at = now(), outcome = c.outcome
+FROM unnest($1::text[], $2::text[]) AS c (key, outcome)
+WHERE t.key = c.key AND t.closed_at IS NULL"""
 TASK_COLUMNS = """
 t.id, t.workflow_id, t.process, t.action, t.title, t.assignee_organisation_id,
 t.assignee_role, t.due_at, t.created_at, t.closed_at, t.outcome, t.subject_id,
@@ -185,6 +193,17 @@ class ClaimedMail(BaseModel):
     sealed_body: bytes | None = None  # a mail carrying a secret: its body, sealed
 
 
+KeyedT = TypeVar("KeyedT", TaskOpen, TaskClose)
+
+
+def _first_of_each_key(items: builtins.list[KeyedT]) -> builtins.list[KeyedT]:
+    """One per key, the first given (as one statement per item did: the first one won)."""
+    first: dict[str, KeyedT] = {}
+    for i in items:
+        first.setdefault(i.key, i)
+    return list(first.values())
+
+
 class ProcessRepository:
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
@@ -267,24 +286,51 @@ class ProcessRepository:
         """Open a task once (a retried activity finds it there) and, in the same
         transaction, mail its organisation's people of its role who want to know at once
         (links to it start with `base_url`)."""
-        task_id = await self.conn.fetchval(
+        await self.open_task_batch([t], base_url=base_url)
+
+    async def open_task_batch(self, tasks: builtins.list[TaskOpen], *, base_url: str) -> None:
+        """`open_task` for several tasks at once, in two statements whatever their number."""
+        tasks = _first_of_each_key(tasks)
+        if not tasks:
+            return
+        rows = await self.conn.fetch(
             OPEN_TASK,
-            uuid4(),
-            t.key,
-            t.workflow_id,
-            t.process,
-            t.action,
-            t.title,
-            t.assignee_organisation_id,
-            t.assignee_role,
-            t.due_at,
-            t.subject_id,
+            [uuid4() for _ in tasks],
+            [t.key for t in tasks],
+            [t.workflow_id for t in tasks],
+            [t.process.value for t in tasks],
+            [str(t.action) for t in tasks],
+            [t.title for t in tasks],
+            [t.assignee_organisation_id for t in tasks],
+            [t.assignee_role.value for t in tasks],
+            [t.due_at for t in tasks],
+            [t.subject_id for t in tasks],
         )
-        if task_id is not None:
-            await NoticeRepository(self.conn).task_opened(task_id, t, base_url)
+        opened = {r["key"]: r["id"] for r in rows}  # not those a retry finds there
+        await NoticeRepository(self.conn).tasks_opened(
+            [(opened[t.key], t) for t in tasks if t.key in opened], base_url
+        )
 
     async def close_task(self, t: TaskClose) -> None:
-        await self.conn.execute(CLOSE_TASK, t.key, t.outcome)
+        await self.close_task_batch([t])
+
+    async def close_task_batch(self, closing: builtins.list[TaskClose]) -> None:
+        closing = _first_of_each_key(closing)
+        if closing:
+            await self.conn.execute(
+                CLOSE_TASK, [t.key for t in closing], [t.outcome for t in closing]
+            )
+
+    async def enqueue_batch(self, mails: builtins.list[OutboxMessage]) -> None:
+        """`enqueue` for several mails (none carrying a secret), sent together."""
+        if mails:
+            await self.conn.executemany(
+                ENQUEUE,
+                [
+                    (uuid4(), m.dedup_key, m.recipient, m.subject, m.body, m.workflow_id, None)
+                    for m in mails
+                ],
+            )
 
     async def open_tasks(
         self,

@@ -173,6 +173,15 @@ class ProcessRecorder:
         return f"{info.workflow_id}:{info.first_execution_run_id}:{suffix}"
 
     async def record(self, status: ProcessStatus, step: str, waiting_on: str | None = None) -> None:
+        await run_activity(
+            ProcessActivities.project_status, self.advance(status, step, waiting_on), local=True
+        )
+
+    def advance(
+        self, status: ProcessStatus, step: str, waiting_on: str | None = None
+    ) -> StatusProjection:
+        """What `record` writes, for a workflow that writes it in a transaction of its own
+        bookkeeping (the search attribute is set here all the same)."""
         self._seq += 1
         if status != self.status:
             self.status = status
@@ -180,21 +189,17 @@ class ProcessRecorder:
             # without Relais' attributes (the time-skipping test server) rejects them.
             if workflow.info().typed_search_attributes.get(SA_PROCESS) is not None:
                 workflow.upsert_search_attributes([SA_STATUS.value_set(status.value)])
-        await run_activity(
-            ProcessActivities.project_status,
-            StatusProjection(
-                workflow_id=workflow.info().workflow_id,
-                run_id=workflow.info().first_execution_run_id,
-                process=self.process,
-                organisation_id=self.organisation_id,
-                title=self.title,
-                status=status,
-                step=step,
-                waiting_on=waiting_on,
-                since=workflow.now(),
-                seq=self._seq,
-            ),
-            local=True,
+        return StatusProjection(
+            workflow_id=workflow.info().workflow_id,
+            run_id=workflow.info().first_execution_run_id,
+            process=self.process,
+            organisation_id=self.organisation_id,
+            title=self.title,
+            status=status,
+            step=step,
+            waiting_on=waiting_on,
+            since=workflow.now(),
+            seq=self._seq,
         )
 
     async def mail(self, key: str, recipient: str, subject: str, body: str) -> None:

@@ -74,8 +74,17 @@ JOINS_UNTIL_ORDER = "joins-until-order"
 # and the acceptance that completes the pool once the order is placed: the API answers from
 # the update's result instead of being polled.
 ANSWERS_WHEN_DONE = "answers-when-done"
+# Pools started from here on write the rows of members' acts that arrive together in one
+# local activity (one transaction), instead of one each, in turn: ten acceptances sent at once
+# are stored in one or two writes, not ten one after the other.
+BATCHED_ACTS = "batched-acts"
+# Pools started from here on write where they stand (their status projection) in the same
+# transaction as the step's rows, tasks and mail, not in a local activity of its own after.
+ONE_WRITE_PER_STEP = "one-write-per-step"
 # An answer never waits longer than this for what follows it (then it answers as it stands).
 ANSWER_WAIT = timedelta(minutes=1)
+# Where a pool stands after a step: its process status, step and whom it waits on.
+Step = tuple[ProcessStatus, str, str | None]
 LEFT_WORDS = {
     RequestStatus.DECLINED: ("devis décliné", "devis déclinés"),
     RequestStatus.WITHDRAWN: ("retrait", "retraits"),
@@ -131,6 +140,14 @@ class ServicePoolWorkflow:
         self._joined = 0  # how many joined since the last split
         self._left: list[RequestStatus] = []  # how those who left since then left
         self._answers = False  # set by run() (ANSWERS_WHEN_DONE)
+        self._batched = False  # set by run() (BATCHED_ACTS)
+        self._one_write = False  # set by run() (ONE_WRITE_PER_STEP)
+        # Members' acts waiting to be written (BATCHED_ACTS): the requests they changed, the
+        # tasks they close, the batch they will be written in, and its writer.
+        self._acts_changed: dict[UUID, Participant] = {}
+        self._acts_closing: list[TaskClose] = []
+        self._acts_batch: asyncio.Future[None] | None = None
+        self._acts_writer: asyncio.Task[None] | None = None
         self._busy = 0  # handlers changing the pool now (not those waiting for an outcome)
         self._synced_round = 0  # the last quote round stored
         self._order_stored = False
@@ -147,6 +164,8 @@ class ServicePoolWorkflow:
     async def run(self, input: PoolInput) -> PoolState:
         self._late_joins = workflow.patched(JOINS_UNTIL_ORDER)
         self._answers = self._late_joins and workflow.patched(ANSWERS_WHEN_DONE)
+        self._batched = self._answers and workflow.patched(BATCHED_ACTS)
+        self._one_write = self._batched and workflow.patched(ONE_WRITE_PER_STEP)
         await run_activity(PoolingActivities.create_pool, input, local=True)
         self._created = True
         await self._recorder.record(ProcessStatus.WAITING, "gathering", waiting_on="member")
@@ -306,9 +325,11 @@ class ServicePoolWorkflow:
         ]
         if deadlines:
             self._state.quote_deadline = max(deadlines)
-        await self._sync(tasks_open=tasks, mails=mails)
+        quoting = (ProcessStatus.WAITING, "quoting", "member")
+        await self._sync(tasks_open=tasks, mails=mails, stands=quoting if self._one_write else None)
         self._synced_round = self._state.quote_round
-        await self._recorder.record(ProcessStatus.WAITING, "quoting", waiting_on="member")
+        if not self._one_write:
+            await self._recorder.record(*quoting)
 
     async def _expire_unanswered(self) -> None:
         now = workflow.now()
@@ -376,7 +397,9 @@ class ServicePoolWorkflow:
         )
         # Ordered once the order is placed: who reads the state then finds the order too.
         self._state.status = PoolStatus.ORDERED
+        ordered = (ProcessStatus.WAITING, "ordered", "provider")
         await self._sync(
+            stands=ordered if self._one_write else None,
             tasks_open=[
                 self._provider_task(
                     TaskAction.CONFIRM_ORDER, "Confirmer la commande", PROVIDER_REMINDER
@@ -394,7 +417,8 @@ class ServicePoolWorkflow:
             ],
         )
         self._order_stored = True
-        await self._recorder.record(ProcessStatus.WAITING, "ordered", waiting_on="provider")
+        if not self._one_write:
+            await self._recorder.record(*ordered)
         act = await self._provider_answer(("confirm", "refuse"))
         if act.kind == "refuse":
             await self._compensate(f"le prestataire a refusé la commande ({act.reason or '—'})")
@@ -405,7 +429,8 @@ class ServicePoolWorkflow:
             OrderChange(pool_id=self._state.pool_id, status="confirmed", reference=act.reference),
         )
         self._state.status = PoolStatus.CONFIRMED
-        await self._sync(
+        await self._sync_and_record(
+            (ProcessStatus.WAITING, "confirmed", "provider"),
             tasks_close=[self._provider_task_close(TaskAction.CONFIRM_ORDER, "confirmed")],
             tasks_open=[
                 self._provider_task(
@@ -413,7 +438,6 @@ class ServicePoolWorkflow:
                 )
             ],
         )
-        await self._recorder.record(ProcessStatus.WAITING, "confirmed", waiting_on="provider")
 
         act = await self._provider_answer(("delivered", "cancel_delivery"))
         if act.kind == "cancel_delivery":
@@ -450,7 +474,8 @@ class ServicePoolWorkflow:
             p.status = RequestStatus.INVOICED
         self._state.status = PoolStatus.RATING
         due = workflow.now() + RATING_WINDOW
-        await self._sync(
+        await self._sync_and_record(
+            (ProcessStatus.WAITING, "rating", "member"),
             tasks_close=[self._provider_task_close(TaskAction.DELIVER, "delivered")],
             tasks_open=[
                 self._task(p, TaskAction.RATE, "Évaluer le service", due) for p in committed
@@ -466,7 +491,6 @@ class ServicePoolWorkflow:
                 for p in committed
             ],
         )
-        await self._recorder.record(ProcessStatus.WAITING, "rating", waiting_on="member")
         try:
             await workflow.wait_condition(
                 lambda: all(p.rating is not None for p in committed), timeout=RATING_WINDOW
@@ -474,14 +498,14 @@ class ServicePoolWorkflow:
         except TimeoutError:
             pass
         self._state.status = PoolStatus.COMPLETED
-        await self._sync(
+        await self._sync_and_record(
+            (ProcessStatus.COMPLETED, "completed", None),
             tasks_close=[
                 self._task_close(p, TaskAction.RATE, "no_rating")
                 for p in committed
                 if p.rating is None
-            ]
+            ],
         )
-        await self._recorder.record(ProcessStatus.COMPLETED, "completed")
 
     async def _provider_answer(self, kinds: tuple[str, ...]) -> ProviderAction:
         ready = lambda: self._provider is not None and self._provider.kind in kinds  # noqa: E731
@@ -545,7 +569,8 @@ class ServicePoolWorkflow:
         for p in told:
             p.status = RequestStatus.RELEASED
             p.reason = reason
-        await self._sync(
+        await self._sync_and_record(
+            (ProcessStatus.FAILED, "compensated" if self._state.compensated else "failed", None),
             tasks_close=[self._task_close(p, TaskAction.ACCEPT_QUOTE, "released") for p in told]
             + (extra_close or []),
             mails=[
@@ -558,9 +583,6 @@ class ServicePoolWorkflow:
                 )
                 for p in told
             ],
-        )
-        await self._recorder.record(
-            ProcessStatus.FAILED, "compensated" if self._state.compensated else "failed"
         )
         return self._state
 
@@ -595,9 +617,11 @@ class ServicePoolWorkflow:
         tasks_open: list[TaskOpen] | None = None,
         tasks_close: list[TaskClose] | None = None,
         mails: list[OutboxMessage] | None = None,
+        stands: Step | None = None,
     ) -> None:
-        """Write the pool's state (all members', or only `changed`) with tasks and mail.
-        One at a time, each with the state as it is when it runs: rows never go back."""
+        """Write the pool's state (all members', or only `changed`) with tasks and mail, and
+        where it now `stands` (its status projection) when given. One at a time, each with
+        the state as it is when it runs: rows never go back."""
         async with self._sync_lock:
             pool = self._state.model_copy(
                 update={"participants": changed} if changed is not None else {}
@@ -609,9 +633,53 @@ class ServicePoolWorkflow:
                     tasks_open=tasks_open or [],
                     tasks_close=tasks_close or [],
                     mails=mails or [],
+                    status=self._recorder.advance(*stands) if stands else None,
                 ),
                 local=True,
             )
+
+    async def _sync_and_record(
+        self,
+        stands: Step,
+        *,
+        tasks_open: list[TaskOpen] | None = None,
+        tasks_close: list[TaskClose] | None = None,
+        mails: list[OutboxMessage] | None = None,
+    ) -> None:
+        """A step's bookkeeping and where the pool now stands: one write (ONE_WRITE_PER_STEP),
+        or the status projection in a local activity of its own after (older pools)."""
+        one = stands if self._one_write else None
+        await self._sync(tasks_open=tasks_open, tasks_close=tasks_close, mails=mails, stands=one)
+        if one is None:
+            await self._recorder.record(*stands)
+
+    async def _sync_act(self, p: Participant, task: TaskClose | None) -> None:
+        """Write a member's act with the others that came with it (BATCHED_ACTS): the acts
+        handled in one workflow task go in one sync, those that come while it is written in
+        the next. Returns once a sync holding this act is written; raises what it raised."""
+        self._acts_changed[p.request_id] = p
+        if task is not None:
+            self._acts_closing.append(task)
+        if self._acts_batch is None:
+            self._acts_batch = asyncio.get_running_loop().create_future()
+        written = self._acts_batch
+        if self._acts_writer is None or self._acts_writer.done():
+            self._acts_writer = asyncio.create_task(self._write_acts())
+        await asyncio.shield(written)  # one act cancelled never cancels the others'
+
+    async def _write_acts(self) -> None:
+        # A task of its own: it first runs once every handler of this workflow task has
+        # queued its act, and after each write takes whatever came meanwhile.
+        while self._acts_batch is not None:
+            written, self._acts_batch = self._acts_batch, None
+            changed, closing = list(self._acts_changed.values()), self._acts_closing
+            self._acts_changed, self._acts_closing = {}, []
+            try:
+                await self._sync(changed=changed, tasks_close=closing)
+            except Exception as err:  # each act of the batch fails as it would have alone
+                written.set_exception(err)
+            else:
+                written.set_result(None)
 
     def _task(self, p: Participant, action: TaskAction, title: str, due: datetime) -> TaskOpen:
         return TaskOpen(
@@ -839,7 +907,10 @@ class ServicePoolWorkflow:
             return p  # the same action again: answered with the state it led to
         self._busy += 1
         try:
-            await self._sync(changed=[p], tasks_close=[task] if task else [])
+            if self._batched:
+                await self._sync_act(p, task)
+            else:
+                await self._sync(changed=[p], tasks_close=[task] if task else [])
         finally:
             self._busy -= 1
         answer = p.model_copy()  # the request as this act left it

@@ -5,6 +5,7 @@ the people who must act."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from domain.auth import Role
 from domain.errors import Conflict, Forbidden
 from domain.organisations import OrganisationKind
 from domain.people import LinkPurpose, NotifyPreference, SessionMethod, UserStatus
-from domain.processes import ProcessKind, TaskOpen
+from domain.processes import ProcessKind, ProcessStatus, StatusProjection, TaskOpen
 from store.limits import LimitRepository
 from store.notices import NoticeRepository
 from store.processes import ProcessRepository
@@ -193,6 +194,56 @@ async def test_a_task_mails_its_people_once_each_as_they_chose(db):
     assert mails[0]["body"].startswith("Bonjour Utilisateur member,")
     assert f"{BASE}/mes-taches/{task_id}" in mails[0]["body"]
     assert mails[0]["dedup_key"] == f"task:{task_id}:user:{at_once}"
+
+
+async def test_pools_open_tasks_for_the_same_members_at_once_without_deadlock(db):
+    # A step's tasks open in one statement: the counters that steps of other pools touch too
+    # (one per member, process, status and shard) are locked in key order, whatever order
+    # the members joined each pool in. One statement per task locked them in that order, and
+    # pools whose members joined in different orders deadlocked (seen in the benchmark:
+    # Postgres aborts one after a second, and its activity retries a second later).
+    network = await make_org(db, OrganisationKind.ASSOCIATION)
+    members = [await make_org(db) for _ in range(10)]
+    for m in members:
+        await make_user(db, m.id, Role.MEMBER, email=f"{m.id}@example.fr")
+    pools = [f"pool-{i}-2027-01" for i in range(8)]
+    async with db.acquire() as c:
+        for wid in pools:
+            await ProcessRepository(c).project(
+                StatusProjection(
+                    workflow_id=wid,
+                    run_id="r",
+                    process=ProcessKind.POOLING,
+                    organisation_id=network.id,
+                    title="t",
+                    status=ProcessStatus.WAITING,
+                    step="quoting",
+                    since=datetime.now(UTC),
+                    seq=1,
+                )
+            )
+
+    async def open_step(workflow_id: str, order: list, round_: int) -> None:
+        tasks = [
+            _task(m.id, Role.MEMBER, f"{workflow_id}:accept:{m.id}:{round_}").model_copy(
+                update={"workflow_id": workflow_id, "process": ProcessKind.POOLING}
+            )
+            for m in order
+        ]
+        async with db.acquire() as c, c.transaction():
+            await ProcessRepository(c).open_task_batch(tasks, base_url=BASE)
+
+    for round_ in range(4):
+        orders = [random.Random(f"{w}:{round_}").sample(members, len(members)) for w in pools]
+        await asyncio.gather(*(open_step(w, o, round_) for w, o in zip(pools, orders, strict=True)))
+    async with db.acquire() as c:
+        assert await c.fetchval("SELECT count(*) FROM tasks") == 4 * 8 * 10
+        assert await c.fetchval("SELECT count(*) FROM outbox") == 4 * 8 * 10
+        seen = await c.fetchval(
+            "SELECT sum(n) FROM process_organisation_counts WHERE organisation_id = $1",
+            members[0].id,
+        )
+    assert seen == 8  # the member sees each pool once
 
 
 async def test_the_daily_digest_lists_overdue_tasks_once_a_day(db):

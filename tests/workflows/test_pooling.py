@@ -221,6 +221,40 @@ async def test_rule_met_early_order_delivery_invoices_and_ratings(world, db):
     assert any(s.startswith("Commande groupée") for s in subjects)
 
 
+async def test_acts_sent_at_once_are_each_answered_and_stored(world, db):
+    # Members' acts that arrive together are written together (batched-acts): each is
+    # answered with its own request, every row and task follows, the pool goes on.
+    await world.catalogue(min_participants=4)
+    await asyncio.gather(*(world.request(i, i + 1) for i in range(4)))
+    await _wait_status(world, PoolStatus.QUOTING)
+    quotes = {p.member_id: p.quote_cents for p in (await world.state()).participants}
+    answers = await asyncio.gather(*(world.act(i, "accept") for i in range(4)))
+    for i, answer in enumerate(answers):
+        assert answer.member_id == world.members[i].id
+        assert answer.status == RequestStatus.ACCEPTED
+        assert answer.accepted_cents == quotes[world.members[i].id]
+    await _wait_status(world, PoolStatus.ORDERED)
+    await world.provider_says("confirm", reference="CMD-7")
+    await world.provider_says("delivered")
+    rated = await asyncio.gather(*(world.act(i, "rate", stars=i + 2) for i in range(4)))
+    assert [p.rating for p in rated] == [2, 3, 4, 5]
+    final = await world.handle().result()
+    assert final.status == PoolStatus.COMPLETED
+    # Where the pool stands is written with each step's rows (one-write-per-step).
+    process = await db.fetchrow("SELECT status, step FROM processes")
+    assert (process["status"], process["step"]) == ("completed", "completed")
+    rows = await db.fetch("SELECT member_id, status, rating, accepted_cents FROM service_requests")
+    assert {(r["member_id"], r["status"], r["rating"], r["accepted_cents"]) for r in rows} == {
+        (world.members[i].id, "invoiced", i + 2, quotes[world.members[i].id]) for i in range(4)
+    }
+    assert await db.fetchval("SELECT count(*) FROM tasks WHERE closed_at IS NULL") == 0
+    outcomes = await db.fetch("SELECT action, outcome, count(*) AS n FROM tasks GROUP BY 1, 2")
+    assert {(r["action"], r["outcome"], r["n"]) for r in outcomes} >= {
+        ("accept_quote", "accepted", 4),
+        ("rate", "rated", 4),
+    }
+
+
 async def test_window_closing_with_too_few_fails_and_tells_everyone(world, db):
     await world.catalogue(min_participants=3)
     await world.request(0)
