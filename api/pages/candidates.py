@@ -42,7 +42,7 @@ M = TypeVar("M", bound=BaseModel)
 
 AGENCY_ONLY = "Page réservée aux agences emploi : elle montre les candidats qu'elles ont proposés."
 EMPLOYER_ONLY = "Page réservée à l'employeur de la campagne et à l'équipe du réseau."
-CAMPAIGNS_SHOWN = 10  # an agency's latest campaigns on « Mes candidats »
+CAMPAIGNS_SHOWN = 5  # an agency's latest campaigns on « Mes candidats » (all: « Recrutements »)
 REFERRALS_SHOWN = 5  # per campaign (those waiting for the agency's consent come first)
 PAGE_SIZE = 25  # one campaign's candidates, page by page
 DONE = {
@@ -160,6 +160,7 @@ async def _my_candidates(
         return _forbidden(request, me, AGENCY_ONLY)
     sections = []
     pages: dict[str, Any] | None = None
+    more_campaigns = 0
     if campaign_id is not None:
         try:
             c = await rec.visible_campaign(ctx, campaign_id)
@@ -173,7 +174,8 @@ async def _my_candidates(
         sections.append(_section(c, found.items, found.total))
         pages = {"no": page_no, "last": last, "base": f"/candidats/campagne/{c.id}"}
     else:
-        campaigns = (await rec.list_campaigns(ctx, None, limit=CAMPAIGNS_SHOWN, offset=0)).items
+        listed = await rec.list_campaigns(ctx, None, limit=CAMPAIGNS_SHOWN, offset=0)
+        campaigns, more_campaigns = listed.items, listed.total - len(listed.items)
         for c in campaigns:
             # Those the agency must act on (consent) first, whatever the campaign's size.
             asking = await rec.list_referrals(
@@ -196,6 +198,7 @@ async def _my_candidates(
             "me": me,
             "sections": sections,
             "pages": pages,
+            "more_campaigns": more_campaigns if campaign_id is None else 0,
             "done": DONE.get(done or ""),
             "answer": answer,
             "failed": failed,
