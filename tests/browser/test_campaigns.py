@@ -6,6 +6,7 @@ the report on a phone. Every page passes axe-core."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, timedelta
 
@@ -13,6 +14,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import PHONE, SHOTS, check_a11y, fits
+from tests.browser.test_candidates import launch_campaign
 
 pytestmark = pytest.mark.system
 
@@ -162,3 +164,39 @@ async def test_staff_run_a_campaign_and_the_manager_reads_its_report_on_a_phone(
     await fits(manager, PHONE["width"])
     await check_a11y(manager)
     await shot(manager, "campagne-mobile")
+
+
+async def test_the_staff_read_a_full_column_of_the_board_page_by_page(shared_stack, people):
+    """A column holding more referrals than the board shows: « Voir les N » leads to all of
+    them, page by page, each with its screening link."""
+    campaign = launch_campaign(shared_stack)
+    cid, title = campaign["id"], campaign["title"]
+    token = shared_stack.tokens()[f"agency:{AGENCY}"]
+    for i in range(21):  # the board shows 20 a column
+        r = shared_stack.post(
+            f"/api/campaigns/{cid}/referrals",
+            token,
+            {
+                "request_id": f"browser-col-{cid[:8]}-{i}",
+                "first_name": "Candidate",
+                "last_name": f"N{i:02d}",
+                "email": f"col.{cid[:8]}.{i}@example.fr",
+                "postcode": "13014",
+                "position_id": campaign["positions"][0]["id"],
+            },
+        )
+        assert r.status_code == 201, r.text
+    staff = await people.page(f"staff:{NETWORK}")
+    await staff.click("nav >> text=Recrutements")
+    await staff.click(f"a:text('{title}')")
+    column = staff.locator("section.board-col", has=staff.locator("#col-screening"))
+    await column.get_by_role("link", name=re.compile(r"Voir les 21")).click()
+    await expect(staff.locator("h1")).to_contain_text(title)
+    await expect(staff.locator("nav.pages")).to_contain_text("21 candidatures · page 1 sur 1")
+    await expect(staff.locator("li.ref-card")).to_have_count(21)
+    await expect(staff.locator("li.ref-card", has_text="Candidate N20")).to_contain_text(
+        "Trier la candidature"
+    )
+    await check_a11y(staff)
+    await staff.click(f"text=Retour à la campagne « {title} »")
+    await expect(staff.locator("h1")).to_have_text(title)

@@ -204,6 +204,33 @@ async def test_an_agency_refers_the_employer_hires_and_the_agency_sees_the_outco
     await check_a11y(agency)
     await shot(agency, "candidats")
 
+    # More candidates than « Mes candidats » shows a campaign: the link to all of them, page
+    # by page (the JSON API proposes them, as an agency's own software would).
+    token = shared_stack.tokens()[f"agency:{AGENCY}"]
+    for i in range(5):
+        r = shared_stack.post(
+            f"/api/campaigns/{cid}/referrals",
+            token,
+            {
+                "request_id": f"browser-more-{cid[:8]}-{i}",
+                "first_name": "Candidat",
+                "last_name": f"Numéro {i}",
+                "email": f"candidat.{cid[:8]}.{i}@example.fr",
+                "postcode": "13014",
+                "commune": "Marseille",
+                "position_id": campaign["positions"][0]["id"],
+                "cv_text": "Cariste, CACES 3.",
+            },
+        )
+        assert r.status_code == 201, r.text
+    await agency.click("nav >> text=Mes candidats")
+    section = agency.locator(f"#campagne-{cid}")
+    await section.get_by_role("link", name=re.compile(r"Voir les \d+ candidats proposés")).click()
+    await expect(agency.locator("nav.pages")).to_contain_text("page 1 sur 1")
+    await expect(agency.locator("tr", has_text="Candidat Numéro 4")).to_be_visible()
+    await expect(agency.locator("tr", has_text=pseudonym)).to_contain_text("embauchée")
+    await check_a11y(agency)
+
     # The agency's pages on a phone: nothing wider than the screen.
     mobile = await people.page(f"agency:{AGENCY}", PHONE)
     await mobile.click("nav >> text=Mes candidats")
