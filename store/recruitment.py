@@ -590,7 +590,7 @@ class RecruitmentRepository:
 
     async def report(self, campaign: CampaignPublic) -> CampaignReport:
         hires = HireCounts()
-        local = [f"{like_literal(p)}%" for p in campaign.territory_postcodes]  # prefixes
+        local = [f"{like_literal(p)}%" for p in campaign.territory_postcodes if p]  # prefixes
         for r in await self.conn.fetch(REPORT_HIRES, campaign.id, local):
             if r["total"]:
                 hires.hired, hires.local, hires.median_days = (

@@ -160,7 +160,7 @@ async def _my_candidates(
         return _forbidden(request, me, AGENCY_ONLY)
     sections = []
     pages: dict[str, Any] | None = None
-    more_campaigns = 0
+    more_campaigns, more_is_lower_bound = 0, False
     if campaign_id is not None:
         try:
             c = await rec.visible_campaign(ctx, campaign_id)
@@ -171,11 +171,21 @@ async def _my_candidates(
         if page_no > last:  # past the end (a link kept from when there were more): the last
             page_no = last
             found = await rec.list_referrals(ctx, c, None, PAGE_SIZE, (last - 1) * PAGE_SIZE)
-        sections.append(_section(c, found.items, found.total))
+        shown = found.items
+        asking_total = 0
+        if page_no == 1:  # those waiting for the agency's consent first, as on the overview
+            asking = await rec.list_referrals(
+                ctx, c, [ReferralStep.INTERVIEW_REQUESTED], PAGE_SIZE, 0
+            )
+            first = {r.id for r in asking.items}
+            shown = asking.items + [r for r in found.items if r.id not in first]
+            asking_total = asking.total
+        sections.append(_section(c, shown, found.total, asking_total))
         pages = {"no": page_no, "last": last, "base": f"/candidats/campagne/{c.id}"}
     else:
         listed = await rec.list_campaigns(ctx, None, limit=CAMPAIGNS_SHOWN, offset=0)
         campaigns, more_campaigns = listed.items, listed.total - len(listed.items)
+        more_is_lower_bound = listed.total_is_lower_bound
         for c in campaigns:
             # Those the agency must act on (consent) first, whatever the campaign's size.
             asking = await rec.list_referrals(
@@ -199,6 +209,7 @@ async def _my_candidates(
             "sections": sections,
             "pages": pages,
             "more_campaigns": more_campaigns if campaign_id is None else 0,
+            "more_is_lower_bound": more_is_lower_bound,
             "done": DONE.get(done or ""),
             "answer": answer,
             "failed": failed,
@@ -246,6 +257,23 @@ async def campaign_candidates(
     return await _my_candidates(request, ctx, campaign_id=campaign_id, page_no=max(1, page_no))
 
 
+def _came_from(typed: dict[str, str]) -> tuple[UUID | None, int]:
+    """The campaign page (and its page number) a consent or withdrawal form was sent from,
+    when it was (hidden fields `campagne`, `page`); else the overview."""
+    try:
+        campaign_id = UUID(typed.get("campagne", ""))
+    except ValueError:
+        return None, 1
+    page_no = typed.get("page", "1")
+    return campaign_id, int(page_no) if page_no.isdigit() and len(page_no) < 7 else 1
+
+
+def _back(typed: dict[str, str], what: str, referral_id: UUID) -> Response:
+    campaign_id, page_no = _came_from(typed)
+    url = f"/candidats/campagne/{campaign_id}?page={page_no}" if campaign_id else "/candidats"
+    return forms.done(url, what, f"#r-{referral_id}")
+
+
 @router.post("/candidats/{referral_id}/consentement", response_class=HTMLResponse)
 async def give_consent(request: Request, referral_id: UUID, ctx: PageContext) -> Response:
     if ctx.principal.role != Role.AGENCY:
@@ -263,8 +291,10 @@ async def give_consent(request: Request, referral_id: UUID, ctx: PageContext) ->
             errors=errors,
             typed={**typed, "form": "consent"},
             status_code=code,
+            campaign_id=_came_from(typed)[0],
+            page_no=_came_from(typed)[1],
         )
-    return forms.done("/candidats", "consentement", f"#r-{referral_id}")
+    return _back(typed, "consentement", referral_id)
 
 
 @router.post("/candidats/{referral_id}/retrait", response_class=HTMLResponse)
@@ -284,8 +314,10 @@ async def withdraw(request: Request, referral_id: UUID, ctx: PageContext) -> Res
             errors=errors,
             typed={**typed, "form": "withdraw"},
             status_code=code,
+            campaign_id=_came_from(typed)[0],
+            page_no=_came_from(typed)[1],
         )
-    return forms.done("/candidats", "retrait", f"#r-{referral_id}")
+    return _back(typed, "retrait", referral_id)
 
 
 # --- the agency: « Proposer un candidat » -------------------------------------------------

@@ -4,12 +4,13 @@
 -- without extensions (no pg_trgm or unaccent in the embedded server). Each function calls
 -- only built-ins: an index's function must not depend on the search path (pg_restore runs
 -- with an empty one), so the accents' table is written in both (tests/api/test_organisations
--- searches with and for accented words).
+-- searches with and for accented words). Capitals are folded by the table itself, not left
+-- to lower(), which under a C locale lowers ASCII only; « œ » and « æ » become « oe », « ae ».
 CREATE FUNCTION organisation_words(name text, commune text) RETURNS tsvector
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT to_tsvector('simple', translate(lower(coalesce(name, '') || ' ' || coalesce(commune, '')),
-                                           'àâäáãåçéèêëíìîïñóòôöõúùûüýÿ',
-                                           'aaaaaaceeeeiiiinooooouuuuyy'))
+    SELECT to_tsvector('simple', lower(translate(replace(replace(replace(replace(coalesce(name, '') || ' ' || coalesce(commune, ''), 'œ', 'oe'), 'Œ', 'oe'), 'æ', 'ae'), 'Æ', 'ae'),
+                'àâäáãåçéèêëíìîïñóòôöõúùûüýÿÀÂÄÁÃÅÇÉÈÊËÍÌÎÏÑÓÒÔÖÕÚÙÛÜÝŸ',
+                'aaaaaaceeeeiiiinooooouuuuyyaaaaaaceeeeiiiinooooouuuuyy')))
 $$;
 
 -- What a person typed as a query: its words, each a prefix, all of them required; NULL (no
@@ -17,8 +18,11 @@ $$;
 CREATE FUNCTION organisation_query(q text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT to_tsquery('simple', string_agg(w || ':*', ' & '))
-    FROM regexp_split_to_table(translate(lower(q), 'àâäáãåçéèêëíìîïñóòôöõúùûüýÿ',
-                                         'aaaaaaceeeeiiiinooooouuuuyy'), '[^[:alnum:]]+') w
+    FROM regexp_split_to_table(
+        lower(translate(replace(replace(replace(replace(q, 'œ', 'oe'), 'Œ', 'oe'), 'æ', 'ae'), 'Æ', 'ae'),
+                'àâäáãåçéèêëíìîïñóòôöõúùûüýÿÀÂÄÁÃÅÇÉÈÊËÍÌÎÏÑÓÒÔÖÕÚÙÛÜÝŸ',
+                'aaaaaaceeeeiiiinooooouuuuyyaaaaaaceeeeiiiinooooouuuuyy')),
+        '[^[:alnum:]]+') w
     WHERE w <> ''
 $$;
 

@@ -139,6 +139,7 @@ async def test_the_search_matches_words_as_typed_accents_and_case_aside(
         ("Garage du Port", "La Ciotat"),
         ("Garage Martin", "Cassis"),
         ("Garage des Pins", "Gémenos"),
+        ("Au Cœur du Panier", "Marseille"),
     ]:
         numbers[name] = siret()
         body = {**NEW, "siret": numbers[name], "name": name, "commune": commune}
@@ -155,6 +156,8 @@ async def test_the_search_matches_words_as_typed_accents_and_case_aside(
     assert await names("epicerie aubagne") == set()
     assert await names("saint-etienne") == {"Boulangerie Saint-Étienne"}
     assert await names("ciotat") == {"Garage du Port"}  # its commune
+    assert await names("coeur") == await names("CŒUR") == {"Au Cœur du Panier"}
+    assert await names("GÉMENOS") == {"Garage des Pins"}
     assert await names("langerie") == set()  # a word's start, not any part of it
     assert await names("' & !") == set()  # no word typed: nothing, and no error
     number = numbers["Garage du Port"]

@@ -303,3 +303,33 @@ async def test_a_campaign_with_many_candidates_is_read_page_by_page(
     # The employer is told the page is the agencies'.
     r = await _as(client, actors["member"]).get(link)
     assert r.status_code == 403 and "réservée aux agences" in _t(r)
+
+
+async def test_acts_on_a_campaigns_candidates_page_come_back_to_that_page(
+    client, actors, campaign, monkeypatch
+):
+    """A withdrawal sent from a campaign's candidates page (page 2) returns there, saying it
+    is done; refused, that page comes back with the error beside its row."""
+    monkeypatch.setattr("api.pages.candidates.PAGE_SIZE", 2)
+    agency = _as(client, actors["agency"])
+    cid = campaign["id"]
+    for i, first in enumerate(["Inès", "Yanis", "Léa"]):
+        r = await _propose(agency, cid, first_name=first, email=f"d{i}@example.fr", phone="")
+        assert r.status_code == 303, r.text
+    page2 = await agency.get(f"/candidats/campagne/{cid}?page=2")
+    assert "Léa Martin" in _t(page2)
+    rid = re.search(r'<tr id="r-([0-9a-f-]+)">', page2.text).group(1)
+    form = _form_of(page2.text, f"/candidats/{rid}/retrait")
+    assert form["campagne"] == cid and form["page"] == "2"
+
+    refused = await agency.post(f"/candidats/{rid}/retrait", data={**form, "reason": ""})
+    assert refused.status_code == 422
+    text = _t(refused)
+    assert "page 2 sur 2" in text and "Léa Martin" in text
+    assert re.search(r"<details open>", refused.text)  # the row's form, opened, with its error
+
+    r = await agency.post(f"/candidats/{rid}/retrait", data={**form, "reason": "A trouvé ailleurs"})
+    assert r.status_code == 303
+    assert r.headers["location"].startswith(f"/candidats/campagne/{cid}?page=2&fait=")
+    back = _t(await agency.get(r.headers["location"]))
+    assert "page 2 sur 2" in back and "A trouvé ailleurs" in back
