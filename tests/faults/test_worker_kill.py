@@ -340,7 +340,10 @@ async def test_worker_killed_twice_mid_campaign_loses_and_duplicates_nothing(
         interviewed = [(n, a, h) for n, (a, h) in enumerate(open_ones[: HIRES + REJECTED])]
         steps_done = [asyncio.create_task(interview(n, a, h)) for n, a, h in interviewed]
         screened = "SELECT count(*) FROM referrals WHERE status NOT IN ('screening', 'duplicate')"
-        for _ in range(500):  # kill as the first candidate leaves screening
+        # Kill as the first candidate leaves screening. After the first kill, a referral's next
+        # task can wait for the dead worker's sticky queue to time out (10 s) before the new
+        # worker takes it: the wait allows 60 s (a clean-clone run fell short of 10 s).
+        for _ in range(3000):
             if await db.fetchval(screened):
                 break
             await asyncio.sleep(0.02)
