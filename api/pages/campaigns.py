@@ -432,13 +432,11 @@ async def campaign_step(
     if not closed and etape not in {s.value for s in BOARD}:
         return await _message(request, ctx, "Cette étape n'existe pas.", 404, back)
     statuses = [st for st in ReferralStep if st not in BOARD] if closed else [ReferralStep(etape)]
-    found = await rec.list_referrals(
-        ctx, campaign, statuses, STEP_PAGE, (max(1, page_no) - 1) * STEP_PAGE
+    found, page_no, last = await forms.page_of(
+        lambda offset: rec.list_referrals(ctx, campaign, statuses, STEP_PAGE, offset),
+        STEP_PAGE,
+        page_no,
     )
-    last = max(1, -(-found.total // STEP_PAGE))
-    if page_no > last:  # a link kept from when there were more: the last page
-        page_no = last
-        found = await rec.list_referrals(ctx, campaign, statuses, STEP_PAGE, (last - 1) * STEP_PAGE)
     titles = {pos.id: pos.title for pos in campaign.positions}
     return page(
         request,
@@ -450,7 +448,7 @@ async def campaign_step(
             "closed": closed,
             "cards": [_card(r, titles) for r in found.items],
             "total": found.total,
-            "pages": {"no": max(1, page_no), "last": last, "base": f"{back}/etape?etape={etape}"},
+            "pages": {"no": page_no, "last": last, "base": f"{back}/etape?etape={etape}"},
         },
     )
 

@@ -166,11 +166,9 @@ async def _my_candidates(
             c = await rec.visible_campaign(ctx, campaign_id)
         except Exception as err:
             return _refused(request, me, err)
-        found = await rec.list_referrals(ctx, c, None, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
-        last = max(1, -(-found.total // PAGE_SIZE))
-        if page_no > last:  # past the end (a link kept from when there were more): the last
-            page_no = last
-            found = await rec.list_referrals(ctx, c, None, PAGE_SIZE, (last - 1) * PAGE_SIZE)
+        found, page_no, last = await forms.page_of(
+            lambda offset: rec.list_referrals(ctx, c, None, PAGE_SIZE, offset), PAGE_SIZE, page_no
+        )
         shown = found.items
         asking_total = 0
         if page_no == 1:  # those waiting for the agency's consent first, as on the overview
@@ -284,6 +282,7 @@ async def give_consent(request: Request, referral_id: UUID, ctx: PageContext) ->
         await rec.consent(ctx, referral, _model(ConsentCreate, typed))
     except Exception as err:
         errors, code = _refusal(err, ("given",))
+        came_from, page_no = _came_from(typed)
         return await _my_candidates(
             request,
             ctx,
@@ -291,8 +290,8 @@ async def give_consent(request: Request, referral_id: UUID, ctx: PageContext) ->
             errors=errors,
             typed={**typed, "form": "consent"},
             status_code=code,
-            campaign_id=_came_from(typed)[0],
-            page_no=_came_from(typed)[1],
+            campaign_id=came_from,
+            page_no=page_no,
         )
     return _back(typed, "consentement", referral_id)
 
@@ -307,6 +306,7 @@ async def withdraw(request: Request, referral_id: UUID, ctx: PageContext) -> Res
         await rec.withdraw(ctx, referral, _model(WithdrawalCreate, typed))
     except Exception as err:
         errors, code = _refusal(err, ("reason",))
+        came_from, page_no = _came_from(typed)
         return await _my_candidates(
             request,
             ctx,
@@ -314,8 +314,8 @@ async def withdraw(request: Request, referral_id: UUID, ctx: PageContext) -> Res
             errors=errors,
             typed={**typed, "form": "withdraw"},
             status_code=code,
-            campaign_id=_came_from(typed)[0],
-            page_no=_came_from(typed)[1],
+            campaign_id=came_from,
+            page_no=page_no,
         )
     return _back(typed, "retrait", referral_id)
 

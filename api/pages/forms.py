@@ -3,6 +3,7 @@ refusals field by field), a refusal as the form shows it, the redirect after a s
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 from uuid import uuid4
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.errors import describe
 from api.validation import field_errors
+from domain.common import Page
 from domain.errors import Invalid
 
 M = TypeVar("M", bound=BaseModel)
@@ -59,3 +61,18 @@ def done(url: str, what: str, anchor: str = "") -> RedirectResponse:
 def new_request_id() -> str:
     """A form's request id: the same form sent twice is one act."""
     return f"web-{uuid4().hex[:12]}"
+
+
+async def page_of(
+    read: Callable[[int], Awaitable[Page[Any]]], size: int, number: int
+) -> tuple[Page[Any], int, int]:
+    """Page `number` (from 1) of a list read `size` rows at a time by `read(offset)`, with
+    the page number shown and the last one; past the end (a link kept from when there were
+    more), the last page."""
+    number = max(1, number)
+    found = await read((number - 1) * size)
+    last = max(1, -(-found.total // size))
+    if number > last:
+        number = last
+        found = await read((last - 1) * size)
+    return found, number, last
